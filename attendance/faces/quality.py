@@ -1,0 +1,50 @@
+"""Quality measures of a face: sharpness of the aligned chip and a head pose estimated from 5 landmarks."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from attendance.faces.types import FaceQuality
+
+# Nose offset from the eye midline, as a fraction of the eye distance, at 45 degrees of yaw. dlib's nose
+# point sits under the nose, about 0.35 eye-distances in front of the eye plane on an adult face.
+NOSE_DEPTH_RATIO = 0.35
+
+
+def measure_sharpness(chip_rgb: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey chip: ~20 is blurred, 100+ is crisp (for a 150 px chip)."""
+    grey = cv2.cvtColor(chip_rgb, cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def estimate_pose(eye_left: np.ndarray, eye_right: np.ndarray, nose: np.ndarray) -> tuple[float, float, float]:
+    """Approximate (yaw_deg, roll_deg, pitch_ratio) from the two eye centres and the nose point.
+
+    Yaw comes from how far the nose sits from the eyes' midline along the eye line; roll is the angle of
+    the eye line; pitch_ratio is the nose's distance below the eye line over the eye distance. Good to
+    about ten degrees: enough to refuse a profile photo, not a measurement.
+    """
+    eye_vec = eye_right - eye_left
+    eye_dist = float(np.hypot(*eye_vec)) or 1.0
+    unit = eye_vec / eye_dist
+    normal = np.array([-unit[1], unit[0]])
+    offset = nose - (eye_left + eye_right) / 2.0
+    along = float(offset @ unit) / eye_dist
+    across = float(offset @ normal) / eye_dist
+    yaw = math.degrees(math.atan2(along, NOSE_DEPTH_RATIO))
+    roll = math.degrees(math.atan2(float(eye_vec[1]), float(eye_vec[0])))
+    return yaw, roll, abs(across)
+
+
+def measure_quality(box: tuple[int, int, int, int], eyes_nose: tuple[np.ndarray, np.ndarray, np.ndarray],
+                    chip_rgb: np.ndarray) -> FaceQuality:
+    """Every quality measure of one face; ``eyes_nose`` is (image-left eye, image-right eye, nose)."""
+    x1, y1, x2, y2 = box
+    yaw, roll, pitch_ratio = estimate_pose(*eyes_nose)
+    return FaceQuality(
+        face_px=float(max(x2 - x1, y2 - y1)), sharpness=measure_sharpness(chip_rgb),
+        yaw_deg=yaw, roll_deg=roll, pitch_ratio=pitch_ratio,
+    )

@@ -1,0 +1,81 @@
+"""What the face engine reports: one ``Face`` per detected face, with its quality measures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FaceQuality:
+    """How usable a face is: size in pixels, sharpness and an approximate head pose from the landmarks."""
+
+    face_px: float  # side of the detection box in full-resolution pixels
+    sharpness: float  # variance of the Laplacian on the aligned grey chip; under ~40 is blurry
+    yaw_deg: float  # head turn left/right, approximate (0 = frontal)
+    roll_deg: float  # head tilt in the image plane
+    pitch_ratio: float  # nose-to-eye-line distance over eye distance; ~0.5-0.9 when looking straight
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "face_px": round(self.face_px, 1), "sharpness": round(self.sharpness, 1),
+            "yaw_deg": round(self.yaw_deg, 1), "roll_deg": round(self.roll_deg, 1),
+            "pitch_ratio": round(self.pitch_ratio, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A detector's output: a box (x1, y1, x2, y2) in pixels, a score and, if the detector gives them, landmarks."""
+
+    box: tuple[int, int, int, int]
+    score: float
+    landmarks: np.ndarray | None = None  # (5, 2) float32, the detector's own points
+
+
+@dataclass
+class Face:
+    """One face in an image, as the engine reports it."""
+
+    box: tuple[int, int, int, int]
+    score: float
+    landmarks: np.ndarray  # (5, 2) float32 in full-resolution pixels, the landmark model's own order
+    quality: FaceQuality
+    embedding: np.ndarray | None = None  # (dim,) float32
+    chip: np.ndarray | None = field(default=None, repr=False)  # the aligned chip the embedding came from
+
+    @property
+    def area_px(self) -> int:
+        x1, y1, x2, y2 = self.box
+        return max(0, x2 - x1) * max(0, y2 - y1)
+
+
+class Detector(Protocol):
+    """Finds faces. ``model_id`` names the model; boxes are in the pixels of the image it was given."""
+
+    model_id: str
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]: ...
+
+
+class Landmarker(Protocol):
+    """Places 5 landmarks on a detected face, in the order its embedder's alignment expects."""
+
+    model_id: str
+
+    def locate(self, image_rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray: ...
+
+
+class Embedder(Protocol):
+    """Turns an aligned face chip into a vector. ``metric`` is "euclidean" or "cosine" (lower is closer)."""
+
+    model_id: str
+    dim: int
+    metric: str
+    chip_size: int
+
+    def align(self, image_rgb: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray: ...
+
+    def embed(self, chips: list[np.ndarray]) -> np.ndarray: ...

@@ -1,0 +1,216 @@
+"""Typed settings: defaults, then a TOML file, then ``ATTENDANCE_*`` environment variables.
+
+Every setting is a dataclass field that carries its own help text, so the README's table and the
+validation errors come from one place. Settings are read once at start-up (``load_settings``) and passed
+down; nothing else in the product reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from attendance.errors import SettingsError
+
+T = TypeVar("T")
+
+CONFIG_FILE_ENV = "ATTENDANCE_CONFIG"
+
+
+def setting(default: Any, help: str, choices: tuple[str, ...] | None = None, secret: bool = False) -> Any:
+    """Declare one setting: its default, a one-line help text and (for strings) the allowed values."""
+    metadata = {"help": help, "choices": choices, "secret": secret}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the core, the dashboard and the CLI can be configured with."""
+
+    instance_path: str = setting(
+        "instance", "Folder for the SQLite database, kept enrollment photos and snapshots."
+    )
+    database_url: str = setting(
+        "", "SQLAlchemy URL of the database; empty means a SQLite file `attendance.db` in the instance folder. "
+        "PostgreSQL: `postgresql+psycopg://user@host/dbname`."
+    )
+    timezone: str = setting("Asia/Ho_Chi_Minh", "Default time zone of a new school (IANA name).")
+    face_backend: str = setting(
+        "dlib", "Face embedder backend: `dlib` (the installed ResNet) or `onnx` (the same network in ONNX Runtime).",
+        choices=("dlib", "onnx"),
+    )
+    match_threshold: float = setting(
+        0.0, "Largest distance at which a face may be named; 0 means the model's measured default "
+        "(0.44 for dlib ResNet 128-D)."
+    )
+    match_margin: float = setting(
+        -1.0, "Smallest gap between the best student's distance and the next student's; negative means the "
+        "model's measured default (0.035 for dlib ResNet 128-D)."
+    )
+    detect_max_side_px: int = setting(
+        1280, "Large photos are detected on a copy scaled down to this longest side; embedding uses full size."
+    )
+    detect_upsample: int = setting(
+        1, "Times dlib's HOG detector upsamples the (scaled) image; 1 finds faces down to about 40 px."
+    )
+    max_image_pixels: int = setting(
+        60_000_000, "Refuse images with more pixels than this (decompression bombs)."
+    )
+    min_face_px: int = setting(80, "Enrollment: smallest accepted face (eye-to-mouth box side) in pixels.")
+    min_sharpness: float = setting(
+        40.0, "Enrollment: smallest accepted sharpness (variance of the Laplacian on the aligned face chip)."
+    )
+    max_yaw_deg: float = setting(35.0, "Enrollment: largest accepted head turn (yaw), in degrees.")
+    duplicate_warn_distance: float = setting(
+        0.40, "Enrollment warns when a new face is this close to another student's template (likely a duplicate)."
+    )
+    keep_enrollment_photos: bool = setting(
+        True, "Keep accepted enrollment photos in the instance folder (needed to rebuild templates for a new "
+        "model). Off: only embeddings are stored."
+    )
+    log_level: str = setting("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    secret_key: str = setting(
+        "", "Dashboard session signing key; empty means one is generated once and kept in the instance folder.",
+        secret=True,
+    )
+    session_cookie_secure: bool = setting(
+        True, "Send the dashboard's session cookie over HTTPS only (turn off only for a local demo over HTTP)."
+    )
+    default_language: str = setting("vi", "Language of the dashboard for new users.", choices=("vi", "en"))
+    max_request_mb: float = setting(16.0, "Largest request body the dashboard accepts, in MiB (photo uploads, batches).")
+    webhook_timeout_s: float = setting(5.0, "Timeout of one webhook POST, in seconds.")
+    camera_offline_after_s: int = setting(120, "A camera with no heartbeat for this long is shown as offline.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, with the default SQLite file in the instance folder filled in."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.instance_path).resolve() / 'attendance.db'}"
+
+
+def env_name(prefix: str, field_name: str) -> str:
+    """The environment variable of one setting, e.g. ``ATTENDANCE_DATABASE_URL``."""
+    return f"{prefix}{field_name.upper()}"
+
+
+def describe_settings(cls: type, prefix: str = "ATTENDANCE_") -> list[dict[str, Any]]:
+    """Each setting of ``cls`` as ``{name, env, default, help, choices}``, for docs and ``--help``."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        rows.append({
+            "name": f.name, "env": env_name(prefix, f.name), "default": default,
+            "help": f.metadata.get("help", ""), "choices": f.metadata.get("choices"),
+        })
+    return rows
+
+
+def load_settings(
+    cls: type[T] = Settings,  # type: ignore[assignment]
+    *,
+    prefix: str = "ATTENDANCE_",
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    toml_table: str | None = None,
+) -> T:
+    """Build ``cls`` from its defaults, then a TOML file, then environment variables, then ``overrides``.
+
+    The TOML file is ``config_file`` or the path in ``ATTENDANCE_CONFIG``; ``toml_table`` picks a table of it
+    (the agent reads ``[agent]``). Raises ``SettingsError`` naming the bad key for an unknown key, a value of
+    the wrong type or a value outside its choices.
+    """
+    environ = os.environ if environ is None else environ
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+
+    path = config_file or environ.get(CONFIG_FILE_ENV)
+    if path:
+        values.update(_read_toml(Path(path), toml_table, fields))
+    for name in fields:
+        raw = environ.get(env_name(prefix, name))
+        if raw is not None:
+            values[name] = _parse_env(env_name(prefix, name), raw, hints[name])
+    for name, value in (overrides or {}).items():
+        if name not in fields:
+            raise SettingsError(name, "is not a setting")
+        values[name] = value
+
+    checked = {name: _check_value(name, value, hints[name], fields[name]) for name, value in values.items()}
+    return cls(**checked)
+
+
+def _read_toml(path: Path, table: str | None, fields: Mapping[str, dataclasses.Field]) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as err:
+        raise SettingsError(str(path), f"cannot read the settings file: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(str(path), f"is not valid TOML: {err}") from err
+    if table:
+        data = data.get(table, {})
+    unknown = [key for key in data if key not in fields and not isinstance(data[key], dict)]
+    if unknown:
+        raise SettingsError(unknown[0], f"is not a setting (in {path})")
+    return {key: value for key, value in data.items() if key in fields}
+
+
+def _parse_env(name: str, raw: str, hint: Any) -> Any:
+    base = _base_type(hint)
+    try:
+        if base is bool:
+            lowered = raw.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if base is int:
+            return int(raw)
+        if base is float:
+            return float(raw)
+        if base is list:
+            return [item.strip() for item in raw.split(",") if item.strip()]
+    except ValueError as err:
+        raise SettingsError(name, f"must be {base.__name__}, got {raw!r}") from err
+    return raw
+
+
+def _base_type(hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _base_type(args[0])
+    return origin or hint
+
+
+def _check_value(name: str, value: Any, hint: Any, f: dataclasses.Field) -> Any:
+    base = _base_type(hint)
+    if value is None and type(None) in typing.get_args(hint):
+        return None
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if base is not Any and not isinstance(value, base) or (base is int and isinstance(value, bool)):
+        raise SettingsError(name, f"must be {base.__name__}, got {type(value).__name__}")
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise SettingsError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    if name == "timezone" or name.endswith("_timezone"):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise SettingsError(name, f"is not a known time zone: {value!r}") from err
+    return value

@@ -1,0 +1,140 @@
+"""Shared fixtures in the Flask-tutorial style: settings on a temporary database, ``app``, ``client``, factories.
+
+The database is SQLite unless ``ATTENDANCE_TEST_DATABASE_URL`` names another (CI runs the suite a second
+time on PostgreSQL). Each test gets an empty, fully migrated database: a copy of a migrated SQLite file,
+or the same PostgreSQL database truncated.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, text
+
+from attendance.db import Database
+from attendance.db.migrate import upgrade_database
+from attendance.db.models import Base
+from attendance.db.session import create_db_engine, normalise_url
+from attendance.settings import Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+SHARED_FACES = SHARED / "faces"
+SHARED_MODELS = SHARED / "models"
+POSTGRES_URL = os.environ.get("ATTENDANCE_TEST_DATABASE_URL", "")
+
+
+def require_shared(path: Path) -> Path:
+    """``path`` under ../shared, or a skip; under CI (``CI`` set) a missing path fails the test instead."""
+    if path.exists():
+        return path
+    message = f"test data missing: {path} (see ../shared/faces/README.md)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    return require_shared(SHARED_FACES)
+
+
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory) -> str:
+    """A migrated database made once per run: a SQLite file to copy, or a fresh PostgreSQL database."""
+    if POSTGRES_URL:
+        admin = create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+        name = f"attendance_test_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = normalise_url(POSTGRES_URL).rsplit("/", 1)[0] + f"/{name}"
+        engine = create_db_engine(url)
+        upgrade_database(engine)
+        engine.dispose()
+        yield url
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        return
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    upgrade_database(engine)
+    engine.dispose()
+    yield str(path)
+
+
+@pytest.fixture
+def database_url(_migrated_template, tmp_path) -> str:
+    """The URL of an empty, migrated database for this test."""
+    if POSTGRES_URL:
+        engine = create_db_engine(_migrated_template)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return _migrated_template
+    path = tmp_path / "attendance.db"
+    shutil.copy(_migrated_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    """Settings for a test: a temporary instance folder and database, no environment read."""
+    return load_settings(Settings, environ={}, overrides={
+        "instance_path": str(tmp_path / "instance"), "database_url": database_url,
+        "secret_key": "test-secret", "session_cookie_secure": False,
+    })
+
+
+@pytest.fixture
+def db(settings):
+    database = Database.open(settings.resolved_database_url)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def session(db):
+    with db.session() as s:
+        yield s
+
+
+def make_embedding(seed: int, dim: int = 128, scale: float = 0.1) -> np.ndarray:
+    """A deterministic fake face vector: the same seed gives the same 'person'."""
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(dim) * scale).astype(np.float32)
+
+
+@pytest.fixture
+def app(settings, db):
+    """The dashboard on the test database (CSRF off here; the browser test keeps it on)."""
+    from dashboard import create_app
+
+    return create_app(settings, test_config={"TESTING": True, "WTF_CSRF_ENABLED": False}, database=db)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(settings, monkeypatch, capsys):
+    """Run ``attendance ARGS...`` against the test settings; returns (exit status, stdout, stderr)."""
+    from attendance.cli.main import main
+
+    monkeypatch.setenv("ATTENDANCE_INSTANCE_PATH", settings.instance_path)
+    monkeypatch.setenv("ATTENDANCE_DATABASE_URL", settings.database_url)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        status = main(list(argv))
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run
