@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_cli_settings(args)
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         return int(args.handler(args, settings) or 0)
     except SettingsError as err:
         print(f"attendance: {err.message}", file=sys.stderr)

@@ -86,3 +86,10 @@ def _to_rgb_array(image: Image.Image) -> np.ndarray:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
     return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+
+
+def encode_jpeg(image_rgb: np.ndarray, quality: int = 90) -> bytes:
+    """JPEG bytes of an RGB array, with no metadata (no EXIF, no GPS position) carried over."""
+    buffer = io.BytesIO()
+    Image.fromarray(image_rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

@@ -1,0 +1,129 @@
+"""``attendance enroll``: bulk enrollment of student photos from a folder or a CSV roster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tqdm import tqdm
+
+from attendance.db import Database
+from attendance.directory import get_or_create_class, get_or_create_school, get_or_create_student
+from attendance.enrollment import REJECT_REASONS, DuplicateChecker, enroll_photo
+from attendance.errors import AttendanceError, ImageError, InvalidInput, PhotoRejected
+from attendance.faces.factory import BACKENDS, build_face_engine
+from attendance.faces.image import read_image_bytes
+from attendance.roster import RosterEntry, read_photo_folder, read_roster_csv
+from attendance.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "enroll", parents=[common], help="enroll student photos from a folder or a CSV roster",
+        description="Enroll photos laid out CLASS/STUDENT_CODE Full Name/photo.jpg, or a CSV roster "
+                    "(student_code, full_name, class, photo). Exits 1 when any photo was rejected.",
+    )
+    add_enroll_arguments(parser)
+    parser.set_defaults(handler=run_enroll)
+
+
+def add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", type=Path, help="photo folder, or a CSV roster file")
+    parser.add_argument("--photos", type=Path, help="with a CSV: the folder its photo paths are relative to")
+    parser.add_argument("--school", metavar="CODE", help="school code (default: the only school, or a new one)")
+    parser.add_argument("--school-name", default="", help="name of the school, when it is created")
+    parser.add_argument("--school-year", default="", help="school year of new classes, e.g. 2026-2027")
+    parser.add_argument("--backend", choices=BACKENDS, help="face embedder backend (default: the setting)")
+    parser.add_argument("--dry-run", action="store_true", help="check every photo, store nothing")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def read_roster(source: Path, photos: Path | None) -> list[RosterEntry]:
+    if source.is_file() and source.suffix.lower() == ".csv":
+        return read_roster_csv(source, photos)
+    if source.is_dir():
+        return read_photo_folder(source)
+    raise InvalidInput(f"{source}: give a photo folder or a .csv roster")
+
+
+def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
+    roster = read_roster(args.source, args.photos)
+    engine = build_face_engine(settings, args.backend)
+    database = Database.open(settings.resolved_database_url)
+    outcomes: Counter[str] = Counter()
+    students_done: set[str] = set()
+    total_photos = sum(len(e.photos) for e in roster)
+    bar = tqdm(total=total_photos, unit="photo", desc="enrolling", disable=args.quiet or None, file=sys.stderr)
+    try:
+        with database.session() as session:
+            school = get_or_create_school(session, args.school, name=args.school_name, timezone=settings.timezone)
+            duplicates = DuplicateChecker(session, school.id, engine.model_id, settings.duplicate_warn_distance)
+        for entry in roster:
+            with database.session() as session:
+                school = get_or_create_school(session, args.school, timezone=settings.timezone)
+                school_class = get_or_create_class(session, school, entry.class_code, args.school_year) if entry.class_code else None
+                student, _ = get_or_create_student(session, school, entry.student_code, entry.full_name, school_class)
+                if not entry.photos:
+                    bar.write(f"warning: {entry.student_code} {entry.full_name}: no photos")
+                for path in entry.photos:
+                    outcome = enroll_one(session, engine, settings, student, path, args.dry_run, duplicates, bar)
+                    outcomes[outcome] += 1
+                    bar.update(1)
+                students_done.add(entry.student_code)
+                if args.dry_run:
+                    session.rollback()
+    finally:
+        bar.close()
+        database.close()
+    print_summary(len(students_done), outcomes, args.dry_run)
+    return 1 if any(reason in outcomes for reason in REJECT_REASONS) else 0
+
+
+def enroll_one(session, engine, settings: Settings, student, path: Path, dry_run: bool,
+               duplicates: DuplicateChecker, bar: tqdm) -> str:
+    """Enroll one photo file; returns "enrolled", "already_enrolled" or the rejection reason."""
+    try:
+        data = read_image_bytes(path)
+        result = enroll_photo(session, engine, settings, student, data, source="folder",
+                              original_name=path.name, dry_run=dry_run, duplicates=duplicates)
+    except ImageError as err:
+        bar.write(f"rejected {path}: {REJECT_REASONS['unreadable']} ({err.message})")
+        return "unreadable"
+    except PhotoRejected as err:
+        detail = f" ({err.detail})" if err.detail else ""
+        bar.write(f"rejected {path}: {REJECT_REASONS[err.reason]}{detail}")
+        return err.reason
+    for warning in result.warnings:
+        bar.write(f"warning {path}: {warning}")
+    return result.status
+
+
+def print_summary(students: int, outcomes: Counter[str], dry_run: bool) -> None:
+    rejected = sum(count for reason, count in outcomes.items() if reason in REJECT_REASONS)
+    verb = "would enroll" if dry_run else "enrolled"
+    print(f"{students} students; photos: {outcomes['enrolled']} {verb}, "
+          f"{outcomes['already_enrolled']} already enrolled, {rejected} rejected")
+    for reason in REJECT_REASONS:
+        if outcomes[reason]:
+            print(f"  rejected, {REJECT_REASONS[reason]}: {outcomes[reason]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python enroll_faces.py DIR [--db URL] ...``: the same as ``attendance enroll``."""
+    from attendance.cli.main import load_cli_settings
+
+    parser = argparse.ArgumentParser(
+        prog="enroll_faces.py",
+        description="Enroll student photos laid out CLASS/STUDENT_CODE Full Name/photo.jpg, or a CSV roster.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file")
+    parser.add_argument("--db", metavar="URL", help="database URL (default: the database_url setting)")
+    add_enroll_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_enroll(args, load_cli_settings(args))
+    except AttendanceError as err:
+        print(f"enroll_faces.py: {err.message}", file=sys.stderr)
+        return 2

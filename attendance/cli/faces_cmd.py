@@ -1,0 +1,108 @@
+"""``attendance identify`` (who is in these photos) and ``attendance faces`` (what the engine sees)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from attendance.db import Database
+from attendance.directory import find_school
+from attendance.errors import ImageError
+from attendance.faces.factory import BACKENDS, build_face_engine
+from attendance.faces.image import load_image
+from attendance.identify import identify_faces
+from attendance.recognition import load_gallery, resolve_operating_point
+from attendance.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    identify = subparsers.add_parser(
+        "identify", parents=[common], help="name the enrolled students in photos",
+        description="For each image and face: box, student code and name (or unknown), distance, margin.",
+    )
+    identify.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    identify.add_argument("--json", action="store_true", help="print a JSON array, one object per image")
+    identify.add_argument("--school", metavar="CODE", help="school code (default: the only school)")
+    identify.add_argument("--backend", choices=BACKENDS, help="face embedder backend (default: the setting)")
+    identify.set_defaults(handler=run_identify)
+
+    faces = subparsers.add_parser(
+        "faces", parents=[common], help="show detections, quality and embeddings (a debugging aid)",
+    )
+    faces.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    faces.add_argument("--json", action="store_true", help="print JSON")
+    faces.add_argument("--backend", choices=BACKENDS, help="face embedder backend (default: the setting)")
+    faces.set_defaults(handler=run_faces)
+
+
+def run_identify(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit status 0, or 1 when some image could not be read (the others are still reported)."""
+    engine = build_face_engine(settings, args.backend)
+    database = Database.open(settings.resolved_database_url)
+    point = resolve_operating_point(settings, engine.model_id)
+    with database.session() as session:
+        school = find_school(session, args.school)
+        gallery, students = load_gallery(session, school.id, engine.model_id)
+        results, failed = [], 0
+        for path in args.images:
+            try:
+                image = load_image(path, max_pixels=settings.max_image_pixels)
+            except ImageError as err:
+                failed += 1
+                results.append({"image": str(path), "error": err.message})
+                continue
+            found = identify_faces(engine, gallery, point, students, image)
+            results.append({"image": str(path), "faces": [f.as_dict() for f in found]})
+    database.close()
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        print_identify_table(results)
+    return 1 if failed else 0
+
+
+def print_identify_table(results: list[dict]) -> None:
+    for result in results:
+        if "error" in result:
+            print(f"{result['image']}: error: {result['error']}", file=sys.stderr)
+            continue
+        if not result["faces"]:
+            print(f"{result['image']}: no face")
+        for face in result["faces"]:
+            who = f"{face['student_code']} {face['name']}" if face["student_code"] else "unknown"
+            distance = "-" if face["distance"] is None else f"{face['distance']:.3f}"
+            margin = "-" if face["margin"] is None else f"{face['margin']:.3f}"
+            print(f"{result['image']}: {who}  box={face['box']}  distance={distance}  margin={margin}")
+
+
+def run_faces(args: argparse.Namespace, settings: Settings) -> int:
+    engine = build_face_engine(settings, args.backend)
+    results, failed = [], 0
+    for path in args.images:
+        try:
+            image = load_image(path, max_pixels=settings.max_image_pixels)
+        except ImageError as err:
+            failed += 1
+            results.append({"image": str(path), "error": err.message})
+            continue
+        faces = engine.find_faces(image, embed=True)
+        results.append({"image": str(path), "width": image.shape[1], "height": image.shape[0], "faces": [
+            {"box": [int(v) for v in f.box], "detection_score": round(f.score, 3),
+             "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in f.landmarks],
+             "quality": f.quality.as_dict(), "model_id": engine.model_id,
+             "embedding": [round(float(v), 5) for v in f.embedding]}
+            for f in faces
+        ]})
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for result in results:
+            if "error" in result:
+                print(f"{result['image']}: error: {result['error']}", file=sys.stderr)
+                continue
+            print(f"{result['image']}: {result['width']}x{result['height']}, {len(result['faces'])} face(s)")
+            for face in result["faces"]:
+                print(f"  box={face['box']} score={face['detection_score']} {face['quality']}")
+    return 1 if failed else 0

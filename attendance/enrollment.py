@@ -1,0 +1,204 @@
+"""Enrollment: a photo of a student becomes a stored face template, or a rejection with its reason.
+
+A photo is refused when it cannot be read, shows no face, shows several faces with none clearly dominant,
+or when the face is too small, too blurry or turned too far. A photo already enrolled for the student
+(same content hash) is recognised and skipped, so re-running an enrollment is harmless.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
+from attendance.errors import ImageError, PhotoRejected
+from attendance.faces.engine import FaceEngine
+from attendance.faces.image import decode_image, encode_jpeg
+from attendance.faces.types import Face
+from attendance.recognition import bytes_to_vector, get_profile, vector_to_bytes
+from attendance.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+REJECT_REASONS = {
+    "unreadable": "the file is not a readable image",
+    "no_face": "no face found",
+    "several_faces": "several faces and none clearly the main one",
+    "face_too_small": "the face is too small",
+    "too_blurry": "the photo is too blurry",
+    "pose_not_frontal": "the head is turned too far from the camera",
+}
+# A second face smaller than this fraction of the largest face's side is background, not a rival.
+DOMINANT_FACE_RATIO = 0.6
+
+
+@dataclass
+class EnrollResult:
+    """What happened to one photo: ``enrolled`` or ``already_enrolled``, with warnings for the operator."""
+
+    status: str
+    student_code: str
+    face: Face | None = None
+    photo_id: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def pick_enrollment_face(faces: list[Face], settings: Settings) -> Face:
+    """The one face to enroll from a photo, or ``PhotoRejected`` with the reason."""
+    if not faces:
+        raise PhotoRejected("no_face")
+    main = faces[0]
+    if len(faces) > 1 and faces[1].quality.face_px > DOMINANT_FACE_RATIO * main.quality.face_px:
+        raise PhotoRejected("several_faces", f"{len(faces)} faces of similar size")
+    quality = main.quality
+    if quality.face_px < settings.min_face_px:
+        raise PhotoRejected("face_too_small", f"{quality.face_px:.0f} px, need {settings.min_face_px} px")
+    if quality.sharpness < settings.min_sharpness:
+        raise PhotoRejected("too_blurry", f"sharpness {quality.sharpness:.0f}, need {settings.min_sharpness:.0f}")
+    if abs(quality.yaw_deg) > settings.max_yaw_deg:
+        raise PhotoRejected("pose_not_frontal", f"turned about {abs(quality.yaw_deg):.0f} degrees")
+    return main
+
+
+class DuplicateChecker:
+    """Warns when a new face is very close to *another* student's template (a duplicate or a sibling)."""
+
+    def __init__(self, session: Session, school_id: int, model_id: str, warn_distance: float) -> None:
+        profile = get_profile(model_id)
+        rows = session.execute(
+            select(FaceTemplate.student_id, FaceTemplate.vector, Student.student_code)
+            .join(Student, Student.id == FaceTemplate.student_id)
+            .where(Student.school_id == school_id, FaceTemplate.model_id == model_id)
+        ).all()
+        self.metric = profile.metric
+        self.warn_distance = warn_distance
+        self._vectors = [bytes_to_vector(r.vector) for r in rows]
+        self._codes = [r.student_code for r in rows]
+
+    def add(self, student_code: str, vector: np.ndarray) -> None:
+        self._vectors.append(np.asarray(vector, dtype=np.float32))
+        self._codes.append(student_code)
+
+    def find_lookalike(self, student_code: str, vector: np.ndarray) -> tuple[str, float] | None:
+        """(other student's code, distance) of the closest other student within the warning distance."""
+        others = [i for i, code in enumerate(self._codes) if code != student_code]
+        if not others:
+            return None
+        matrix = np.stack([self._vectors[i] for i in others])
+        if self.metric == "cosine":
+            unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+            distances = 1.0 - unit @ (vector / np.linalg.norm(vector))
+        else:
+            distances = np.linalg.norm(matrix - vector, axis=1)
+        best = int(np.argmin(distances))
+        if distances[best] <= self.warn_distance:
+            return self._codes[others[best]], float(distances[best])
+        return None
+
+
+def find_enrolled_photo(session: Session, student: Student, sha256: str, model_id: str) -> EnrollmentPhoto | None:
+    """The student's photo with this content hash that already has a template for ``model_id``."""
+    return session.scalar(
+        select(EnrollmentPhoto)
+        .join(FaceTemplate, FaceTemplate.photo_id == EnrollmentPhoto.id)
+        .where(EnrollmentPhoto.student_id == student.id, EnrollmentPhoto.sha256 == sha256,
+               FaceTemplate.model_id == model_id)
+    )
+
+
+def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, student: Student, data: bytes, *,
+                 source: str = "folder", original_name: str = "", dry_run: bool = False,
+                 duplicates: DuplicateChecker | None = None) -> EnrollResult:
+    """Check one photo of ``student`` and store its face template (and the photo, if photos are kept).
+
+    Raises ``PhotoRejected`` (with ``reason`` one of ``REJECT_REASONS``) and stores nothing for a bad photo.
+    With ``dry_run`` every check runs but nothing is written.
+    """
+    sha256 = hashlib.sha256(data).hexdigest()
+    if student.id is not None and find_enrolled_photo(session, student, sha256, engine.model_id):
+        return EnrollResult("already_enrolled", student.student_code)
+    try:
+        image = decode_image(data, max_pixels=settings.max_image_pixels, name=original_name or "photo")
+    except ImageError as err:
+        raise PhotoRejected("unreadable", err.message) from err
+    face = pick_enrollment_face(engine.find_faces(image, embed=True), settings)
+    result = EnrollResult("enrolled", student.student_code, face=face)
+    if duplicates is not None:
+        lookalike = duplicates.find_lookalike(student.student_code, face.embedding)
+        if lookalike:
+            result.warnings.append(
+                f"looks very like student {lookalike[0]} (distance {lookalike[1]:.2f}): a duplicate or a sibling?"
+            )
+    if dry_run:
+        return result
+    photo = session.scalar(
+        select(EnrollmentPhoto).where(EnrollmentPhoto.student_id == student.id, EnrollmentPhoto.sha256 == sha256)
+    )
+    if photo is None:
+        photo = EnrollmentPhoto(student_id=student.id, sha256=sha256, source=source,
+                                original_name=original_name[:255], kept=False)
+        session.add(photo)
+        session.flush()
+    if settings.keep_enrollment_photos and not photo.kept:
+        photo.file_path = store_photo_file(settings, student, sha256, image)
+        photo.kept = True
+    session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=engine.model_id,
+                             vector=vector_to_bytes(face.embedding), quality=face.quality.sharpness))
+    session.flush()
+    if duplicates is not None:
+        duplicates.add(student.student_code, face.embedding)
+    result.photo_id = photo.id
+    return result
+
+
+def store_photo_file(settings: Settings, student: Student, sha256: str, image_rgb: np.ndarray) -> str:
+    """Write the upright photo as a metadata-free JPEG; return its path relative to the instance folder."""
+    relative = Path("photos") / str(student.school_id) / str(student.id) / f"{sha256[:32]}.jpg"
+    path = Path(settings.instance_path) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_jpeg(image_rgb, quality=92))
+    return relative.as_posix()
+
+
+def delete_photo_files(settings: Settings, photos: list[EnrollmentPhoto]) -> int:
+    """Remove the kept files of ``photos`` from disk; returns how many were removed."""
+    removed = 0
+    for photo in photos:
+        if photo.file_path:
+            path = Path(settings.instance_path) / photo.file_path
+            if path.exists():
+                path.unlink()
+                removed += 1
+    return removed
+
+
+_ENGINE_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_engine(settings: Settings) -> FaceEngine:
+    from attendance.faces.factory import build_face_engine
+
+    return build_face_engine(settings)
+
+
+def enroll_uploaded_photo(session: Session, settings: Settings, student: Student, data: bytes, filename: str,
+                          source: str = "upload") -> EnrollResult:
+    """Enroll one photo uploaded through the dashboard (or assigned from an unknown face).
+
+    Uses one face engine per process (built on first use) and serialises calls to it, since a web server
+    runs several requests at once. Raises ``PhotoRejected`` like ``enroll_photo``.
+    """
+    with _ENGINE_LOCK:
+        engine = _cached_engine(settings)
+        duplicates = DuplicateChecker(session, student.school_id, engine.model_id, settings.duplicate_warn_distance)
+        return enroll_photo(session, engine, settings, student, data, source=source, original_name=filename,
+                            duplicates=duplicates)
