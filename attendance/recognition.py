@@ -29,7 +29,9 @@ class ModelProfile:
 # threshold keeps strangers named (FPIR) under 1% with room to spare, and the margin to the next student
 # is what lets the threshold sit higher than face_recognition's recipe could at the same FPIR.
 MODEL_PROFILES: dict[str, ModelProfile] = {
-    "dlib_resnet_v1": ModelProfile("dlib_resnet_v1", "euclidean", 128, OperatingPoint(threshold=0.44, margin=0.035)),
+    "dlib_resnet_v1": ModelProfile(
+        "dlib_resnet_v1", "euclidean", 128, OperatingPoint(threshold=0.45, margin=0.06), combine="centroid"
+    ),
 }
 
 

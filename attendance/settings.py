@@ -49,13 +49,18 @@ class Settings:
         "dlib", "Face embedder backend: `dlib` (the installed ResNet) or `onnx` (the same network in ONNX Runtime).",
         choices=("dlib", "onnx"),
     )
+    onnx_providers: tuple = setting(
+        (), "ONNX Runtime execution providers to use, best first (e.g. `CUDAExecutionProvider,CPUExecutionProvider`); "
+        "empty means the best available in the order TensorRT, CUDA, OpenVINO, CoreML, DirectML, CPU."
+    )
+    onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.")
     match_threshold: float = setting(
         0.0, "Largest distance at which a face may be named; 0 means the model's measured default "
-        "(0.44 for dlib ResNet 128-D)."
+        "(0.45 for dlib ResNet 128-D)."
     )
     match_margin: float = setting(
         -1.0, "Smallest gap between the best student's distance and the next student's; negative means the "
-        "model's measured default (0.035 for dlib ResNet 128-D)."
+        "model's measured default (0.06 for dlib ResNet 128-D)."
     )
     detect_max_side_px: int = setting(
         1280, "Large photos are detected on a copy scaled down to this longest side; embedding uses full size."
@@ -182,8 +187,8 @@ def _parse_env(name: str, raw: str, hint: Any) -> Any:
             return int(raw)
         if base is float:
             return float(raw)
-        if base is list:
-            return [item.strip() for item in raw.split(",") if item.strip()]
+        if base in (list, tuple):
+            return base(item.strip() for item in raw.split(",") if item.strip())
     except ValueError as err:
         raise SettingsError(name, f"must be {base.__name__}, got {raw!r}") from err
     return raw
@@ -203,6 +208,10 @@ def _check_value(name: str, value: Any, hint: Any, f: dataclasses.Field) -> Any:
         return None
     if base is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if base is tuple and isinstance(value, list):
+        value = tuple(value)
+    if base in (list, tuple) and not all(isinstance(item, str) for item in value):
+        raise SettingsError(name, "must be a list of strings")
     if base is not Any and not isinstance(value, base) or (base is int and isinstance(value, bool)):
         raise SettingsError(name, f"must be {base.__name__}, got {type(value).__name__}")
     choices = f.metadata.get("choices")

@@ -10,6 +10,8 @@ from attendance.faces.engine import FaceEngine
 from attendance.settings import Settings
 
 BACKENDS = ("dlib", "onnx")
+# TF32 on NVIDIA cards would move vectors by ~1e-3 and break parity with galleries enrolled through dlib.
+ONNX_PARITY_OPTIONS = {"CUDAExecutionProvider": {"use_tf32": "0"}}
 
 
 def onnx_resnet_path(settings: Settings) -> Path:
@@ -28,7 +30,8 @@ def build_face_engine(settings: Settings, backend: str | None = None) -> FaceEng
         path = onnx_resnet_path(settings)
         if not path.is_file():
             raise ModelError(f"{path} does not exist: run `attendance models convert-dlib` first")
-        embedder = OnnxResnetEmbedder(path)
+        embedder = OnnxResnetEmbedder(path, providers=list(settings.onnx_providers) or None,
+                                      threads=settings.onnx_threads, provider_options=ONNX_PARITY_OPTIONS)
     else:
         raise ModelError(f"unknown face backend {backend!r} (choose {' or '.join(BACKENDS)})")
     return FaceEngine(DlibHogDetector(upsample=settings.detect_upsample), DlibLandmarker(), embedder,
