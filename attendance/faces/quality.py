@@ -14,9 +14,17 @@ from attendance.faces.types import FaceQuality
 NOSE_DEPTH_RATIO = 0.35
 
 
+SHARPNESS_CHIP_PX = 64
+
+
 def measure_sharpness(chip_rgb: np.ndarray) -> float:
-    """Variance of the Laplacian of the grey chip: ~20 is blurred, 100+ is crisp (for a 150 px chip)."""
-    grey = cv2.cvtColor(chip_rgb, cv2.COLOR_RGB2GRAY)
+    """Variance of the Laplacian of the chip shrunk to 64x64 grey.
+
+    Measured at a fixed small size so that a small but clean face (an LFW photo, ~100 px: 140-400) is
+    not mistaken for a blurred one; a large face blurred beyond use scores under ~100.
+    """
+    small = cv2.resize(chip_rgb, (SHARPNESS_CHIP_PX, SHARPNESS_CHIP_PX), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 

@@ -13,7 +13,7 @@ class FaceQuality:
     """How usable a face is: size in pixels, sharpness and an approximate head pose from the landmarks."""
 
     face_px: float  # side of the detection box in full-resolution pixels
-    sharpness: float  # variance of the Laplacian on the aligned grey chip; under ~40 is blurry
+    sharpness: float  # variance of the Laplacian of the aligned chip at 64x64 grey; under ~100 is blurry
     yaw_deg: float  # head turn left/right, approximate (0 = frontal)
     roll_deg: float  # head tilt in the image plane
     pitch_ratio: float  # nose-to-eye-line distance over eye distance; ~0.5-0.9 when looking straight

@@ -1,0 +1,38 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SHARED_FACES := $(wildcard ../shared/faces)
+DEMO_DATA ?= $(SHARED_FACES)
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: install test test-postgres demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make test: the whole suite on SQLite (real-face, ONNX parity, agent end-to-end and browser tests included)
+test: $(STAMP)
+	$(PY) -m pytest
+
+## make test-postgres: the database-facing tests again on PostgreSQL (PG_TEST_URL)
+test-postgres: $(STAMP)
+	ATTENDANCE_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -m "not realfaces and not browser"
+
+## make demo: dashboard + enrolled sample people + the camera agent on the sample clip; leaves the dashboard up
+demo: $(STAMP)
+	$(PY) -m demo $(if $(DEMO_DATA),--data $(DEMO_DATA))
+
+bench: $(STAMP)
+	$(PY) -m bench.bench_lfw
+	$(PY) bench/bench_onnx.py
+
+clean:
+	rm -rf $(VENV) .cache demo-instance
