@@ -45,6 +45,18 @@ def faces_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def converted(tmp_path_factory) -> tuple[Path, str]:
+    """dlib's ResNet converted to ONNX once per run, from the installed package's weights: (path, sha256).
+
+    The file lies where ``attendance models convert-dlib`` puts it: ``<instance>/models/dlib_resnet_v1.onnx``.
+    """
+    from models.dlib_onnx import convert_dlib_resnet
+
+    out = tmp_path_factory.mktemp("onnx-instance") / "models" / "dlib_resnet_v1.onnx"
+    return out, convert_dlib_resnet(None, out)
+
+
+@pytest.fixture(scope="session")
 def _migrated_template(tmp_path_factory) -> str:
     """A migrated database made once per run: a SQLite file to copy, or a fresh PostgreSQL database."""
     if POSTGRES_URL:

@@ -18,13 +18,6 @@ PARITY_MAX_ABS_DIFF = 1e-4
 LFW_SAMPLE_SIZE = 40
 
 
-@pytest.fixture(scope="session")
-def converted(tmp_path_factory) -> tuple[Path, str]:
-    """The ONNX model converted once per run from the installed package's weights: (path, sha256)."""
-    out = tmp_path_factory.mktemp("onnx") / "models" / "dlib_resnet_v1.onnx"
-    return out, convert_dlib_resnet(None, out)
-
-
 def test_default_dat_path_points_at_the_installed_weights():
     assert default_dat_path().name == "dlib_face_recognition_resnet_model_v1.dat"
     assert default_dat_path().is_file()

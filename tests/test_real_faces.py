@@ -155,3 +155,19 @@ def test_csv_roster(tmp_path, capsys):
     assert "1 students; photos: 2 enrolled" in capsys.readouterr().out
     _, results = identify(db_url, SHARED_FACES / "probes" / "two_people.jpg", capsys=capsys)
     assert "Nguyễn Văn An" in {f["name"] for f in results[0]["faces"]}
+
+
+def test_onnx_backend_gives_the_same_decisions_as_dlib(enrolled_all, converted, monkeypatch, capsys):
+    _, db_url, _ = enrolled_all
+    monkeypatch.setenv("ATTENDANCE_INSTANCE_PATH", str(converted[0].parent.parent))
+    probes = [SHARED_FACES / "probes" / name for name in EXPECTED]
+    decisions = {}
+    for backend in ("dlib", "onnx"):
+        capsys.readouterr()
+        assert attendance_main(["identify", "--db", db_url, "--json", "--backend", backend, *map(str, probes)]) == 0
+        decisions[backend] = json.loads(capsys.readouterr().out)
+    for with_dlib, with_onnx in zip(decisions["dlib"], decisions["onnx"]):
+        assert [f["student_code"] for f in with_dlib["faces"]] == [f["student_code"] for f in with_onnx["faces"]]
+        for a, b in zip(with_dlib["faces"], with_onnx["faces"]):
+            assert a["box"] == b["box"]
+            assert a["distance"] == pytest.approx(b["distance"], abs=1e-3)
