@@ -1,16 +1,35 @@
-"""The Flask application factory: settings in, one database session per request, blueprints registered."""
+"""The Flask application factory: settings in, one database session per request, blueprints registered.
+
+Web pages (``dashboard.web``) log users in with Flask-Login and check CSRF on every form; the JSON API
+under /api/v1 (``dashboard.api``) uses bearer tokens instead and is exempt from CSRF. Core exceptions
+become one translated flash message (or an error page) here, in one handler.
+"""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, flash, g, redirect, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from attendance.db import Database
+from attendance.errors import AttendanceError
 from attendance.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+ERROR_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid_input": 400,
+                "photo_rejected": 422, "bad_image": 422}
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def create_app(settings: Settings | None = None, *, test_config: Mapping[str, Any] | None = None,
@@ -24,7 +43,14 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="attendance_session",
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
         MAX_CONTENT_LENGTH=int(settings.max_request_mb * 1024 * 1024),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session; a morning-long tab keeps working
+        SSE_DURATION_S=55.0,  # one /events stream; the browser reconnects and resumes from the last id
+        SSE_POLL_S=2.0,
+        SSE_MAX_STREAMS=4,  # waitress has 8 threads: streams must never take them all
     )
     if test_config:
         app.config.update(test_config)
@@ -42,7 +68,17 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
             session.rollback()
         session.close()
 
-    _register_blueprints(app)
+    from dashboard.auth import init_auth
+    from dashboard.i18n import init_i18n
+
+    csrf = CSRFProtect(app)
+    init_i18n(app, settings.default_language)
+    init_auth(app)
+    _register_blueprints(app, csrf)
+    _register_error_handlers(app)
+    app.after_request(_add_security_headers)
+    if not app.testing:
+        _start_background_workers(app)
     return app
 
 
@@ -61,10 +97,93 @@ def get_settings() -> Settings:
     return current_app.extensions["attendance_settings"]
 
 
-def _register_blueprints(app: Flask) -> None:
+def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dashboard.api import api_bp
+    from dashboard.web import register_web
 
+    csrf.exempt(api_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    register_web(app)
+
+
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from dashboard.i18n import describe_error
+
+    @app.errorhandler(AttendanceError)
+    def handle_core_error(err: AttendanceError):
+        status = ERROR_STATUS.get(err.code, 400)
+        if _is_api_request():
+            from dashboard.api.errors import handle_core_error
+
+            return handle_core_error(err)
+        message = describe_error(err)
+        if request.method == "POST":
+            flash(message, "error")
+            return redirect(_same_site_referrer() or request.path)
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(err: CSRFError):
+        from flask_babel import gettext as _
+
+        if _is_api_request():
+            from dashboard.api.errors import error_response
+
+            return error_response(400, "csrf", err.description)
+        message = _("The form had expired. Please try again.")
+        return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(err: HTTPException):
+        if err.code is None or err.code < 400:
+            return err
+        if _is_api_request():
+            from dashboard.api.errors import handle_http_error
+
+            return handle_http_error(err)
+        return render_template("error.html", status=err.code, message=""), err.code
+
+
+def _same_site_referrer() -> str:
+    from urllib.parse import urlsplit
+
+    referrer = request.referrer or ""
+    parts = urlsplit(referrer)
+    if not referrer or parts.netloc != request.host:
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _add_security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "public, max-age=3600")
+    else:
+        # pages show children's names and faces: never kept by a shared browser or a proxy
+        headers.setdefault("Cache-Control", "private, no-store")
+    from flask import current_app
+
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def _start_background_workers(app: Flask) -> None:
+    try:
+        from dashboard.webhook_worker import start_webhook_worker
+    except ImportError as err:
+        logger.warning("webhook worker not started: %s", err)
+        return
+    start_webhook_worker(app)
 
 
 def _load_or_create_secret(instance: Path) -> str:

@@ -1,0 +1,165 @@
+"""Dashboard users: creation, argon2 password hashing, verification, and the session token that logout rotates.
+
+Roles: ``district_admin`` (no school, sees every school), ``school_admin`` (one school) and ``teacher``
+(only the classes they are homeroom teacher of, through ``class_teachers``). Passwords are never stored
+or logged; only their argon2id hash is.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from attendance.db.models import ROLES, AuditEntry, School, SchoolClass, User
+from attendance.errors import Conflict, InvalidInput, NotFound
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024  # argon2 copes, but an unbounded input is a cheap denial of service
+
+_hasher = PasswordHasher()
+# A hash of a random password: verifying against it when the user does not exist takes as long as a real
+# check, so the login form does not tell which usernames exist by its timing.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def check_password_strength(password: str) -> None:
+    """Raise ``InvalidInput`` unless ``password`` has at least 10 characters (and at most 1024)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password`` (checked for strength first)."""
+    check_password_strength(password)
+    return _hasher.hash(password)
+
+
+def normalise_username(username: str) -> str:
+    """Usernames are compared NFC-normalised, trimmed and lower-case."""
+    return unicodedata.normalize("NFC", username).strip().lower()
+
+
+def new_session_token() -> str:
+    return secrets.token_hex(16)
+
+
+def create_user(session: Session, username: str, password: str, role: str, school_id: int | None,
+                full_name: str = "", language: str = "vi") -> User:
+    """Add a user; a district admin has no school, every other role needs one.
+
+    Raises ``InvalidInput`` for a bad role, username or weak password, ``Conflict`` for a username in use.
+    """
+    username = normalise_username(username)
+    if not username or len(username) > 80 or any(ch.isspace() for ch in username):
+        raise InvalidInput("username must be 1-80 characters without spaces")
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+    if role == "district_admin":
+        school_id = None
+    elif school_id is None:
+        raise InvalidInput(f"a {role} belongs to a school")
+    if find_user(session, username) is not None:
+        raise Conflict(f"username {username!r} is already in use")
+    user = User(
+        username=username, password_hash=hash_password(password), role=role, school_id=school_id,
+        full_name=unicodedata.normalize("NFC", full_name).strip(), session_token=new_session_token(),
+        language=language,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == normalise_username(username))).first()
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this username and password, or None; upgrades an outdated hash in place."""
+    user = find_user(session, username)
+    if user is None or not user.active or len(password) > MAX_PASSWORD_LENGTH:
+        _verify_quietly(_DUMMY_HASH, password)
+        return None
+    if not _verify_quietly(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    if not user.session_token:
+        user.session_token = new_session_token()
+    return user
+
+
+def _verify_quietly(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def set_password(user: User, password: str) -> None:
+    """Change the password and end every session the user has open."""
+    user.password_hash = hash_password(password)
+    rotate_session_token(user)
+
+
+def rotate_session_token(user: User) -> None:
+    """End every dashboard session of ``user`` (on logout, password change, deactivation)."""
+    user.session_token = new_session_token()
+
+
+def set_teacher_classes(session: Session, user: User, class_ids: list[int]) -> None:
+    """Make ``user`` homeroom teacher of exactly these classes (all in the user's school)."""
+    classes = list(session.scalars(select(SchoolClass).where(SchoolClass.id.in_(class_ids)))) if class_ids else []
+    if len(classes) != len(set(class_ids)):
+        raise NotFound("class not found")
+    if any(c.school_id != user.school_id for c in classes):
+        raise InvalidInput("a teacher can only teach classes of their own school")
+    user.classes = classes
+
+
+def list_users(session: Session, school_id: int | None) -> list[User]:
+    """Users of one school (``school_id``), or every user when ``school_id`` is None, by username."""
+    query = select(User).order_by(User.username)
+    if school_id is not None:
+        query = query.where(User.school_id == school_id)
+    return list(session.scalars(query))
+
+
+def find_or_create_school(session: Session, code: str | None, name: str | None, timezone: str) -> School:
+    """The school named by ``code`` (created with ``name`` if missing), or the only school when no code.
+
+    Raises ``InvalidInput`` when no code is given and the database holds no school or several.
+    """
+    if code:
+        code = code.strip()
+        school = session.scalars(select(School).where(School.code == code)).first()
+        if school is None:
+            school = School(code=code, name=(name or code).strip(), timezone=timezone)
+            session.add(school)
+            session.flush()
+        return school
+    schools = list(session.scalars(select(School).limit(2)))
+    if len(schools) == 1:
+        return schools[0]
+    if not schools:
+        raise InvalidInput("no school yet: give --school CODE --school-name NAME")
+    raise InvalidInput("several schools: say which with --school CODE")
+
+
+def record_audit(session: Session, actor: str, action: str, *, user_id: int | None = None,
+                 school_id: int | None = None, target: str = "", detail: dict | None = None) -> AuditEntry:
+    """Add one audit-log entry, e.g. ``("user:an", "roll.override", target="student:12")``.
+
+    ``detail`` holds ids, codes and reasons only: never a password, token, photo or embedding.
+    """
+    entry = AuditEntry(actor=actor[:120], action=action[:64], user_id=user_id, school_id=school_id,
+                       target=target[:200], detail=detail)
+    session.add(entry)
+    return entry

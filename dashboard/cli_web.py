@@ -1,0 +1,137 @@
+"""``attendance users ...`` and ``attendance serve``: the dashboard's commands (an ``attendance.commands`` plugin).
+
+There is no default password anywhere: passwords come from a file (``--password-file``, first line) or are
+typed twice at a prompt, and are never printed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from attendance.db import Database
+from attendance.errors import InvalidInput, NotFound
+from attendance.settings import Settings
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+SERVER_THREADS = 8
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    users = subparsers.add_parser("users", help="dashboard users").add_subparsers(dest="users_command",
+                                                                                   required=True)
+    admin = users.add_parser("create-admin", parents=[common],
+                             help="create a school admin (or, with --district, a district admin)")
+    admin.add_argument("--username", default="admin", help="login name (default: admin)")
+    admin.add_argument("--full-name", default="", help="the person's name, shown in the dashboard")
+    admin.add_argument("--password-file", metavar="FILE", help="read the password from the first line of FILE "
+                       "(default: prompt twice)")
+    admin.add_argument("--school", metavar="CODE", help="school code (created if missing; default: the only school)")
+    admin.add_argument("--school-name", metavar="NAME", help="name of a school created by --school")
+    admin.add_argument("--district", action="store_true", help="a district admin, who sees every school")
+    admin.set_defaults(handler=run_create_admin)
+
+    teacher = users.add_parser("add-teacher", parents=[common], help="create a homeroom teacher of some classes")
+    teacher.add_argument("username")
+    teacher.add_argument("--class", dest="classes", action="append", default=[], metavar="CODE",
+                         help="a class the teacher is homeroom teacher of (repeat for several)")
+    teacher.add_argument("--full-name", default="")
+    teacher.add_argument("--password-file", metavar="FILE", help="default: prompt twice")
+    teacher.add_argument("--school", metavar="CODE", help="school code (default: the only school)")
+    teacher.set_defaults(handler=run_add_teacher)
+
+    serve = subparsers.add_parser("serve", parents=[common], help="run the dashboard with waitress")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
+    serve.set_defaults(handler=run_serve)
+
+
+def read_password(password_file: str | None) -> str:
+    """The password from the file's first line, or typed twice at a prompt (never echoed)."""
+    if password_file:
+        try:
+            lines = Path(password_file).read_text(encoding="utf-8").splitlines()
+        except OSError as err:
+            raise InvalidInput(f"cannot read the password file: {err.strerror}") from err
+        return lines[0] if lines else ""
+    if not sys.stdin.isatty():
+        raise InvalidInput("no terminal to ask for a password: use --password-file FILE")
+    first = getpass.getpass("Password (10 characters or more): ")
+    if first != getpass.getpass("Password again: "):
+        raise InvalidInput("the two passwords differ")
+    return first
+
+
+def run_create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from attendance.users import create_user, find_or_create_school, record_audit
+
+    password = read_password(args.password_file)
+    database = Database.open(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            school = None
+            if not args.district:
+                school = find_or_create_school(session, args.school, args.school_name, settings.timezone)
+            role = "district_admin" if args.district else "school_admin"
+            user = create_user(session, args.username, password, role, school.id if school else None,
+                               full_name=args.full_name, language=settings.default_language)
+            record_audit(session, "cli", "user.create", school_id=user.school_id, target=f"user:{user.username}",
+                         detail={"role": role})
+            where = "every school" if school is None else f"school {school.code} ({school.name})"
+            print(f"created {role} {user.username} for {where}")
+    finally:
+        database.close()
+    return 0
+
+
+def run_add_teacher(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from attendance.db.models import SchoolClass
+    from attendance.directory import find_school
+    from attendance.users import create_user, record_audit, set_teacher_classes
+
+    password = read_password(args.password_file)
+    database = Database.open(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            school = find_school(session, args.school)
+            class_ids = []
+            for code in args.classes:
+                school_class = session.scalars(select(SchoolClass).where(
+                    SchoolClass.school_id == school.id, SchoolClass.code == code.strip().upper())
+                    .order_by(SchoolClass.school_year.desc())).first()
+                if school_class is None:
+                    raise NotFound(f"school {school.code} has no class {code!r}")
+                class_ids.append(school_class.id)
+            user = create_user(session, args.username, password, "teacher", school.id, full_name=args.full_name,
+                               language=settings.default_language)
+            set_teacher_classes(session, user, class_ids)
+            record_audit(session, "cli", "user.create", school_id=school.id, target=f"user:{user.username}",
+                         detail={"role": "teacher", "classes": [c.upper() for c in args.classes]})
+            classes = ", ".join(c.code for c in user.classes) or "no class yet"
+            print(f"created teacher {user.username} of {classes} in school {school.code}")
+    finally:
+        database.close()
+    return 0
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from waitress import serve
+
+    from dashboard.app import create_app
+
+    app = create_app(settings)
+    url_host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"dashboard running at http://{url_host}:{args.port}/ (Ctrl+C to stop)", flush=True)
+    local = args.host in ("127.0.0.1", "localhost", "::1")
+    if not settings.session_cookie_secure and not local:
+        print("warning: session_cookie_secure is off: put HTTPS in front of the dashboard", file=sys.stderr)
+    if settings.session_cookie_secure and not local:
+        print("note: the session cookie is HTTPS-only; browse through your HTTPS proxy, or set "
+              "ATTENDANCE_SESSION_COOKIE_SECURE=0 for a demo on a trusted network", file=sys.stderr)
+    serve(app, host=args.host, port=args.port, threads=SERVER_THREADS, ident="attendance")
+    return 0

@@ -1,0 +1,127 @@
+"""Languages of the dashboard: Vietnamese by default, English; dates dd/mm/yyyy and times HH:MM in the school's zone.
+
+The catalogues live in ``dashboard/translations/<lang>/LC_MESSAGES/messages.po`` with their compiled
+``.mo`` beside them (both committed; ``tests/test_web_i18n.py`` fails when a ``.mo`` is stale). To update:
+
+    pybabel extract -F dashboard/babel.cfg -o dashboard/translations/messages.pot dashboard
+    pybabel update -i dashboard/translations/messages.pot -d dashboard/translations
+    pybabel compile -d dashboard/translations
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, session
+from flask_babel import Babel, get_locale, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from attendance.errors import AttendanceError, PhotoRejected
+
+LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
+
+STATUS_LABELS = {
+    "on_time": _l("On time"),
+    "late": _l("Late"),
+    "absent": _l("Absent"),
+    "not_yet": _l("Not yet in"),
+    "excused": _l("Excused"),
+    "present_manual": _l("Present (marked)"),
+    "present": _l("Present (marked)"),
+    "no_school": _l("No school"),
+}
+
+ROLE_LABELS = {
+    "district_admin": _l("District admin"),
+    "school_admin": _l("School admin"),
+    "teacher": _l("Teacher"),
+}
+
+WEEKDAY_NAMES = {1: _l("Monday"), 2: _l("Tuesday"), 3: _l("Wednesday"), 4: _l("Thursday"), 5: _l("Friday"),
+                 6: _l("Saturday"), 7: _l("Sunday")}
+WEEKDAY_LABELS = {1: _l("Mon"), 2: _l("Tue"), 3: _l("Wed"), 4: _l("Thu"), 5: _l("Fri"), 6: _l("Sat"), 7: _l("Sun")}
+
+PHOTO_REJECT_LABELS = {  # attendance.enrollment.REJECT_REASONS
+    "unreadable": _l("The file is not a readable image."),
+    "no_face": _l("No face was found in the photo."),
+    "several_faces": _l("The photo shows several faces and none is clearly the main one."),
+    "face_too_small": _l("The face is too small: come closer or use a larger photo."),
+    "too_blurry": _l("The photo is too blurry."),
+    "pose_not_frontal": _l("The head is turned too far: look straight at the camera."),
+}
+
+ERROR_LABELS = {
+    "not_found": _l("Not found."),
+    "conflict": _l("This clashes with what is stored (a duplicate code or name?)."),
+    "invalid_input": _l("Some input is not valid."),
+    "forbidden": _l("You may not do this."),
+    "bad_image": _l("The file is not a readable image."),
+    "model_error": _l("The face model is not available; ask the administrator."),
+    "bad_setting": _l("A setting has a bad value."),
+}
+
+
+def init_i18n(app: Flask, default_language: str) -> Babel:
+    """Set up Flask-Babel with the user's language, then the session's, then ``default_language``."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", default_language)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = "translations"
+    babel = Babel(app, locale_selector=select_language)
+    app.jinja_env.filters.update(dmy=format_date, hm=format_time, dmyhm=format_datetime)
+    app.jinja_env.globals.update(
+        get_locale=get_locale, LANGUAGES=LANGUAGES, STATUS_LABELS=STATUS_LABELS, ROLE_LABELS=ROLE_LABELS, WEEKDAY_LABELS=WEEKDAY_LABELS,
+        WEEKDAY_NAMES=WEEKDAY_NAMES,
+    )
+    return babel
+
+
+def select_language() -> str:
+    if current_user and getattr(current_user, "is_authenticated", False):
+        language = getattr(current_user, "language", "")
+        if language in LANGUAGES:
+            return language
+    language = session.get("language")
+    if language in LANGUAGES:
+        return language
+    return current_app.config.get("BABEL_DEFAULT_LOCALE", "vi")
+
+
+def format_date(value: dt.date | dt.datetime | None, tz: str | None = None) -> str:
+    """dd/mm/yyyy; a datetime is first moved to ``tz`` (the school's zone)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = _to_zone(value, tz).date()
+    return value.strftime("%d/%m/%Y")
+
+
+def format_time(value: dt.datetime | dt.time | None, tz: str | None = None) -> str:
+    """HH:MM (24 h) in ``tz`` (the school's zone)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = _to_zone(value, tz)
+    return value.strftime("%H:%M")
+
+
+def format_datetime(value: dt.datetime | None, tz: str | None = None) -> str:
+    if value is None:
+        return ""
+    return _to_zone(value, tz).strftime("%d/%m/%Y %H:%M")
+
+
+def _to_zone(value: dt.datetime, tz: str | None) -> dt.datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(ZoneInfo(tz or "Asia/Ho_Chi_Minh"))
+
+
+def describe_error(err: AttendanceError) -> str:
+    """One translated sentence for a core exception, with the core's (English) detail in brackets."""
+    if isinstance(err, PhotoRejected):
+        label = PHOTO_REJECT_LABELS.get(err.reason)
+        return str(label) if label else _("Photo refused: %(reason)s", reason=err.message)
+    label = ERROR_LABELS.get(err.code, _l("Something went wrong."))
+    return f"{label} ({err.message})" if err.message else str(label)

@@ -1,0 +1,271 @@
+"""Admin pages about people: students (add, edit, deactivate, import, photos) and dashboard users."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from attendance.db.models import ROLES, SchoolClass, Student, User, utcnow
+from attendance.directory import check_student_code, find_student, normalise_name
+from attendance.errors import Conflict, ImageError, InvalidInput, PhotoRejected
+from attendance.imports import import_roster, parse_date, read_roster
+from attendance.names import vietnamese_sort_key
+from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
+from dashboard.app import get_db_session, get_settings
+from dashboard.auth import admin_required
+from dashboard.i18n import describe_error
+from dashboard.web.access import class_sort_key, require_school, require_student
+from dashboard.web.admin import audit
+
+bp = Blueprint("admin_people", __name__, url_prefix="/admin")
+
+MAX_PHOTOS_PER_UPLOAD = 20
+
+
+def _school_classes(school_id: int) -> list[SchoolClass]:
+    return sorted(get_db_session().scalars(select(SchoolClass).where(SchoolClass.school_id == school_id)),
+                  key=class_sort_key)
+
+
+def _class_of_form(school_id: int) -> SchoolClass | None:
+    value = request.form.get("class_id", "")
+    if not value.isdigit():
+        return None
+    school_class = get_db_session().get(SchoolClass, int(value))
+    if school_class is None or school_class.school_id != school_id:
+        raise InvalidInput("unknown class")
+    return school_class
+
+
+@bp.route("/students", methods=["GET", "POST"])
+@admin_required
+def students():
+    school = require_school()
+    db = get_db_session()
+    if request.method == "POST":
+        code = check_student_code(request.form.get("student_code", ""))
+        name = normalise_name(request.form.get("full_name", ""))
+        if not name:
+            raise InvalidInput("the name is empty")
+        if find_student(db, school, code) is not None:
+            raise Conflict(f"student code {code} is already in use")
+        school_class = _class_of_form(school.id)
+        student = Student(school_id=school.id, student_code=code, full_name=name,
+                          class_id=school_class.id if school_class else None,
+                          date_of_birth=parse_date(request.form.get("date_of_birth", "")), active=True)
+        _apply_consent(student)
+        db.add(student)
+        db.flush()
+        audit("student.create", f"student:{code}", school_id=school.id)
+        db.commit()
+        flash(_("%(name)s added. Now upload a few photos of their face.", name=name), "success")
+        return redirect(url_for("records.student", student_id=student.id))
+    class_id = request.args.get("class_id", "")
+    query_text = unicodedata.normalize("NFC", request.args.get("q", "")).strip()
+    query = select(Student).where(Student.school_id == school.id)
+    if class_id.isdigit():
+        query = query.where(Student.class_id == int(class_id))
+    elif class_id == "none":
+        query = query.where(Student.class_id.is_(None))
+    if query_text:
+        like = f"%{query_text}%"
+        query = query.where(or_(Student.full_name.ilike(like), Student.student_code.ilike(like)))
+    rows = sorted(db.scalars(query.limit(2000)),
+                  key=lambda s: (not s.active, s.school_class.code if s.school_class else "~",
+                                 vietnamese_sort_key(s.full_name)))
+    from attendance.db.models import FaceTemplate
+
+    template_counts = dict(db.execute(select(FaceTemplate.student_id, func.count()).where(
+        FaceTemplate.student_id.in_([s.id for s in rows])).group_by(FaceTemplate.student_id)).all()) if rows else {}
+    return render_template("admin/students.html", students=rows, classes=_school_classes(school.id),
+                           class_id=class_id, q=query_text, template_counts=template_counts)
+
+
+def _apply_consent(student: Student) -> None:
+    given = request.form.get("consent_given") == "on"
+    if given and not student.consent_given:
+        student.consent_at = utcnow()
+    student.consent_given = given
+    student.consent_by = normalise_name(request.form.get("consent_by", ""))[:200]
+
+
+@bp.route("/students/<int:student_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit_student(student_id: int):
+    student = require_student(student_id)
+    db = get_db_session()
+    if request.method == "POST":
+        code = check_student_code(request.form.get("student_code", ""))
+        other = find_student(db, student.school, code) if code != student.student_code else None
+        if other is not None:
+            raise Conflict(f"student code {code} is already in use")
+        name = normalise_name(request.form.get("full_name", ""))
+        if not name:
+            raise InvalidInput("the name is empty")
+        school_class = _class_of_form(student.school_id)
+        student.student_code, student.full_name = code, name
+        student.class_id = school_class.id if school_class else None
+        student.date_of_birth = parse_date(request.form.get("date_of_birth", ""))
+        student.active = request.form.get("active") == "on"
+        _apply_consent(student)
+        audit("student.update", f"student:{code}", school_id=student.school_id,
+              detail={"active": student.active, "class": school_class.code if school_class else None})
+        db.commit()
+        flash(_("Saved."), "success")
+        return redirect(url_for("records.student", student_id=student.id))
+    return render_template("admin/student_edit.html", student=student, classes=_school_classes(student.school_id))
+
+
+@bp.route("/students/<int:student_id>/active", methods=["POST"])
+@admin_required
+def toggle_active(student_id: int):
+    student = require_student(student_id)
+    student.active = not student.active
+    audit("student.activate" if student.active else "student.deactivate", f"student:{student.student_code}",
+          school_id=student.school_id)
+    get_db_session().commit()
+    flash(_("%(name)s is active again.", name=student.full_name) if student.active
+          else _("%(name)s is deactivated: no longer on the roll or recognised.", name=student.full_name), "success")
+    if request.form.get("back") == "list":
+        return redirect(url_for("admin_people.students"))
+    return redirect(url_for("records.student", student_id=student.id))
+
+
+@bp.route("/students/import", methods=["GET", "POST"])
+@admin_required
+def import_students():
+    school = require_school()
+    if request.method == "GET":
+        return render_template("admin/import.html", report=None)
+    upload = request.files.get("roster")
+    if upload is None or not upload.filename:
+        raise InvalidInput("choose a .csv or .xlsx file")
+    rows, errors = read_roster(upload.read(), upload.filename)
+    db = get_db_session()
+    report = import_roster(db, school, rows, school_year=request.form.get("school_year", "").strip()[:9])
+    report.errors = errors
+    audit("student.import", f"file:{upload.filename[:100]}", school_id=school.id, detail={
+        "created": report.created, "updated": report.updated, "errors": len(errors),
+        "classes_created": report.classes_created})
+    db.commit()
+    return render_template("admin/import.html", report=report, filename=upload.filename)
+
+
+@bp.route("/students/<int:student_id>/photos", methods=["POST"])
+@admin_required
+def upload_photos(student_id: int):
+    """Enroll uploaded photos one by one; each refused photo is reported with its reason, the rest are kept."""
+    from attendance.enrollment import enroll_uploaded_photo
+
+    student = require_student(student_id)
+    files = [f for f in request.files.getlist("photos") if f and f.filename][:MAX_PHOTOS_PER_UPLOAD]
+    if not files:
+        raise InvalidInput("choose one or more photos")
+    db = get_db_session()
+    accepted = 0
+    for upload in files:
+        data = upload.read()
+        try:
+            result = enroll_uploaded_photo(db, get_settings(), student, data, upload.filename)
+        except (PhotoRejected, ImageError) as err:
+            flash(f"{upload.filename}: {describe_error(err)}", "error")
+            continue
+        if result.status == "already_enrolled":
+            flash(_("%(file)s: this photo was already enrolled.", file=upload.filename), "info")
+            continue
+        accepted += 1
+        for warning in result.warnings:
+            flash(f"{upload.filename}: {warning}", "warning")
+    if accepted:
+        audit("student.photos", f"student:{student.student_code}", school_id=student.school_id,
+              detail={"enrolled": accepted})
+        flash(_("%(count)d photo(s) enrolled.", count=accepted), "success")
+    db.commit()
+    return redirect(url_for("records.student", student_id=student.id) + "#photos")
+
+
+# --- users -------------------------------------------------------------------------------------------------
+
+
+def _manageable_roles() -> tuple[str, ...]:
+    return ROLES if current_user.role == "district_admin" else ("school_admin", "teacher")
+
+
+def _require_user(user_id: int) -> User:
+    user = get_db_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    if current_user.role != "district_admin" and (user.school_id != current_user.school_id
+                                                  or user.role == "district_admin"):
+        abort(404)
+    return user
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@admin_required
+def users():
+    school = require_school()
+    db = get_db_session()
+    if request.method == "POST":
+        role = request.form.get("role", "teacher")
+        if role not in _manageable_roles():
+            abort(403)
+        password = request.form.get("password", "")
+        if password != request.form.get("password_confirm", ""):
+            raise InvalidInput("the two passwords differ")
+        user = create_user(db, request.form.get("username", ""), password, role,
+                           None if role == "district_admin" else school.id,
+                           full_name=request.form.get("full_name", ""), language=get_settings().default_language)
+        if role == "teacher":
+            set_teacher_classes(db, user, [int(v) for v in request.form.getlist("class_ids") if v.isdigit()])
+        audit("user.create", f"user:{user.username}", school_id=user.school_id,
+              detail={"role": role, "classes": [c.code for c in user.classes]})
+        db.commit()
+        flash(_("User %(name)s created.", name=user.username), "success")
+        return redirect(url_for("admin_people.users"))
+    query = select(User).order_by(User.role, User.username)
+    if current_user.role == "district_admin":
+        query = query.where(or_(User.school_id == school.id, User.school_id.is_(None)))
+    else:
+        query = query.where(User.school_id == school.id)
+    return render_template("admin/users.html", users=list(db.scalars(query)), roles=_manageable_roles(),
+                           classes=_school_classes(school.id))
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def edit_user(user_id: int):
+    user = _require_user(user_id)
+    db = get_db_session()
+    if request.method == "POST":
+        action = request.form.get("action", "save")
+        if action == "password":
+            password = request.form.get("password", "")
+            if password != request.form.get("password_confirm", ""):
+                raise InvalidInput("the two passwords differ")
+            set_password(user, password)  # also ends the user's open sessions
+            audit("user.password_reset", f"user:{user.username}", school_id=user.school_id)
+            db.commit()
+            flash(_("Password of %(name)s changed; their open sessions were ended.", name=user.username), "success")
+            return redirect(url_for("admin_people.edit_user", user_id=user.id))
+        user.full_name = normalise_name(request.form.get("full_name", ""))[:200]
+        active = request.form.get("active") == "on"
+        if user.id == current_user.id and not active:
+            raise InvalidInput("you cannot deactivate yourself")
+        if user.active and not active:
+            rotate_session_token(user)
+        user.active = active
+        if user.role == "teacher":
+            set_teacher_classes(db, user, [int(v) for v in request.form.getlist("class_ids") if v.isdigit()])
+        audit("user.update", f"user:{user.username}", school_id=user.school_id,
+              detail={"active": active, "classes": [c.code for c in user.classes]})
+        db.commit()
+        flash(_("Saved."), "success")
+        return redirect(url_for("admin_people.users"))
+    classes = _school_classes(user.school_id) if user.school_id else []
+    return render_template("admin/user_edit.html", user=user, classes=classes,
+                           assigned={c.id for c in user.classes})

@@ -1,0 +1,247 @@
+"""The Today page with its live feed of check-ins (Server-Sent Events), the district page, and face images.
+
+Face images (check-in snapshots, unknown faces, enrollment photos) are served only to a logged-in user
+who may see that student, by row id (never by a path from the URL), and are never cached.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from pathlib import Path
+
+from flask import (
+    Blueprint, Response, abort, current_app, redirect, render_template, request, stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, SchoolClass, Student, UnknownFace
+from attendance.roll import COUNTED_STATUSES, compute_school_counts, load_day_rules
+from dashboard.app import get_db_session, get_settings
+from dashboard.auth import login_required, require_role
+from dashboard.i18n import STATUS_LABELS, format_time
+from dashboard.web.access import (
+    all_schools, can_see_class, can_see_school, now_at, require_school, require_student, school_today,
+    visible_classes,
+)
+
+bp = Blueprint("pages", __name__)
+
+FEED_SIZE = 20
+
+
+@bp.route("/")
+@login_required
+def home():
+    if current_user.role == "teacher":
+        school = require_school()
+        classes = visible_classes(school)
+        if len(classes) == 1:
+            return redirect(url_for("roll.class_roll", class_id=classes[0].id))
+    return redirect(url_for("pages.today"))
+
+
+@bp.route("/today")
+@login_required
+def today():
+    school = require_school()
+    context = _today_counts_context(school)
+    classes = visible_classes(school)
+    db = get_db_session()
+    feed = [_feed_item(checkin, student, camera_name, school)
+            for checkin, student, camera_name in _latest_checkins(db, school, context["day"], classes, after_id=0)]
+    # the stream starts after the newest row received, whatever order the page shows
+    last_id = db.scalar(select(func.max(CheckIn.id)).where(CheckIn.school_id == school.id)) or 0
+    return render_template("today.html", feed=feed, feed_size=FEED_SIZE, last_id=last_id, **context)
+
+
+@bp.route("/today/counts")
+@login_required
+def today_counts():
+    """The counts part of the Today page, re-fetched by the page as check-ins arrive."""
+    return render_template("_today_counts.html", **_today_counts_context(require_school()))
+
+
+def _today_counts_context(school: School) -> dict:
+    db = get_db_session()
+    day = school_today(school)
+    counts = compute_school_counts(db, school, day, now_at())
+    rows = []
+    totals = dict.fromkeys(COUNTED_STATUSES, 0)
+    for school_class in visible_classes(school):
+        class_counts = counts.get(school_class.id, {})
+        size = sum(class_counts.get(status, 0) for status in (*COUNTED_STATUSES, "no_school"))
+        present = sum(class_counts.get(status, 0) for status in ("on_time", "late", "present_manual"))
+        rows.append({"class": school_class, "counts": class_counts, "size": size, "present": present})
+        for status in COUNTED_STATUSES:
+            totals[status] += class_counts.get(status, 0)
+    return {"day": day, "rows": rows, "totals": totals, "total_students": sum(r["size"] for r in rows),
+            "is_school_day": load_day_rules(db, school, day).is_school_day}
+
+
+def _latest_checkins(db, school: School, day: dt.date, classes: list[SchoolClass], after_id: int):
+    """Up to ``FEED_SIZE`` check-ins of ``day`` in ``classes`` with id > ``after_id``, newest first.
+
+    The first page orders by capture time (the latest arrivals at the gate); the stream orders by id (the
+    latest received), so a batch an agent sends late still reaches the page.
+    """
+    class_ids = [c.id for c in classes]
+    if not class_ids:
+        return []
+    query = (select(CheckIn, Student, Camera.name).join(Student, Student.id == CheckIn.student_id)
+             .join(Camera, Camera.id == CheckIn.camera_id)
+             .where(CheckIn.school_id == school.id, CheckIn.school_date == day, CheckIn.id > after_id,
+                    Student.class_id.in_(class_ids))
+             .order_by(*((CheckIn.id.desc(),) if after_id else (CheckIn.captured_at.desc(), CheckIn.id.desc())))
+             .limit(FEED_SIZE))
+    return list(db.execute(query))
+
+
+def _feed_item(checkin: CheckIn, student: Student, camera_name: str, school: School) -> dict:
+    on_time_until = dt.datetime.combine(checkin.school_date, school.on_time_cutoff,
+                                        tzinfo=_zone(school)).astimezone(dt.timezone.utc)
+    status = "on_time" if checkin.captured_at <= on_time_until else "late"
+    return {
+        "id": checkin.id,
+        "name": student.full_name,
+        "class_code": student.school_class.code if student.school_class else "",
+        "time": format_time(checkin.captured_at, school.timezone),
+        "status": status,
+        "status_label": str(STATUS_LABELS[status]),
+        "camera": camera_name,
+        "snapshot_url": url_for("pages.checkin_snapshot", checkin_id=checkin.id) if checkin.snapshot_path else "",
+        "student_url": url_for("records.student", student_id=student.id),
+    }
+
+
+def _zone(school: School):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(school.timezone)
+
+
+@bp.route("/events")
+@login_required
+def events():
+    """New check-ins of the user's classes as Server-Sent Events (``event: checkin``, JSON data).
+
+    Polls the database every ``SSE_POLL_S`` for at most ``SSE_DURATION_S``, then ends; the browser
+    reconnects with ``Last-Event-ID`` and carries on. At most ``SSE_MAX_STREAMS`` streams run at once (503
+    beyond), so live pages never hold every server thread.
+    """
+    school = require_school()
+    classes = visible_classes(school)
+    after = request.headers.get("Last-Event-ID") or request.args.get("after", "0")
+    after_id = int(after) if after.isdigit() else 0
+    slots = _stream_slots()
+    if not slots.acquire(blocking=False):
+        return Response("busy\n", status=503, headers={"Retry-After": "10"}, mimetype="text/plain")
+    config = current_app.config
+    duration_s, poll_s = float(config["SSE_DURATION_S"]), float(config["SSE_POLL_S"])
+    database = current_app.extensions["attendance_db"]
+    school_id, class_list = school.id, classes
+
+    def generate():
+        last_id = after_id
+        deadline = time.monotonic() + duration_s
+        yield "retry: 3000\n\n"
+        while True:
+            with database.session() as db:
+                current_school = db.get(School, school_id)
+                day = school_today(current_school)
+                rows = _latest_checkins(db, current_school, day, class_list, last_id)
+                items = [_feed_item(c, s, name, current_school) for c, s, name in reversed(rows)]
+            for item in items:
+                last_id = max(last_id, item["id"])
+                yield f"id: {item['id']}\nevent: checkin\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
+            if time.monotonic() >= deadline:
+                return
+            yield ": ping\n\n"
+            time.sleep(poll_s)
+
+    released = threading.Event()
+
+    def release() -> None:
+        if not released.is_set():
+            released.set()
+            slots.release()
+
+    response = Response(stream_with_context(generate()), mimetype="text/event-stream")
+    response.headers["X-Accel-Buffering"] = "no"
+    response.call_on_close(release)
+    return response
+
+
+def _stream_slots() -> threading.BoundedSemaphore:
+    extensions = current_app.extensions
+    if "sse_slots" not in extensions:
+        extensions["sse_slots"] = threading.BoundedSemaphore(int(current_app.config["SSE_MAX_STREAMS"]))
+    return extensions["sse_slots"]
+
+
+@bp.route("/district")
+@require_role("district_admin")
+def district():
+    db = get_db_session()
+    now = now_at()
+    offline_after = dt.timedelta(seconds=get_settings().camera_offline_after_s)
+    rows = []
+    for school in all_schools():
+        day = school_today(school)
+        counts = compute_school_counts(db, school, day, now)
+        totals = dict.fromkeys(COUNTED_STATUSES, 0)
+        for class_counts in counts.values():
+            for status in COUNTED_STATUSES:
+                totals[status] += class_counts.get(status, 0)
+        cameras = list(db.scalars(select(Camera).where(Camera.school_id == school.id, Camera.revoked_at.is_(None))
+                                  .order_by(Camera.name)))
+        offline = [c for c in cameras if c.last_seen_at is None or now - c.last_seen_at > offline_after]
+        rows.append({"school": school, "day": day, "totals": totals, "size": sum(totals.values()),
+                     "cameras": cameras, "offline": offline,
+                     "is_school_day": load_day_rules(db, school, day).is_school_day})
+    return render_template("district.html", rows=rows)
+
+
+@bp.route("/media/checkin/<int:checkin_id>.jpg")
+@login_required
+def checkin_snapshot(checkin_id: int):
+    checkin = get_db_session().get(CheckIn, checkin_id)
+    if checkin is None or not checkin.snapshot_path:
+        abort(404)
+    require_student(checkin.student_id)
+    return _send_instance_file(checkin.snapshot_path)
+
+
+@bp.route("/media/unknown/<int:unknown_id>.jpg")
+@require_role("school_admin", "district_admin")
+def unknown_snapshot(unknown_id: int):
+    unknown = get_db_session().get(UnknownFace, unknown_id)
+    if unknown is None or not unknown.snapshot_path or not can_see_school(unknown.school_id):
+        abort(404)
+    return _send_instance_file(unknown.snapshot_path)
+
+
+@bp.route("/media/photo/<int:photo_id>.jpg")
+@login_required
+def enrollment_photo(photo_id: int):
+    photo = get_db_session().get(EnrollmentPhoto, photo_id)
+    if photo is None or not photo.file_path:
+        abort(404)
+    student = require_student(photo.student_id)
+    if current_user.role == "teacher" and not (student.school_class and can_see_class(student.school_class)):
+        abort(403)
+    return _send_instance_file(photo.file_path)
+
+
+def _send_instance_file(relative: str):
+    """A file under the instance folder; anything resolving outside it (``..``, a link) is a 404."""
+    instance = Path(current_app.instance_path).resolve()
+    path = (instance / relative).resolve()
+    if not path.is_relative_to(instance) or not path.is_file():
+        abort(404)
+    # read whole (snapshots and photos are tens of KB): no file handle outlives the request
+    return Response(path.read_bytes(), mimetype="image/jpeg", headers={"Cache-Control": "private, no-store"})

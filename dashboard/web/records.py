@@ -1,0 +1,208 @@
+"""A student's page (photos, templates, month calendar, complete deletion) and the unknown faces to resolve."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from attendance.db.models import CheckIn, FaceTemplate, RollOverride, School, Student, UnknownFace
+from attendance.roll import day_rules, holidays_between
+from attendance.users import record_audit
+from dashboard.app import get_db_session, get_settings
+from dashboard.auth import admin_required, login_required
+from dashboard.web.access import (
+    can_see_school, now_at, parse_month, require_school, require_student, school_today, visible_classes,
+)
+from dashboard.web.roll_pages import month_days
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("records", __name__)
+
+UNKNOWN_PAGE_SIZE = 60
+
+
+@bp.route("/students/<int:student_id>")
+@login_required
+def student(student_id: int):
+    student = require_student(student_id)
+    school = student.school_class.school if student.school_class else get_db_session().get(School, student.school_id)
+    db = get_db_session()
+    today = school_today(school)
+    year, month = parse_month(request.args.get("month"), today)
+    statuses = student_month_statuses(db, school, student, year, month)
+    attended = sum(1 for s in statuses.values() if s in ("on_time", "late", "present_manual"))
+    decided = sum(1 for s in statuses.values() if s in ("on_time", "late", "present_manual", "absent", "excused"))
+    templates = db.execute(select(FaceTemplate.model_id, func.count()).where(FaceTemplate.student_id == student.id)
+                           .group_by(FaceTemplate.model_id).order_by(FaceTemplate.model_id)).all()
+    photos = [p for p in student.photos if p.kept and p.file_path]
+    first_of_month = dt.date(year, month, 1)
+    previous_month = (first_of_month - dt.timedelta(days=1)).strftime("%Y-%m")
+    next_month = (first_of_month + dt.timedelta(days=32)).strftime("%Y-%m")
+    return render_template(
+        "student.html", student=student, photos=photos, templates=templates, weeks=month_days(year, month),
+        statuses=statuses, year=year, month=month, attended=attended, decided=decided,
+        rate=round(100.0 * attended / decided, 1) if decided else None, today=today,
+        previous_month=previous_month, next_month=next_month, all_photos=len(student.photos),
+    )
+
+
+def student_month_statuses(db, school: School, student: Student, year: int, month: int) -> dict[dt.date, str]:
+    """The student's status on every day of a month, by ``attendance.roll``'s rules (``no_school`` included)."""
+    first = dt.date(year, month, 1)
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    holidays = holidays_between(db, school, first, last)
+    firsts = dict(db.execute(select(CheckIn.school_date, func.min(CheckIn.captured_at))
+                             .where(CheckIn.student_id == student.id, CheckIn.school_date >= first,
+                                    CheckIn.school_date <= last).group_by(CheckIn.school_date)).all())
+    overrides = dict(db.execute(select(RollOverride.school_date, RollOverride.status)
+                                .where(RollOverride.student_id == student.id, RollOverride.school_date >= first,
+                                       RollOverride.school_date <= last)).all())
+    now = now_at()
+    statuses = {}
+    day = first
+    while day <= last:
+        rules = day_rules(school, day, holidays)
+        statuses[day] = rules.judge(_aware(firsts.get(day)), overrides.get(day), now)[0]
+        day += dt.timedelta(days=1)
+    return statuses
+
+
+def _aware(value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+@bp.route("/students/<int:student_id>/delete", methods=["GET", "POST"])
+@admin_required
+def delete_student(student_id: int):
+    """Delete a student completely: rows (templates, check-ins, overrides by cascade) and every file on disk."""
+    student = require_student(student_id)
+    if request.method == "GET":
+        return render_template("student_delete.html", student=student)
+    if request.form.get("confirm_code", "").strip() != student.student_code:
+        flash(_("Type the student code to confirm the deletion."), "error")
+        return redirect(url_for("records.delete_student", student_id=student.id))
+    db = get_db_session()
+    removed = delete_student_completely(db, student)
+    record_audit(db, f"user:{current_user.username}", "student.delete", user_id=current_user.id,
+                 school_id=student.school_id, target=f"student:{student.student_code}",
+                 detail={"files_removed": removed})
+    db.commit()
+    flash(_("The student and all their photos, templates and check-ins were deleted."), "success")
+    return redirect(url_for("admin_people.students"))
+
+
+def delete_student_completely(db, student: Student) -> int:
+    """Remove the student's files (kept photos, check-in and unknown-face snapshots) and rows; returns files removed."""
+    instance = Path(get_settings().instance_path).resolve()
+    paths = [p.file_path for p in student.photos if p.file_path]
+    paths += [path for path in db.scalars(select(CheckIn.snapshot_path).where(CheckIn.student_id == student.id))
+              if path]
+    resolved = list(db.scalars(select(UnknownFace).where(UnknownFace.resolved_student_id == student.id)))
+    paths += [u.snapshot_path for u in resolved if u.snapshot_path]
+    for unknown in resolved:
+        db.delete(unknown)
+    db.delete(student)
+    db.flush()
+    return sum(_remove_file(instance, path) for path in paths)
+
+
+def _remove_file(instance: Path, relative: str) -> int:
+    path = (instance / relative).resolve()
+    if not path.is_relative_to(instance) or not path.is_file():
+        return 0
+    path.unlink()
+    return 1
+
+
+@bp.route("/unknown")
+@admin_required
+def unknown_faces():
+    school = require_school()
+    db = get_db_session()
+    faces = list(db.scalars(select(UnknownFace).where(UnknownFace.school_id == school.id, UnknownFace.status == "open")
+                            .order_by(UnknownFace.captured_at.desc()).limit(UNKNOWN_PAGE_SIZE)))
+    total = db.scalar(select(func.count()).select_from(UnknownFace)
+                      .where(UnknownFace.school_id == school.id, UnknownFace.status == "open"))
+    classes = visible_classes(school)
+    students = sorted(db.scalars(select(Student).where(Student.school_id == school.id, Student.active.is_(True))),
+                      key=lambda s: (s.school_class.code if s.school_class else "", s.full_name))
+    return render_template("unknown.html", faces=faces, total=total, classes=classes, students=students)
+
+
+def _require_unknown(unknown_id: int) -> UnknownFace:
+    unknown = get_db_session().get(UnknownFace, unknown_id)
+    if unknown is None or not can_see_school(unknown.school_id):
+        abort(404)
+    if unknown.status != "open":
+        flash(_("This face was already handled."), "info")
+        abort(redirect(url_for("records.unknown_faces")))
+    return unknown
+
+
+@bp.route("/unknown/<int:unknown_id>/assign", methods=["POST"])
+@admin_required
+def assign_unknown(unknown_id: int):
+    """Enroll the unknown face's snapshot as a photo of the chosen student (same quality checks as an upload)."""
+    from attendance.enrollment import enroll_uploaded_photo
+    from attendance.errors import PhotoRejected
+
+    from dashboard.i18n import describe_error
+
+    unknown = _require_unknown(unknown_id)
+    student_id = request.form.get("student_id", "")
+    student = require_student(int(student_id)) if student_id.isdigit() else None
+    if student is None or student.school_id != unknown.school_id:
+        flash(_("Choose a student of this school."), "error")
+        return redirect(url_for("records.unknown_faces"))
+    instance = Path(get_settings().instance_path).resolve()
+    path = (instance / (unknown.snapshot_path or "")).resolve()
+    if not unknown.snapshot_path or not path.is_relative_to(instance) or not path.is_file():
+        flash(_("The snapshot of this face is missing."), "error")
+        return redirect(url_for("records.unknown_faces"))
+    db = get_db_session()
+    try:
+        result = enroll_uploaded_photo(db, get_settings(), student, path.read_bytes(), path.name,
+                                       source="unknown_face")
+    except PhotoRejected as err:
+        db.rollback()
+        flash(_("Not enrolled: %(reason)s", reason=describe_error(err)), "error")
+        return redirect(url_for("records.unknown_faces"))
+    unknown = db.get(UnknownFace, unknown_id)
+    unknown.status = "assigned"
+    unknown.resolved_student_id = student.id
+    record_audit(db, f"user:{current_user.username}", "unknown_face.assign", user_id=current_user.id,
+                 school_id=unknown.school_id, target=f"student:{student.student_code}",
+                 detail={"unknown_face_id": unknown.id, "result": result.status})
+    db.commit()
+    flash(_("The face was added to %(name)s's photos.", name=student.full_name), "success")
+    for warning in result.warnings:
+        flash(warning, "warning")
+    return redirect(url_for("records.unknown_faces"))
+
+
+@bp.route("/unknown/<int:unknown_id>/dismiss", methods=["POST"])
+@admin_required
+def dismiss_unknown(unknown_id: int):
+    """Dismiss an unknown face: the snapshot file is deleted, the row kept as ``dismissed`` for the record."""
+    unknown = _require_unknown(unknown_id)
+    db = get_db_session()
+    if unknown.snapshot_path:
+        _remove_file(Path(get_settings().instance_path).resolve(), unknown.snapshot_path)
+    unknown.snapshot_path = None
+    unknown.status = "dismissed"
+    record_audit(db, f"user:{current_user.username}", "unknown_face.dismiss", user_id=current_user.id,
+                 school_id=unknown.school_id, target=f"unknown_face:{unknown.id}")
+    db.commit()
+    flash(_("The face was dismissed and its snapshot deleted."), "success")
+    return redirect(url_for("records.unknown_faces"))

@@ -1,0 +1,148 @@
+"""A class's roll for one day (the homeroom teacher's main page) with overrides and exports, and month reports."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from attendance.errors import InvalidInput
+from attendance.roll import clear_override, compute_class_roll, compute_month_report, load_day_rules, set_override
+from dashboard.app import get_db_session
+from dashboard.auth import login_required
+from dashboard.i18n import STATUS_LABELS, format_date, format_time
+from dashboard.web.access import (
+    now_at, parse_day, parse_month, require_class, require_school, require_student, school_today, visible_classes,
+)
+from dashboard.web.exports import csv_response, xlsx_response
+
+bp = Blueprint("roll", __name__)
+
+
+@bp.route("/classes/<int:class_id>")
+@login_required
+def class_roll(class_id: int):
+    school_class = require_class(class_id)
+    school = school_class.school
+    today = school_today(school)
+    day = parse_day(request.args.get("date"), today)
+    db = get_db_session()
+    entries = compute_class_roll(db, school_class, day, now_at())
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.status] = counts.get(entry.status, 0) + 1
+    rules = load_day_rules(db, school, day)
+    return render_template(
+        "class_roll.html", school_class=school_class, day=day, today=today, entries=entries, counts=counts,
+        is_school_day=rules.is_school_day, previous_day=day - dt.timedelta(days=1),
+        next_day=day + dt.timedelta(days=1), can_edit=rules.is_school_day and day <= today,
+    )
+
+
+@bp.route("/classes/<int:class_id>/override", methods=["POST"])
+@login_required
+def override(class_id: int):
+    """Mark a student excused or present (with a reason), or clear the mark; audited by ``attendance.roll``."""
+    school_class = require_class(class_id)
+    student = require_student(int(request.form.get("student_id", "0") or 0))
+    if student.class_id != school_class.id:
+        raise InvalidInput("the student is not in this class")
+    day = parse_day(request.form.get("date"), school_today(school_class.school))
+    if day > school_today(school_class.school):
+        raise InvalidInput("a day in the future cannot be marked")
+    action = request.form.get("action", "")
+    db = get_db_session()
+    if action == "clear":
+        clear_override(db, student, day, current_user.id)
+        flash(_("Mark removed for %(name)s.", name=student.full_name), "success")
+    else:
+        set_override(db, student, day, action, request.form.get("reason", ""), current_user.id)
+        flash(_("%(name)s marked %(status)s.", name=student.full_name,
+                status=str(STATUS_LABELS.get(action, action)).lower()), "success")
+    db.commit()
+    return redirect(url_for("roll.class_roll", class_id=class_id, date=day.isoformat()) + f"#s{student.id}")
+
+
+@bp.route("/classes/<int:class_id>/roll.<any(csv, xlsx):fmt>")
+@login_required
+def export_roll(class_id: int, fmt: str):
+    school_class = require_class(class_id)
+    school = school_class.school
+    day = parse_day(request.args.get("date"), school_today(school))
+    entries = compute_class_roll(get_db_session(), school_class, day, now_at())
+    header = [_("No."), _("Student code"), _("Full name"), _("Class"), _("Date"), _("Status"), _("Time"),
+              _("Minutes late"), _("Camera"), _("Reason")]
+    rows = [[i, e.student_code, e.full_name, e.class_code, format_date(day), str(STATUS_LABELS[e.status]),
+             format_time(e.first_seen_at, school.timezone), e.minutes_late or "", e.camera_name or "",
+             e.override_reason or ""] for i, e in enumerate(entries, start=1)]
+    prefix = _("roll")
+    filename = f"{prefix}-{school_class.code}-{day.isoformat()}.{fmt}"
+    if fmt == "csv":
+        return csv_response(filename, header, rows)
+    heading = _("Roll of class %(code)s, %(date)s", code=school_class.code, date=format_date(day))
+    return xlsx_response(filename, school_class.code, header, rows, heading=f"{school.name}: {heading}")
+
+
+@bp.route("/reports")
+@login_required
+def reports():
+    school = require_school()
+    classes = visible_classes(school)
+    class_id = request.args.get("class_id", "")
+    if class_id.isdigit():
+        return redirect(url_for("roll.month_report", class_id=int(class_id), month=request.args.get("month", "")))
+    year, month = parse_month(request.args.get("month"), school_today(school))
+    return render_template("reports.html", classes=classes, month_value=f"{year:04d}-{month:02d}")
+
+
+@bp.route("/classes/<int:class_id>/report")
+@login_required
+def month_report(class_id: int):
+    school_class = require_class(class_id)
+    year, month = parse_month(request.args.get("month"), school_today(school_class.school))
+    rows = compute_month_report(get_db_session(), school_class, year, month, now_at())
+    first = dt.date(year, month, 1)
+    return render_template("month_report.html", school_class=school_class, rows=rows, year=year, month=month,
+                           month_value=f"{year:04d}-{month:02d}", classes=visible_classes(school_class.school),
+                           month_name=_month_label(year, month),
+                           previous_month=(first - dt.timedelta(days=1)).strftime("%Y-%m"),
+                           next_month=(first + dt.timedelta(days=32)).strftime("%Y-%m"))
+
+
+@bp.route("/classes/<int:class_id>/report.<any(csv, xlsx):fmt>")
+@login_required
+def export_report(class_id: int, fmt: str):
+    school_class = require_class(class_id)
+    year, month = parse_month(request.args.get("month"), school_today(school_class.school))
+    report = compute_month_report(get_db_session(), school_class, year, month, now_at())
+    header = [_("No."), _("Student code"), _("Full name"), _("Class"), _("On time"), _("Late"), _("Absent"),
+              _("Excused"), _("Present (marked)"), _("School days"), _("Attendance rate (%)")]
+    rows = [[i, r.student_code, r.full_name, r.class_code, r.on_time, r.late, r.absent, r.excused,
+             r.present_manual, r.school_days, attendance_rate(r)] for i, r in enumerate(report, start=1)]
+    prefix = _("report")
+    filename = f"{prefix}-{school_class.code}-{year:04d}-{month:02d}.{fmt}"
+    if fmt == "csv":
+        return csv_response(filename, header, rows)
+    heading = _("Attendance of class %(code)s, %(month)s", code=school_class.code, month=_month_label(year, month))
+    return xlsx_response(filename, f"{school_class.code} {month:02d}-{year}", header, rows,
+                         heading=f"{school_class.school.name}: {heading}")
+
+
+def attendance_rate(row) -> float | str:
+    """Percent of decided school days the student was at school (on time, late or marked present)."""
+    if not row.school_days:
+        return ""
+    return round(100.0 * (row.on_time + row.late + row.present_manual) / row.school_days, 1)
+
+
+def _month_label(year: int, month: int) -> str:
+    return f"{month:02d}/{year:04d}"
+
+
+def month_days(year: int, month: int) -> list[list[dt.date | None]]:
+    """The weeks of a month (Monday first) for a calendar; days of other months are None."""
+    return [[day if day.month == month else None for day in week]
+            for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month)]

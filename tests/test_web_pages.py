@@ -1,0 +1,495 @@
+"""The dashboard's pages: what each role sees, the override flow, exports, the live feed, deletion, admin."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from attendance.db.models import (
+    AuditEntry, Camera, CheckIn, EnrollmentPhoto, FaceTemplate, RollOverride, SchoolClass, Student, UnknownFace, User,
+)
+from attendance.errors import PhotoRejected
+from factories import make_camera, make_class, make_school, make_student, make_user
+
+PASSWORD = "correct horse battery"
+NOW = dt.datetime(2026, 3, 9, 2, 30, tzinfo=dt.timezone.utc)  # Monday 09:30 in Ho Chi Minh: the roll is decided
+TODAY = NOW.date()
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32 + b"\xff\xd9"
+
+
+def local(hour: int, minute: int) -> dt.datetime:
+    """An aware UTC instant for HH:MM on TODAY in Ho Chi Minh (UTC+7)."""
+    return dt.datetime(2026, 3, 9, hour, minute, tzinfo=dt.timezone(dt.timedelta(hours=7))).astimezone(dt.timezone.utc)
+
+
+@pytest.fixture
+def world(app, db):
+    """School LL: class 6A1 (teacher "lan") with An (on time, snapshot), Bình (late), Cường (absent); class 6A2."""
+    app.config["CLOCK"] = lambda: NOW
+    instance = Path(app.instance_path)
+    (instance / "snapshots").mkdir(parents=True, exist_ok=True)
+    with db.session() as s:
+        school = make_school(s, "LL", "THCS Lê Lợi")
+        a1, a2 = make_class(s, school, "6A1", grade=6), make_class(s, school, "6A2", grade=6)
+        cuong = make_student(s, a1, "HS003", "Lê Văn Cường")
+        binh = make_student(s, a1, "HS002", "Trần Thị Bình")
+        an = make_student(s, a1, "HS001", "Nguyễn Văn An", templates=2)
+        dung = make_student(s, a2, "HS004", "Phạm Thị Dung")
+        make_user(s, "admin", school=school, role="school_admin", password=PASSWORD)
+        make_user(s, "lan", school=school, password=PASSWORD, classes=[a1], full_name="Nguyễn Thị Lan")
+        make_user(s, "mai", school=school, password=PASSWORD, classes=[a2])
+        camera, _ = make_camera(s, school, "cong-chinh")
+        (instance / "snapshots" / "an.jpg").write_bytes(JPEG)
+        checkins = [
+            CheckIn(school_id=school.id, camera_id=camera.id, student_id=an.id, event_id="e1", captured_at=local(6, 41),
+                    school_date=TODAY, snapshot_path="snapshots/an.jpg"),
+            CheckIn(school_id=school.id, camera_id=camera.id, student_id=binh.id, event_id="e2",
+                    captured_at=local(7, 12), school_date=TODAY),
+            CheckIn(school_id=school.id, camera_id=camera.id, student_id=dung.id, event_id="e3",
+                    captured_at=local(6, 50), school_date=TODAY),
+        ]
+        s.add_all(checkins)
+        s.flush()
+        ids = {"school": school.id, "a1": a1.id, "a2": a2.id, "an": an.id, "binh": binh.id, "cuong": cuong.id,
+               "dung": dung.id, "camera": camera.id, "checkin_an": checkins[0].id}
+    return ids
+
+
+def login(client, username):
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def admin(client, world):
+    return login(client, "admin")
+
+
+@pytest.fixture
+def teacher(client, world):
+    return login(client, "lan")
+
+
+# --- Today and the live feed -------------------------------------------------------------------------------
+
+
+def test_today_shows_counts_per_class_and_the_latest_checkins(admin, world):
+    page = admin.get("/today").get_data(as_text=True)
+    assert "09/03/2026" in page
+    assert "6A1" in page and "6A2" in page
+    assert "Nguyễn Văn An" in page and "06:41" in page
+    assert f"/media/checkin/{world['checkin_an']}.jpg" in page
+    counts = admin.get("/today/counts").get_data(as_text=True)
+    assert "2/3" in counts  # 6A1: An and Bình are in, of three
+    assert "1/1" in counts
+
+
+def test_events_stream_new_checkins_of_the_users_classes(app, teacher, world, db):
+    app.config.update(SSE_DURATION_S=0, SSE_POLL_S=0)
+    body = teacher.get("/events?after=0").get_data(as_text=True)
+    assert body.startswith("retry:")
+    assert "event: checkin" in body and "Nguyễn Văn An" in body and "Trần Thị Bình" in body
+    assert "Phạm Thị Dung" not in body  # another teacher's class
+    last = max(int(line.split()[1]) for line in body.splitlines() if line.startswith("id: "))
+    body = teacher.get("/events", headers={"Last-Event-ID": str(last)}).get_data(as_text=True)
+    assert "event: checkin" not in body
+    with db.session() as s:
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"], event_id="e9",
+                      captured_at=local(9, 20), school_date=TODAY))
+    body = teacher.get("/events", headers={"Last-Event-ID": str(last)}).get_data(as_text=True)
+    assert "Lê Văn Cường" in body and "Nguyễn Văn An" not in body
+    assert '"status": "late"' in body
+
+
+def test_events_refuse_beyond_the_stream_limit(app, teacher, world):
+    app.config.update(SSE_MAX_STREAMS=1, SSE_DURATION_S=0, SSE_POLL_S=0)
+    slots = app.extensions.setdefault("sse_slots", __import__("threading").BoundedSemaphore(1))
+    slots.acquire()
+    try:
+        assert teacher.get("/events").status_code == 503
+    finally:
+        slots.release()
+    assert teacher.get("/events").status_code == 200
+
+
+def test_snapshots_are_served_only_to_who_may_see_them(app, client, world, db):
+    login(client, "lan")
+    response = client.get(f"/media/checkin/{world['checkin_an']}.jpg")
+    assert response.status_code == 200 and response.data == JPEG
+    assert response.mimetype == "image/jpeg" and "no-store" in response.headers["Cache-Control"]
+    with db.session() as s:
+        s.get(CheckIn, world["checkin_an"]).snapshot_path = "../attendance.db"
+    assert client.get(f"/media/checkin/{world['checkin_an']}.jpg").status_code == 404
+    other = login(app.test_client(), "mai")
+    assert other.get(f"/media/checkin/{world['checkin_an']}.jpg").status_code == 403
+
+
+# --- the class roll ------------------------------------------------------------------------------------------
+
+
+def test_class_roll_in_vietnamese_order_with_status_time_and_camera(teacher, world):
+    page = teacher.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    order = [page.index(name) for name in ("Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường")]
+    assert order == sorted(order)  # An, Bình, Cường: by given name
+    assert "Đúng giờ" in page and "Đi trễ" in page and "Vắng" in page
+    assert "06:41" in page and "07:12" in page and "trễ 12 phút" in page and "cong-chinh" in page
+
+
+def test_class_roll_of_another_day_and_a_weekend(teacher, world):
+    page = teacher.get(f"/classes/{world['a1']}?date=2026-03-06").get_data(as_text=True)
+    assert "06/03/2026" in page and "06:41" not in page
+    page = teacher.get(f"/classes/{world['a1']}?date=07/03/2026").get_data(as_text=True)
+    assert "không phải ngày học" in page and "Ghi nhận…" not in page
+
+
+def test_override_flow_is_audited_and_shown(teacher, world, db):
+    url = f"/classes/{world['a1']}/override"
+    response = teacher.post(url, data={"student_id": world["cuong"], "date": TODAY.isoformat(), "action": "excused",
+                                       "reason": "Ốm, phụ huynh xin phép"})
+    assert response.status_code == 302
+    page = teacher.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Có phép" in page and "Ốm, phụ huynh xin phép" in page and "Đã ghi nhận Lê Văn Cường" in page
+    with db.session() as s:
+        override = s.scalar(select(RollOverride))
+        assert (override.status, override.student_id) == ("excused", world["cuong"])
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "roll.override"))
+        assert entry.actor == "user:lan" and entry.detail["reason"] == "Ốm, phụ huynh xin phép"
+    teacher.post(url, data={"student_id": world["cuong"], "date": TODAY.isoformat(), "action": "clear"})
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(RollOverride)) == 0
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "roll.override_clear")) is not None
+
+
+def test_override_needs_a_reason_and_a_student_of_the_class(teacher, world, db):
+    url = f"/classes/{world['a1']}/override"
+    response = teacher.post(url, data={"student_id": world["cuong"], "date": TODAY.isoformat(),
+                                       "action": "excused", "reason": "  "},
+                            headers={"Referer": f"http://localhost/classes/{world['a1']}"})
+    assert response.status_code == 302
+    page = teacher.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Dữ liệu nhập không hợp lệ" in page
+    assert teacher.post(url, data={"student_id": world["dung"], "action": "present", "reason": "x"}).status_code == 403
+    future = (TODAY + dt.timedelta(days=1)).isoformat()
+    teacher.post(url, data={"student_id": world["cuong"], "date": future, "action": "present", "reason": "x"})
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(RollOverride)) == 0
+
+
+def test_roll_csv_has_a_bom_and_the_days_roll(teacher, world):
+    response = teacher.get(f"/classes/{world['a1']}/roll.csv?date={TODAY.isoformat()}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    assert "attachment" in response.headers["Content-Disposition"]
+    lines = response.data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("STT,Mã học sinh,Họ và tên")
+    assert lines[1].startswith("1,HS001,Nguyễn Văn An,6A1,09/03/2026,Đúng giờ,06:41")
+    assert lines[2].startswith("2,HS002,Trần Thị Bình,6A1,09/03/2026,Đi trễ,07:12,12")
+
+
+def test_roll_xlsx_reads_back(teacher, world):
+    teacher.post(f"/classes/{world['a1']}/override", data={
+        "student_id": world["cuong"], "date": TODAY.isoformat(), "action": "excused", "reason": "=1+1 ốm"})
+    response = teacher.get(f"/classes/{world['a1']}/roll.xlsx?date={TODAY.isoformat()}")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert "THCS Lê Lợi" in rows[0][0]
+    assert rows[1][:3] == ["STT", "Mã học sinh", "Họ và tên"]
+    assert rows[2][:7] == [1, "HS001", "Nguyễn Văn An", "6A1", "09/03/2026", "Đúng giờ", "06:41"]
+    assert rows[4][2] == "Lê Văn Cường" and rows[4][5] == "Có phép" and rows[4][9] == "'=1+1 ốm"  # no formula
+
+
+def test_english_exports(teacher, world):
+    teacher.post("/language", data={"language": "en"})
+    lines = teacher.get(f"/classes/{world['a1']}/roll.csv").data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("No.,Student code,Full name") and ",On time," in lines[1]
+
+
+# --- reports and the student page ------------------------------------------------------------------------------
+
+
+def test_month_report_and_its_exports(teacher, world):
+    page = teacher.get(f"/classes/{world['a1']}/report?month=2026-03").get_data(as_text=True)
+    assert "03/2026" in page and "Nguyễn Văn An" in page
+    csv_lines = teacher.get(f"/classes/{world['a1']}/report.csv?month=2026-03").data
+    assert csv_lines.startswith(b"\xef\xbb\xbf")
+    lines = csv_lines.decode("utf-8-sig").splitlines()
+    assert lines[1].split(",")[:5] == ["1", "HS001", "Nguyễn Văn An", "6A1", "1"]
+    sheet = load_workbook(io.BytesIO(teacher.get(f"/classes/{world['a1']}/report.xlsx?month=2026-03").data)).active
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    header = rows[1]
+    an = dict(zip(header, rows[2]))
+    binh = dict(zip(header, rows[3]))
+    cuong = dict(zip(header, rows[4]))
+    # 2-6 March had no check-ins at all: five absences each before Monday 9 March
+    assert (an["Đúng giờ"], an["Vắng"], binh["Đi trễ"], cuong["Vắng"], an["Ngày học"]) == (1, 5, 1, 6, 6)
+    assert an["Tỉ lệ chuyên cần (%)"] == 16.7 and cuong["Tỉ lệ chuyên cần (%)"] == 0
+
+
+def test_reports_page_lists_the_users_classes(teacher, world):
+    page = teacher.get("/reports").get_data(as_text=True)
+    assert "6A1" in page and "6A2" not in page
+    response = teacher.get(f"/reports?class_id={world['a1']}&month=2026-03")
+    assert response.headers["Location"].endswith(f"/classes/{world['a1']}/report?month=2026-03")
+
+
+def test_student_page_has_a_calendar_rate_photos_and_templates(app, teacher, world, db):
+    photo_path = Path(app.instance_path) / "photos" / "an1.jpg"
+    photo_path.parent.mkdir(parents=True)
+    photo_path.write_bytes(JPEG)
+    with db.session() as s:
+        s.add(EnrollmentPhoto(student_id=world["an"], sha256="a" * 64, kept=True, file_path="photos/an1.jpg"))
+    page = teacher.get(f"/students/{world['an']}").get_data(as_text=True)
+    assert "Nguyễn Văn An" in page and "dlib_resnet_v1" in page
+    assert "16.7%" in page and "(1/6 ngày học)" in page and 'class="on_time today"' in page
+    photo_id = int(page.split("/media/photo/")[1].split(".jpg")[0])
+    assert teacher.get(f"/media/photo/{photo_id}.jpg").data == JPEG
+    assert "Xóa…" not in page  # teachers do not delete
+    assert teacher.get(f"/students/{world['dung']}").status_code == 403
+
+
+# --- deleting a student ----------------------------------------------------------------------------------------
+
+
+def test_delete_student_removes_rows_and_files(app, admin, world, db):
+    instance = Path(app.instance_path)
+    (instance / "photos").mkdir()
+    (instance / "photos" / "an1.jpg").write_bytes(JPEG)
+    (instance / "snapshots" / "u1.jpg").write_bytes(JPEG)
+    with db.session() as s:
+        s.add(EnrollmentPhoto(student_id=world["an"], sha256="b" * 64, kept=True, file_path="photos/an1.jpg"))
+        s.add(RollOverride(student_id=world["an"], school_date=TODAY - dt.timedelta(days=3), status="excused",
+                           reason="ốm"))
+        s.add(UnknownFace(school_id=world["school"], camera_id=world["camera"], event_id="u1", captured_at=NOW,
+                          school_date=TODAY, snapshot_path="snapshots/u1.jpg", status="assigned",
+                          resolved_student_id=world["an"]))
+    assert "HS001" in admin.get(f"/students/{world['an']}/delete").get_data(as_text=True)
+    response = admin.post(f"/students/{world['an']}/delete", data={"confirm_code": "wrong"})
+    assert response.headers["Location"].endswith(f"/students/{world['an']}/delete")
+    response = admin.post(f"/students/{world['an']}/delete", data={"confirm_code": "HS001"})
+    assert response.status_code == 302
+    with db.session() as s:
+        assert s.get(Student, world["an"]) is None
+        for model in (EnrollmentPhoto, FaceTemplate, RollOverride, UnknownFace):
+            assert s.scalar(select(func.count()).select_from(model)) == 0, model
+        assert s.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.student_id == world["an"])) == 0
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "student.delete")).target == "student:HS001"
+    assert not (instance / "photos" / "an1.jpg").exists()
+    assert not (instance / "snapshots" / "an.jpg").exists()
+    assert not (instance / "snapshots" / "u1.jpg").exists()
+
+
+def test_teachers_cannot_delete(teacher, world):
+    assert teacher.post(f"/students/{world['an']}/delete", data={"confirm_code": "HS001"}).status_code == 403
+
+
+# --- unknown faces -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unknown(app, world, db):
+    (Path(app.instance_path) / "snapshots" / "u7.jpg").write_bytes(JPEG)
+    with db.session() as s:
+        face = UnknownFace(school_id=world["school"], camera_id=world["camera"], event_id="u7", captured_at=NOW,
+                           school_date=TODAY, snapshot_path="snapshots/u7.jpg")
+        s.add(face)
+        s.flush()
+        return face.id
+
+
+def test_unknown_faces_are_listed_and_dismissed(app, admin, world, unknown, db):
+    page = admin.get("/unknown").get_data(as_text=True)
+    assert f"/media/unknown/{unknown}.jpg" in page and "Nguyễn Văn An" in page
+    assert admin.get(f"/media/unknown/{unknown}.jpg").data == JPEG
+    admin.post(f"/unknown/{unknown}/dismiss")
+    assert not (Path(app.instance_path) / "snapshots" / "u7.jpg").exists()
+    with db.session() as s:
+        face = s.get(UnknownFace, unknown)
+        assert face.status == "dismissed" and face.snapshot_path is None
+    assert f"/media/unknown/{unknown}.jpg" not in admin.get("/unknown").get_data(as_text=True)
+
+
+def test_assigning_an_unknown_face_enrolls_it(monkeypatch, admin, world, unknown, db):
+    import attendance.enrollment as enrollment
+
+    calls = []
+
+    def fake_enroll(session, settings, student, data, filename, source="upload"):
+        calls.append((student.id, data, source))
+        return enrollment.EnrollResult(status="enrolled", student_code=student.student_code, warnings=[])
+
+    monkeypatch.setattr(enrollment, "enroll_uploaded_photo", fake_enroll)
+    response = admin.post(f"/unknown/{unknown}/assign", data={"student_id": world["cuong"]})
+    assert response.status_code == 302
+    assert calls == [(world["cuong"], JPEG, "unknown_face")]
+    with db.session() as s:
+        face = s.get(UnknownFace, unknown)
+        assert (face.status, face.resolved_student_id) == ("assigned", world["cuong"])
+
+
+def test_a_refused_unknown_face_says_why(monkeypatch, admin, world, unknown, db):
+    import attendance.enrollment as enrollment
+
+    def refuse(*args, **kwargs):
+        raise PhotoRejected("too_blurry", "sharpness 12 < 40")
+
+    monkeypatch.setattr(enrollment, "enroll_uploaded_photo", refuse)
+    response = admin.post(f"/unknown/{unknown}/assign", data={"student_id": world["cuong"]})
+    assert "Ảnh bị mờ" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    with db.session() as s:
+        assert s.get(UnknownFace, unknown).status == "open"
+
+
+def test_teachers_do_not_see_unknown_faces(teacher, unknown):
+    assert teacher.get("/unknown").status_code == 403
+    assert teacher.get(f"/media/unknown/{unknown}.jpg").status_code == 403
+
+
+# --- the district page ---------------------------------------------------------------------------------------
+
+
+def test_district_page_shows_counts_and_offline_cameras(app, client, world, db):
+    with db.session() as s:
+        make_user(s, "so", role="district_admin", password=PASSWORD)
+        other = make_school(s, "NT", "THCS Nguyễn Trãi")
+        make_student(s, make_class(s, other, "7B"), "NT1", "Võ Văn Em")
+        camera = s.get(Camera, world["camera"])
+        camera.last_seen_at = NOW - dt.timedelta(seconds=30)
+        make_camera(s, other, "cong-sau")
+    login(client, "so")
+    page = client.get("/district").get_data(as_text=True)
+    assert "THCS Lê Lợi" in page and "THCS Nguyễn Trãi" in page
+    assert "cong-sau" in page and "cả 1 đang hoạt động" in page
+    assert client.get(f"/today?school={world['school']}").status_code == 200
+
+
+# --- admin -------------------------------------------------------------------------------------------------
+
+
+def test_admin_adds_a_class_and_assigns_a_teacher(admin, world, db):
+    response = admin.post("/admin/classes", data={"code": "7a3", "grade": "7", "school_year": "2025-2026"})
+    with db.session() as s:
+        new = s.scalar(select(SchoolClass).where(SchoolClass.code == "7A3"))
+        mai = s.scalar(select(User).where(User.username == "mai"))
+    assert response.headers["Location"].endswith(f"/admin/classes/{new.id}")
+    admin.post(f"/admin/classes/{new.id}", data={"code": "7A3", "grade": "7", "school_year": "2025-2026",
+                                                 "teacher_ids": [str(mai.id)]})
+    with db.session() as s:
+        assert [t.username for t in s.get(SchoolClass, new.id).teachers] == ["mai"]
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "class.update")).actor == "user:admin"
+    assert "7A3" in admin.get("/admin/classes").get_data(as_text=True)
+    response = admin.post("/admin/classes", data={"code": "7A3", "school_year": "2025-2026"},
+                          headers={"Referer": "http://localhost/admin/classes"})
+    assert "trùng" in admin.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_camera_token_is_shown_once_and_revocation_works(admin, world, db):
+    page = admin.post("/admin/cameras", data={"name": "cong-phu", "location": "Cổng phụ"}).get_data(as_text=True)
+    token = page.split('id="camera-token">')[1].split("<")[0]
+    assert token.startswith("cam_")
+    later = admin.get("/admin/cameras").get_data(as_text=True)
+    assert "cong-phu" in later and token not in later
+    with db.session() as s:
+        camera = s.scalar(select(Camera).where(Camera.name == "cong-phu"))
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "camera.create",
+                                                  AuditEntry.target == "camera:cong-phu"))
+        assert entry.actor == "user:admin"
+    beat = {"fps": 4.5, "queue_depth": 0}
+    assert admin.post("/api/v1/heartbeat", json=beat, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    admin.post(f"/admin/cameras/{camera.id}/revoke")
+    assert admin.post("/api/v1/heartbeat", json=beat,
+                      headers={"Authorization": f"Bearer {token}"}).status_code in (401, 403)
+    page = admin.get("/admin/cameras").get_data(as_text=True)
+    assert "đã thu hồi" in page and "4.5" in page
+
+
+def test_admin_creates_a_teacher_with_classes(app, admin, world, db):
+    response = admin.post("/admin/users", data={
+        "username": "co.hoa", "full_name": "Lê Thị Hoa", "role": "teacher", "class_ids": [str(world["a2"])],
+        "password": "mật khẩu mới 2026", "password_confirm": "mật khẩu mới 2026"})
+    assert response.status_code == 302
+    hoa = app.test_client()
+    assert hoa.post("/login", data={"username": "co.hoa", "password": "mật khẩu mới 2026"}).status_code == 302
+    assert hoa.get(f"/classes/{world['a2']}").status_code == 200
+    assert admin.post("/admin/users", data={"username": "x", "role": "district_admin", "password": "a" * 12,
+                                            "password_confirm": "a" * 12}).status_code == 403
+
+
+def test_admin_changes_school_settings_and_holidays(admin, world, db):
+    response = admin.post("/admin/school", data={
+        "name": "THCS Lê Lợi Q3", "timezone": "Asia/Ho_Chi_Minh", "school_days": ["1", "2", "3", "4", "5", "6"],
+        "checkin_opens": "05:45", "on_time_cutoff": "07:15", "absence_cutoff": "08:30"})
+    assert response.status_code == 302
+    admin.post("/admin/school/holidays", data={"first": "2026-04-30", "last": "2026-05-01", "name": "Lễ 30/4"})
+    page = admin.get("/admin/school").get_data(as_text=True)
+    assert "THCS Lê Lợi Q3" in page and "07:15" in page and "30/04/2026" in page and "01/05/2026" in page
+    bad = admin.post("/admin/school", data={"name": "X", "timezone": "Mars/Base", "school_days": ["1"],
+                                            "checkin_opens": "05:45", "on_time_cutoff": "07:15",
+                                            "absence_cutoff": "08:30"},
+                     headers={"Referer": "http://localhost/admin/school"})
+    assert "Mars/Base" in admin.get(bad.headers["Location"]).get_data(as_text=True)
+
+
+def test_admin_adds_edits_and_deactivates_students(admin, world, db):
+    response = admin.post("/admin/students", data={
+        "student_code": "HS010", "full_name": "  Đỗ   Minh Khang ", "class_id": str(world["a1"]),
+        "date_of_birth": "2014-05-02", "consent_given": "on", "consent_by": "Đỗ Văn Hùng"})
+    with db.session() as s:
+        khang = s.scalar(select(Student).where(Student.student_code == "HS010"))
+        assert khang.full_name == "Đỗ Minh Khang" and khang.consent_given and khang.consent_at is not None
+    assert response.headers["Location"].endswith(f"/students/{khang.id}")
+    admin.post(f"/admin/students/{khang.id}/edit", data={
+        "student_code": "HS010", "full_name": "Đỗ Minh Khang", "class_id": str(world["a2"]), "active": "on"})
+    admin.post(f"/admin/students/{khang.id}/active")
+    with db.session() as s:
+        khang = s.get(Student, khang.id)
+        assert khang.class_id == world["a2"] and not khang.active
+    listing = admin.get(f"/admin/students?class_id={world['a2']}").get_data(as_text=True)
+    assert "Đỗ Minh Khang" in listing and f"/students/{world['an']}\"" not in listing
+
+
+def test_admin_imports_a_roster_and_sees_row_errors(admin, world, db):
+    data = ("student_code,full_name,class,date_of_birth\n"
+            "HS100,Nguyễn Thị Mai,6A1,02/09/2014\n"
+            "HS101,,6A1,\n"
+            "HS102,Lý Văn Tài,8C1,2013-01-31\n").encode("utf-8-sig")
+    page = admin.post("/admin/students/import", data={"roster": (io.BytesIO(data), "ds.csv")},
+                      content_type="multipart/form-data").get_data(as_text=True)
+    assert "8C1" in page and "missing full_name" in page and "HS101" in page
+    with db.session() as s:
+        mai = s.scalar(select(Student).where(Student.student_code == "HS100"))
+        assert mai.date_of_birth == dt.date(2014, 9, 2)
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "student.import")).detail["created"] == 2
+
+
+def test_admin_uploads_photos_with_quality_feedback(monkeypatch, admin, world):
+    import attendance.enrollment as enrollment
+
+    def fake_enroll(session, settings, student, data, filename, source="upload"):
+        if filename == "blurry.jpg":
+            raise PhotoRejected("too_blurry", "sharpness 10")
+        return enrollment.EnrollResult(status="enrolled", student_code=student.student_code,
+                                       warnings=["looks like HS002 (0.38)"])
+
+    monkeypatch.setattr(enrollment, "enroll_uploaded_photo", fake_enroll)
+    response = admin.post(f"/admin/students/{world['cuong']}/photos", data={
+        "photos": [(io.BytesIO(JPEG), "good.jpg"), (io.BytesIO(JPEG), "blurry.jpg")]},
+        content_type="multipart/form-data")
+    page = admin.get(response.headers["Location"].split("#")[0]).get_data(as_text=True)
+    assert "blurry.jpg: Ảnh bị mờ" in page and "Đã thêm 1 ảnh" in page and "looks like HS002" in page
+
+
+def test_teacher_pages_render_for_each_role(app, world):
+    for username, allowed in (("admin", True), ("lan", False)):
+        client = login(app.test_client(), username)
+        for url in ("/admin/classes", "/admin/students", "/admin/cameras", "/admin/users", "/admin/school",
+                    "/admin/students/import", f"/admin/students/{world['an']}/edit", "/unknown"):
+            assert client.get(url).status_code == (200 if allowed else 403), (username, url)
+        for url in ("/today", f"/classes/{world['a1']}", "/reports", f"/students/{world['an']}"):
+            assert client.get(url).status_code == 200, (username, url)
