@@ -1,0 +1,139 @@
+"""Camera and integration credentials: bearer tokens made once, stored as hashes, checked in constant time.
+
+A camera token (``cam_...``) lets one gate agent post check-ins, unknown faces and heartbeats and read its
+school's gallery. An integration token (``api_...``) only reads (the roll, check-ins). Tokens are 32 random
+bytes (``secrets.token_urlsafe``); only their SHA-256 is stored, so a stolen database holds no usable
+token, and a token is shown exactly once, when it is made. Revoking takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from attendance.db.models import ApiToken, AuditEntry, Camera, School
+from attendance.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+
+CAMERA_TOKEN_PREFIX = "cam_"
+API_TOKEN_PREFIX = "api_"
+MAX_TOKEN_CHARS = 200
+# Heartbeat keys kept on the camera row (anything else the agent sends is dropped, so a row stays small).
+HEARTBEAT_KEYS = ("fps", "queue_depth", "oldest_unsent_age_s", "last_error", "version", "backend",
+                  "model_id", "gallery_version", "uptime_s", "cpu_percent", "temperature_c", "frames_dropped")
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest stored in place of ``token``."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _new_token(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def create_camera(session, school: School, name: str, location: str = "", *,
+                  actor: str = "cli") -> tuple[Camera, str]:
+    """Register a camera of ``school`` (audited as ``actor``, e.g. "user:an"); returns it and its bearer
+    token: show the token once, never log or store it."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("a camera name must be 1 to 100 characters")
+    if session.scalar(select(Camera.id).where(Camera.school_id == school.id, Camera.name == name)) is not None:
+        raise Conflict(f"school {school.code} already has a camera named {name!r}")
+    token = _new_token(CAMERA_TOKEN_PREFIX)
+    camera = Camera(school_id=school.id, name=name, location=location.strip(), token_hash=hash_token(token))
+    session.add(camera)
+    try:
+        session.flush()
+    except IntegrityError as err:  # a concurrent add of the same name; the caller's unit of work rolls back
+        raise Conflict(f"school {school.code} already has a camera named {name!r}") from err
+    session.add(AuditEntry(school_id=school.id, actor=actor, action="camera.create", target=f"camera:{name}"))
+    return camera, token
+
+
+def find_camera(session, school: School, name: str) -> Camera:
+    """The camera of ``school`` called ``name``, or NotFound."""
+    camera = session.scalar(select(Camera).where(Camera.school_id == school.id, Camera.name == name))
+    if camera is None:
+        raise NotFound(f"school {school.code} has no camera named {name!r}")
+    return camera
+
+
+def revoke_camera(session, camera: Camera, at: dt.datetime, actor: str = "cli") -> Camera:
+    """Revoke ``camera``'s token from ``at`` (aware UTC); its next request is refused. Idempotent."""
+    if camera.revoked_at is None:
+        camera.revoked_at = at
+        session.add(AuditEntry(school_id=camera.school_id, actor=actor, action="camera.revoke",
+                               target=f"camera:{camera.name}"))
+        session.flush()
+    return camera
+
+
+def _lookup(session, model: type, token: str, prefix: str) -> Any:
+    if not isinstance(token, str) or not token.startswith(prefix) or len(token) > MAX_TOKEN_CHARS:
+        raise PermissionDenied("invalid token")
+    digest = hash_token(token)
+    row = session.scalar(select(model).where(model.token_hash == digest))
+    # The lookup is by hash (so timing says nothing about the token); compare again in constant time anyway.
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        raise PermissionDenied("invalid token")
+    if row.revoked_at is not None:
+        raise PermissionDenied("token revoked")
+    return row
+
+
+def authenticate_camera(session, token: str) -> Camera:
+    """The camera whose bearer token is ``token``; PermissionDenied when unknown or revoked."""
+    return _lookup(session, Camera, token, CAMERA_TOKEN_PREFIX)
+
+
+def record_heartbeat(session, camera: Camera, payload: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
+    """Store the agent's health report (known keys only) and mark the camera seen at ``at`` (aware UTC)."""
+    if not isinstance(payload, dict):
+        raise InvalidInput("a heartbeat must be a JSON object")
+    kept: dict[str, Any] = {}
+    for key in HEARTBEAT_KEYS:
+        value = payload.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise InvalidInput(f"heartbeat field {key} must be a number or a string")
+        kept[key] = value[:500] if isinstance(value, str) else value
+    kept["received_at"] = at.astimezone(dt.timezone.utc).isoformat()
+    camera.last_seen_at = at
+    camera.last_heartbeat = kept
+    session.flush()
+    return kept
+
+
+def create_api_token(session, name: str, school: School | None = None, *,
+                     actor: str = "cli") -> tuple[ApiToken, str]:
+    """An integration token (read-only) for ``school`` (None: every school); returns it and the token."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("a token name must be 1 to 100 characters")
+    token = _new_token(API_TOKEN_PREFIX)
+    row = ApiToken(school_id=school.id if school is not None else None, name=name, token_hash=hash_token(token))
+    session.add(row)
+    session.add(AuditEntry(school_id=row.school_id, actor=actor, action="api_token.create", target=f"token:{name}"))
+    session.flush()
+    return row, token
+
+
+def revoke_api_token(session, row: ApiToken, at: dt.datetime) -> ApiToken:
+    """Revoke an integration token from ``at``. Idempotent."""
+    if row.revoked_at is None:
+        row.revoked_at = at
+        session.flush()
+    return row
+
+
+def authenticate_api_token(session, token: str) -> ApiToken:
+    """The integration token row for ``token``; PermissionDenied when unknown or revoked."""
+    return _lookup(session, ApiToken, token, API_TOKEN_PREFIX)

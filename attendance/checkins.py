@@ -1,0 +1,308 @@
+"""Storing what the gate agents saw: named check-ins and unknown faces, idempotently, with their snapshots.
+
+Every event an agent sends is kept (the roll's "first check-in wins" is a rule of ``roll.py``, not of
+storage). An event is identified by ``(camera, event_id)``: sending it again, after a lost response or
+from a retry queue, answers ``duplicate`` with the stored id and changes nothing. That holds under
+concurrency too: rows are inserted with ``ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite), so two requests
+racing on one event both get an answer, one ``created`` and one ``duplicate``.
+
+A bad event is answered with a per-event error and never fails the batch: agents drop events answered
+``error`` and retry only the ones with no answer. Error codes: ``invalid_event`` (a missing or malformed
+field, a timestamp without a zone), ``unknown_student`` (no active student of this school has the code),
+``bad_snapshot`` (not base64, not a JPEG, too large).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import logging
+import math
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from attendance.db.models import Camera, CheckIn, School, SchoolClass, Student, UnknownFace
+from attendance.roll import school_local_date
+from attendance.webhooks import enqueue_checkins
+
+logger = logging.getLogger(__name__)
+
+MAX_EVENT_ID_CHARS = 64
+MAX_SNAPSHOT_BYTES = 1024 * 1024
+MAX_LIVENESS_KEYS = 32
+# An agent's clock may be a little ahead of the server's; a day ahead is a broken clock.
+MAX_FUTURE_SKEW = dt.timedelta(days=1)
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+class EventError(Exception):
+    """One event is refused; ``code`` is one of the module's error codes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """A decoded snapshot, checked to be a JPEG."""
+
+    jpeg: bytes
+
+
+def _result_error(event_id: Any, err: EventError) -> dict[str, Any]:
+    return {"event_id": event_id if isinstance(event_id, str) else None, "status": "error",
+            "error": {"code": err.code, "message": err.message}}
+
+
+def _event_id(event: Any) -> str:
+    if not isinstance(event, dict):
+        raise EventError("invalid_event", "an event must be a JSON object")
+    event_id = event.get("event_id")
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= MAX_EVENT_ID_CHARS:
+        raise EventError("invalid_event", f"event_id must be a string of 1 to {MAX_EVENT_ID_CHARS} characters")
+    return event_id
+
+
+def _int(event: dict, key: str, *, required: bool) -> int | None:
+    value = event.get(key)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**31 - 1:
+        raise EventError("invalid_event", f"{key} must be a non-negative integer")
+    return value
+
+
+def _float(event: dict, key: str) -> float | None:
+    value = event.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise EventError("invalid_event", f"{key} must be a finite number")
+    return float(value)
+
+
+def _str(event: dict, key: str, max_chars: int, *, required: bool) -> str | None:
+    value = event.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > max_chars:
+        raise EventError("invalid_event", f"{key} must be a string of 1 to {max_chars} characters")
+    return value
+
+
+def parse_aware_datetime(value: Any, key: str = "captured_at") -> dt.datetime:
+    """An ISO 8601 timestamp WITH a zone ("2026-09-07T07:02:10+07:00" or "...Z") as aware UTC."""
+    if not isinstance(value, str):
+        raise EventError("invalid_event", f"{key} must be an ISO 8601 string with a time zone")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as err:
+        raise EventError("invalid_event", f"{key} is not an ISO 8601 timestamp") from err
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise EventError("invalid_event", f"{key} has no time zone (add Z or +07:00)")
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def _captured_at(event: dict, received_at: dt.datetime) -> dt.datetime:
+    captured_at = parse_aware_datetime(event.get("captured_at"))
+    if captured_at > received_at + MAX_FUTURE_SKEW:
+        raise EventError("invalid_event", "captured_at is more than a day in the future (check the agent's clock)")
+    return captured_at
+
+
+def _liveness(event: dict) -> dict | None:
+    value = event.get("liveness")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > MAX_LIVENESS_KEYS:
+        raise EventError("invalid_event", f"liveness must be an object of at most {MAX_LIVENESS_KEYS} keys")
+    for key, item in value.items():
+        if not isinstance(item, (int, float, str, bool)) or (isinstance(item, str) and len(item) > 200):
+            raise EventError("invalid_event", f"liveness.{key} must be a number, a boolean or a short string")
+    return value
+
+
+def _snapshot(event: dict) -> _Snapshot | None:
+    encoded = event.get("snapshot_jpeg_b64")
+    if encoded is None:
+        return None
+    if not isinstance(encoded, str) or len(encoded) > MAX_SNAPSHOT_BYTES * 4 // 3 + 4:
+        raise EventError("bad_snapshot", f"snapshot_jpeg_b64 must be base64 of at most {MAX_SNAPSHOT_BYTES} bytes")
+    try:
+        jpeg = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise EventError("bad_snapshot", "snapshot_jpeg_b64 is not valid base64") from err
+    if not jpeg.startswith(JPEG_MAGIC):
+        raise EventError("bad_snapshot", "the snapshot is not a JPEG")
+    return _Snapshot(jpeg)
+
+
+def _save_snapshot(instance_path: str | Path | None, school_id: int, school_date: dt.date,
+                   snapshot: _Snapshot | None) -> str | None:
+    """Write the JPEG under ``snapshots/<school_id>/<yyyy-mm-dd>/<uuid>.jpg``; the path relative to the instance."""
+    if snapshot is None or instance_path is None:
+        return None
+    relative = Path("snapshots") / str(school_id) / school_date.isoformat() / f"{uuid.uuid4().hex}.jpg"
+    target = Path(instance_path) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(snapshot.jpeg)
+    return relative.as_posix()
+
+
+def _discard_snapshot(instance_path: str | Path | None, relative: str | None) -> None:
+    if relative and instance_path is not None:
+        (Path(instance_path) / relative).unlink(missing_ok=True)
+
+
+def _insert_many(session, model: type, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """INSERT the rows in one statement, ON CONFLICT (camera_id, event_id) DO NOTHING; {event_id: id} of
+    the rows actually inserted (a row another request stored first is simply not in the answer)."""
+    if not rows:
+        return {}
+    table = model.__table__
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (insert(table).on_conflict_do_nothing(index_elements=["camera_id", "event_id"])
+                 .returning(table.c.event_id, table.c.id))
+    return {event_id: row_id for event_id, row_id in session.connection().execute(statement, rows)}
+
+
+def _existing_ids(session, model: type, camera: Camera, event_ids: list[str]) -> dict[str, int]:
+    if not event_ids:
+        return {}
+    rows = session.execute(select(model.event_id, model.id).where(
+        model.camera_id == camera.id, model.event_id.in_(set(event_ids))))
+    return {event_id: row_id for event_id, row_id in rows}
+
+
+ParseEvent = Callable[[dict, dt.datetime], tuple[dict[str, Any], "_Snapshot | None"]]
+
+
+def _record_batch(session, model: type, id_key: str, camera: Camera, school: School, events: list[Any],
+                  received_at: dt.datetime, instance_path: str | Path | None,
+                  parse: ParseEvent) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Validate, deduplicate and insert a batch; (results in order, the inserted rows with their ``id``).
+
+    ``parse(event, received_at)`` returns the row's own columns (with ``captured_at``) and the snapshot, or
+    raises EventError. Two statements whatever the batch size: the look-up of known ids and one INSERT.
+    """
+    candidates = [e["event_id"] for e in events if isinstance(e, dict) and isinstance(e.get("event_id"), str)]
+    known = _existing_ids(session, model, camera, candidates)
+    pending: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+    for event in events:
+        raw_id = event.get("event_id") if isinstance(event, dict) else None
+        try:
+            event_id = _event_id(event)
+            if event_id in known or event_id in pending:
+                results.append({"event_id": event_id, "status": "duplicate"})
+                continue
+            row, snapshot = parse(event, received_at)
+        except EventError as err:
+            results.append(_result_error(raw_id, err))
+            continue
+        row["school_date"] = school_local_date(school, row["captured_at"])
+        row.update(school_id=school.id, camera_id=camera.id, event_id=event_id, received_at=received_at,
+                   snapshot_path=_save_snapshot(instance_path, school.id, row["school_date"], snapshot))
+        pending[event_id] = row
+        results.append({"event_id": event_id, "status": "created"})
+    inserted = _insert_many(session, model, list(pending.values()))
+    raced = [event_id for event_id in pending if event_id not in inserted]
+    if raced:  # another request stored these between our look-up and our insert: duplicates after all
+        for event_id in raced:
+            _discard_snapshot(instance_path, pending[event_id]["snapshot_path"])
+        known.update(_existing_ids(session, model, camera, raced))
+    for result in results:
+        if result["status"] == "error":
+            continue
+        event_id = result["event_id"]
+        if result["status"] == "created" and event_id not in inserted:
+            result["status"] = "duplicate"
+        result[id_key] = inserted.get(event_id) or known[event_id]
+    return results, [dict(pending[event_id], id=row_id) for event_id, row_id in inserted.items()]
+
+
+def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.datetime, *,
+                    instance_path: str | Path | None = None) -> list[dict[str, Any]]:
+    """Store a batch of named check-ins from ``camera``; one result per event, in order.
+
+    Each result is ``{"event_id", "status": "created"|"duplicate"|"error", "checkin_id"?, "error"?}``.
+    Snapshots are written under ``instance_path`` (None: snapshots are not kept). New check-ins also
+    enqueue the school's ``checkin`` webhooks (one per student and day). The caller commits.
+    """
+    school = session.get(School, camera.school_id)
+    codes = {e.get("student_code") for e in events if isinstance(e, dict) and isinstance(e.get("student_code"), str)}
+    students = dict(session.execute(select(Student.student_code, Student.id).where(
+        Student.school_id == school.id, Student.active.is_(True), Student.student_code.in_(codes))).all())
+
+    def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
+        row = {
+            "seq": _int(event, "seq", required=True),
+            "student_id": None,
+            "captured_at": _captured_at(event, received_at),
+            "distance": _float(event, "distance"), "margin": _float(event, "margin"),
+            "votes": _int(event, "votes", required=False),
+            "model_id": _str(event, "model_id", 64, required=False) or "",
+            "liveness": _liveness(event),
+        }
+        code = _str(event, "student_code", 32, required=True)
+        snapshot = _snapshot(event)
+        row["student_id"] = students.get(code)
+        if row["student_id"] is None:
+            raise EventError("unknown_student", f"no active student of this school has the code {code!r}")
+        return row, snapshot
+
+    results, created = _record_batch(session, CheckIn, "checkin_id", camera, school, events, received_at,
+                                     instance_path, parse)
+    enqueue_checkins(session, school, camera, created)
+    return results
+
+
+def record_unknowns(session, camera: Camera, events: list[Any], received_at: dt.datetime, *,
+                    instance_path: str | Path | None = None) -> list[dict[str, Any]]:
+    """Store a batch of unknown-face tracks from ``camera`` (same idempotency and result shape as check-ins;
+    the id is ``unknown_id``). Fields: event_id, seq, captured_at, best_distance?, snapshot_jpeg_b64?, liveness?
+    """
+    school = session.get(School, camera.school_id)
+
+    def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
+        _int(event, "seq", required=True)
+        row = {"captured_at": _captured_at(event, received_at), "best_distance": _float(event, "best_distance"),
+               "status": "open"}
+        _liveness(event)
+        return row, _snapshot(event)
+
+    results, _ = _record_batch(session, UnknownFace, "unknown_id", camera, school, events, received_at,
+                               instance_path, parse)
+    return results
+
+
+def list_checkins(session, since: dt.datetime, *, school_id: int | None, after_id: int = 0,
+                  limit: int = 500) -> list[dict[str, Any]]:
+    """Check-ins received at or after ``since`` (aware UTC), oldest first, for integrations that poll.
+
+    ``school_id`` None means every school (a district token). Page with ``after_id`` (the last id seen).
+    """
+    query = (select(CheckIn, Student.student_code, Student.full_name, SchoolClass.code, Camera.name, School.code)
+             .join(Student, Student.id == CheckIn.student_id)
+             .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
+             .join(Camera, Camera.id == CheckIn.camera_id)
+             .join(School, School.id == CheckIn.school_id)
+             .where(CheckIn.received_at >= since, CheckIn.id > after_id)
+             .order_by(CheckIn.id).limit(limit))
+    if school_id is not None:
+        query = query.where(CheckIn.school_id == school_id)
+    return [{
+        "id": checkin.id, "school_code": school_code, "student_code": student_code, "full_name": full_name,
+        "class_code": class_code, "camera": camera_name, "captured_at": checkin.captured_at.isoformat(),
+        "received_at": checkin.received_at.isoformat(), "school_date": checkin.school_date.isoformat(),
+        "distance": checkin.distance,
+    } for checkin, student_code, full_name, class_code, camera_name, school_code in session.execute(query)]

@@ -1,0 +1,83 @@
+"""The gallery a gate agent downloads: its school's enrolled templates of one model, with a version tag.
+
+Only active students who have consent on record and at least one template of the model are included.
+The version is a SHA-256 over the small columns that define the content (student ids, codes, names, class
+codes; template ids), never the vectors: templates are immutable (a new embedding is a new row), so the
+ids stand for them. Computing it reads ~12k small rows for a school of 3,000 students (milliseconds), so
+an agent's poll with ``If-None-Match`` costs little; the full export also reads the vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from attendance.db.models import FaceTemplate, School, SchoolClass, Student
+
+# The distance each known model's vectors are compared with; models not listed default to cosine.
+MODEL_METRICS = {"dlib_resnet_v1": "euclidean"}
+# Vectors go out rounded to 6 decimals: half the JSON of full float64 reprs, far below any threshold.
+DECIMALS = 6
+
+
+def model_metric(model_id: str) -> str:
+    """"euclidean" or "cosine" for ``model_id``."""
+    return MODEL_METRICS.get(model_id, "cosine")
+
+
+def _students_query(school: School):
+    return (select(Student.id, Student.student_code, Student.full_name, SchoolClass.code)
+            .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
+            .where(Student.school_id == school.id, Student.active.is_(True), Student.consent_given.is_(True))
+            .order_by(Student.id))
+
+
+def _templates_query(school: School, model_id: str, *columns):
+    return (select(FaceTemplate.id, FaceTemplate.student_id, *columns)
+            .join(Student, Student.id == FaceTemplate.student_id)
+            .where(Student.school_id == school.id, FaceTemplate.model_id == model_id)
+            .order_by(FaceTemplate.student_id, FaceTemplate.id))
+
+
+def _version(model_id: str, students: list[tuple], template_ids: list[tuple[int, int]]) -> str:
+    digest = hashlib.sha256(model_id.encode("utf-8"))
+    for row in students:
+        digest.update(repr(tuple(row)).encode("utf-8"))
+    digest.update(b"|")
+    for template_id, student_id in template_ids:
+        digest.update(b"%d:%d," % (template_id, student_id))
+    return digest.hexdigest()[:32]
+
+
+def gallery_version(session, school: School, model_id: str) -> str:
+    """The version (an ETag value) of ``school``'s gallery for ``model_id``; changes with any template or
+    student (added, removed, renamed, moved class, deactivated, consent withdrawn)."""
+    students = session.execute(_students_query(school)).all()
+    templates = session.execute(_templates_query(school, model_id)).all()
+    return _version(model_id, students, [(t, s) for t, s in templates])
+
+
+def export_gallery(session, school: School, model_id: str) -> dict[str, Any]:
+    """The gallery document: ``{model_id, metric, dim, version, students: [{student_code, full_name,
+    class_code, templates: [[float, ...], ...]}]}``; ``dim`` is None when there are no templates."""
+    students = session.execute(_students_query(school)).all()
+    templates = session.execute(_templates_query(school, model_id, FaceTemplate.vector)).all()
+    version = _version(model_id, students, [(t, s) for t, s, _ in templates])
+    by_student: dict[int, list[bytes]] = {}
+    for _, student_id, vector in templates:
+        by_student.setdefault(student_id, []).append(vector)
+    dim = None
+    entries = []
+    for student_id, code, full_name, class_code in students:
+        vectors = by_student.get(student_id)
+        if not vectors:
+            continue
+        matrix = np.frombuffer(b"".join(vectors), dtype="<f4").reshape(len(vectors), -1)
+        dim = matrix.shape[1]
+        entries.append({"student_code": code, "full_name": full_name, "class_code": class_code,
+                        "templates": np.round(matrix.astype(np.float64), DECIMALS).tolist()})
+    return {"model_id": model_id, "metric": model_metric(model_id), "dim": dim, "version": version,
+            "students": entries}

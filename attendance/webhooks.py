@@ -1,0 +1,205 @@
+"""Webhooks: tell a school's other systems (a parents' app, the school's SIS) when a student arrives or is absent.
+
+Events are queued as WebhookDelivery rows in the same transaction as the check-in, so none is lost, and
+``event_key`` makes each one happen once: ``checkin:<student>:<date>`` for a student's arrival (later
+sightings that day send nothing) and ``absence:<student>:<date>`` at the absence cutoff. A worker
+(``deliver_pending_webhooks``, run every few seconds by the dashboard) POSTs each body as JSON signed with
+the webhook's secret:
+
+    X-Attendance-Signature: sha256=<hex HMAC-SHA256 of the raw body>
+    X-Attendance-Event: checkin | absence
+    X-Attendance-Delivery: <delivery id, the same on every retry>
+
+A 2xx answer marks it delivered; anything else is retried with exponential backoff (30 s, 1 min, 2 min...
+capped at 6 h) and given up after ``MAX_ATTEMPTS``. Bodies carry names and codes, never photos or vectors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from attendance.db.models import (
+    AuditEntry, Camera, CheckIn, RollOverride, School, SchoolClass, Student, Webhook, WebhookDelivery,
+)
+from attendance.errors import InvalidInput
+from attendance.roll import load_day_rules
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPES = ("checkin", "absence")
+MAX_ATTEMPTS = 10
+FIRST_RETRY_S = 30.0
+MAX_RETRY_S = 6 * 3600.0
+BATCH_SIZE = 50
+SIGNATURE_HEADER = "X-Attendance-Signature"
+
+
+def sign_body(secret: str, body: bytes) -> str:
+    """The signature header value for ``body``: ``sha256=<hex>``. Receivers compare it in constant time."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, body: bytes, header: str) -> bool:
+    """True when ``header`` is the signature of ``body`` (what a receiver does; used by the tests)."""
+    return hmac.compare_digest(sign_body(secret, body), header or "")
+
+
+def create_webhook(session, school: School, url: str, events: str = "checkin,absence") -> tuple[Webhook, str]:
+    """Register ``url`` (http or https) for ``events`` of ``school``; returns it and its signing secret."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 500:
+        raise InvalidInput(f"a webhook URL must be http(s)://host/..., got {url!r}")
+    wanted = [e.strip() for e in events.split(",") if e.strip()]
+    if not wanted or any(e not in EVENT_TYPES for e in wanted):
+        raise InvalidInput(f"webhook events are a comma-separated subset of {', '.join(EVENT_TYPES)}")
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    hook = Webhook(school_id=school.id, url=url, secret=secret, events=",".join(wanted), active=True)
+    session.add(hook)
+    session.add(AuditEntry(school_id=school.id, actor="cli", action="webhook.create", target=f"webhook:{parts.netloc}"))
+    session.flush()
+    return hook, secret
+
+
+def active_webhooks(session, school_id: int, event_type: str) -> list[Webhook]:
+    """The school's active webhooks subscribed to ``event_type``."""
+    hooks = session.scalars(select(Webhook).where(Webhook.school_id == school_id, Webhook.active.is_(True)))
+    return [h for h in hooks if event_type in h.events.split(",")]
+
+
+def _enqueue(session, hooks: list[Webhook], event_type: str, events: list[tuple[str, dict[str, Any]]],
+             now_at: dt.datetime) -> int:
+    """Queue ``(event_key, payload)`` events for each hook in one INSERT, skipping keys a hook already has;
+    the number queued."""
+    if not hooks or not events:
+        return 0
+    rows = [{"webhook_id": hook.id, "event_type": event_type, "event_key": key, "payload": payload, "attempts": 0,
+             "next_attempt_at": now_at, "last_error": ""} for hook in hooks for key, payload in events]
+    table = WebhookDelivery.__table__
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (insert(table).on_conflict_do_nothing(index_elements=["webhook_id", "event_key"])
+                 .returning(table.c.id))
+    return len(session.connection().execute(statement, rows).all())
+
+
+def _students_info(session, school: School, student_ids: set[int]) -> dict[int, dict[str, Any]]:
+    rows = session.execute(
+        select(Student.id, Student.student_code, Student.full_name, SchoolClass.code)
+        .outerjoin(SchoolClass, SchoolClass.id == Student.class_id).where(Student.id.in_(student_ids)))
+    return {sid: {"school_code": school.code, "student_code": code, "full_name": name, "class_code": class_code}
+            for sid, code, name, class_code in rows}
+
+
+def enqueue_checkins(session, school: School, camera: Camera, checkins: list[dict[str, Any]],
+                     hooks: list[Webhook] | None = None) -> int:
+    """Queue the ``checkin`` event of new check-ins (rows with ``id, student_id, school_date, captured_at``):
+    one per student and school day, the earliest of the batch; the number queued."""
+    hooks = active_webhooks(session, school.id, "checkin") if hooks is None else hooks
+    if not hooks or not checkins:
+        return 0
+    earliest: dict[tuple[int, dt.date], dict[str, Any]] = {}
+    for row in checkins:
+        key = (row["student_id"], row["school_date"])
+        if key not in earliest or row["captured_at"] < earliest[key]["captured_at"]:
+            earliest[key] = row
+    rules = {day: load_day_rules(session, school, day) for day in {day for _, day in earliest}}
+    info = _students_info(session, school, {student_id for student_id, _ in earliest})
+    events = []
+    for (student_id, day), row in earliest.items():
+        if not rules[day].is_school_day:
+            continue
+        status, minutes_late = rules[day].judge(row["captured_at"], None, row["captured_at"])
+        events.append((f"checkin:{student_id}:{day.isoformat()}", dict(
+            info[student_id], school_date=day.isoformat(), captured_at=row["captured_at"].isoformat(),
+            camera=camera.name, status=status, minutes_late=minutes_late, checkin_id=row["id"])))
+    return _enqueue(session, hooks, "checkin", events, min(row["received_at"] for row in checkins))
+
+
+def enqueue_absences(session, school: School, school_date: dt.date, now_at: dt.datetime) -> int:
+    """Queue an ``absence`` event for every student absent on ``school_date`` once its absence cutoff has
+    passed at ``now_at``; safe to call again (already-queued students are skipped). The number queued.
+    """
+    rules = load_day_rules(session, school, school_date)
+    if not rules.is_school_day or now_at < rules.absent_from:
+        return 0
+    hooks = active_webhooks(session, school.id, "absence")
+    if not hooks:
+        return 0
+    arrived = select(CheckIn.student_id).where(
+        CheckIn.school_id == school.id, CheckIn.school_date == school_date, CheckIn.captured_at <= rules.absent_from)
+    overridden = select(RollOverride.student_id).where(RollOverride.school_date == school_date)
+    absent = session.scalars(select(Student.id).where(
+        Student.school_id == school.id, Student.active.is_(True), Student.class_id.is_not(None),
+        Student.id.not_in(arrived), Student.id.not_in(overridden))).all()
+    info = _students_info(session, school, set(absent)) if absent else {}
+    events = [(f"absence:{student_id}:{school_date.isoformat()}",
+               dict(info[student_id], school_date=school_date.isoformat(), status="absent",
+                    absence_cutoff=rules.absent_from.isoformat())) for student_id in sorted(absent)]
+    return _enqueue(session, hooks, "absence", events, now_at)
+
+
+def retry_delay_s(attempts: int) -> float:
+    """Seconds to wait after the ``attempts``-th failure: 30, 60, 120... capped at 6 hours."""
+    return min(FIRST_RETRY_S * 2 ** max(attempts - 1, 0), MAX_RETRY_S)
+
+
+def _default_post(url: str, *, data: bytes, headers: dict[str, str], timeout: float) -> Any:
+    import requests
+
+    return requests.post(url, data=data, headers=headers, timeout=timeout, allow_redirects=False)
+
+
+def deliver_pending_webhooks(session, now_at: dt.datetime, post: Callable[..., Any] | None = None,
+                             timeout_s: float = 5.0, limit: int = BATCH_SIZE) -> dict[str, int]:
+    """POST up to ``limit`` deliveries that are due at ``now_at``; returns ``{"delivered", "failed"}``.
+
+    ``post(url, data=bytes, headers=dict, timeout=seconds)`` returns an object with ``status_code``
+    (``requests.post`` by default; tests pass their own). On PostgreSQL the rows are locked with SKIP LOCKED
+    so two dashboard processes never send the same delivery at once. The caller commits.
+    """
+    post = post or _default_post
+    due = session.execute(
+        select(WebhookDelivery, Webhook).join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(WebhookDelivery.delivered_at.is_(None), WebhookDelivery.next_attempt_at <= now_at,
+               WebhookDelivery.attempts < MAX_ATTEMPTS, Webhook.active.is_(True))
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)
+        .with_for_update(skip_locked=True, of=WebhookDelivery)).all()
+    outcome = {"delivered": 0, "failed": 0}
+    for delivery, hook in due:
+        body = json.dumps({"event": delivery.event_type, "delivery_id": delivery.id, "data": delivery.payload},
+                          ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "school-attendance-webhooks",
+                   SIGNATURE_HEADER: sign_body(hook.secret, body), "X-Attendance-Event": delivery.event_type,
+                   "X-Attendance-Delivery": str(delivery.id)}
+        delivery.attempts += 1
+        try:
+            response = post(hook.url, data=body, headers=headers, timeout=timeout_s)
+            error = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        except Exception as err:  # any transport failure is one failed attempt, retried later
+            error = type(err).__name__
+        if not error:
+            delivery.delivered_at = now_at
+            delivery.last_error = ""
+            outcome["delivered"] += 1
+            continue
+        outcome["failed"] += 1
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.last_error = f"gave up after {delivery.attempts} attempts: {error}"
+            logger.warning("webhook %s delivery %s given up: %s", hook.id, delivery.id, error)
+        else:
+            delivery.last_error = error
+            delivery.next_attempt_at = now_at + dt.timedelta(seconds=retry_delay_s(delivery.attempts))
+            logger.info("webhook %s delivery %s failed (%s), attempt %s", hook.id, delivery.id, error,
+                        delivery.attempts)
+    session.flush()
+    return outcome

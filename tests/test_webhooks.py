@@ -1,0 +1,188 @@
+"""Webhooks: queued with the check-in, signed, delivered to a local HTTP server, retried with backoff."""
+
+import datetime as dt
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from attendance.checkins import record_checkins
+from attendance.db.models import Webhook, WebhookDelivery
+from attendance.errors import InvalidInput
+from attendance.roll import set_override
+from attendance.webhooks import (
+    MAX_ATTEMPTS, create_webhook, deliver_pending_webhooks, enqueue_absences, retry_delay_s, verify_signature,
+)
+from dashboard.webhook_worker import WebhookWorker, start_webhook_worker
+from factories import make_camera, make_class, make_school, make_student
+
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+MONDAY = dt.date(2026, 9, 7)
+
+
+def local(hh, mm=0, day=MONDAY):
+    return dt.datetime(day.year, day.month, day.day, hh, mm, tzinfo=HCM).astimezone(dt.timezone.utc)
+
+
+class Receiver:
+    """A tiny HTTP server on 127.0.0.1 that records each POST and answers the next queued status."""
+
+    def __init__(self):
+        self.requests = []
+        self.statuses = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 204
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def world(session, receiver):
+    school = make_school(session, "THCS1")
+    klass = make_class(session, school, "6A1")
+    students = [make_student(session, klass, f"HS00{i}", name) for i, name in
+                enumerate(["Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường"], start=1)]
+    camera, _ = make_camera(session, school, "gate-1")
+    hook, secret = create_webhook(session, school, receiver.url)
+    return school, students, camera, hook, secret
+
+
+def check_in(session, camera, code, at, n):
+    return record_checkins(session, camera, [{"event_id": f"e{n}", "seq": n, "student_code": code,
+                                              "captured_at": at.isoformat()}], at)[0]
+
+
+def deliveries(session):
+    return session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+
+
+def test_first_checkin_of_the_day_is_queued_once(session, world):
+    school, students, camera, hook, _ = world
+    check_in(session, camera, "HS001", local(7, 5), 1)
+    check_in(session, camera, "HS001", local(7, 30), 2)  # a later sighting: no second event
+    [delivery] = deliveries(session)
+    assert delivery.event_type == "checkin" and delivery.event_key == f"checkin:{students[0].id}:2026-09-07"
+    assert delivery.payload["status"] == "late" and delivery.payload["minutes_late"] == 5
+    assert delivery.payload["student_code"] == "HS001" and delivery.payload["class_code"] == "6A1"
+    assert "snapshot" not in json.dumps(delivery.payload)
+
+
+def test_delivery_is_signed_and_marked_delivered(session, world, receiver):
+    _, _, camera, hook, secret = world
+    check_in(session, camera, "HS002", local(6, 50), 1)
+    outcome = deliver_pending_webhooks(session, local(6, 51), timeout_s=5)
+    assert outcome == {"delivered": 1, "failed": 0}
+    [(headers, body)] = receiver.requests
+    assert verify_signature(secret, body, headers["X-Attendance-Signature"])
+    assert not verify_signature("whsec_wrong", body, headers["X-Attendance-Signature"])
+    assert headers["X-Attendance-Event"] == "checkin"
+    document = json.loads(body)
+    assert document["event"] == "checkin" and document["data"]["full_name"] == "Trần Thị Bình"
+    assert headers["X-Attendance-Delivery"] == str(document["delivery_id"])
+    [delivery] = deliveries(session)
+    assert delivery.delivered_at == local(6, 51) and delivery.attempts == 1
+    assert deliver_pending_webhooks(session, local(7), timeout_s=5) == {"delivered": 0, "failed": 0}
+
+
+def test_failures_back_off_exponentially_then_give_up(session, world, receiver):
+    _, _, camera, hook, _ = world
+    check_in(session, camera, "HS001", local(6, 50), 1)
+    receiver.statuses = [500] * MAX_ATTEMPTS
+    now = local(6, 51)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert deliver_pending_webhooks(session, now, timeout_s=5) == {"delivered": 0, "failed": 1}
+        [delivery] = deliveries(session)
+        assert delivery.attempts == attempt
+        if attempt < MAX_ATTEMPTS:
+            assert delivery.next_attempt_at == now + dt.timedelta(seconds=retry_delay_s(attempt))
+            # not due yet: nothing is sent
+            assert deliver_pending_webhooks(session, delivery.next_attempt_at - dt.timedelta(seconds=1)) == {
+                "delivered": 0, "failed": 0}
+            now = delivery.next_attempt_at
+    assert delivery.delivered_at is None and delivery.last_error.startswith("gave up")
+    assert deliver_pending_webhooks(session, now + dt.timedelta(days=2)) == {"delivered": 0, "failed": 0}
+    assert len(receiver.requests) == MAX_ATTEMPTS
+    assert [retry_delay_s(n) for n in (1, 2, 3)] == [30, 60, 120] and retry_delay_s(20) == 6 * 3600
+
+
+def test_a_connection_error_is_a_failed_attempt(session, world):
+    _, _, camera, hook, _ = world
+    with socket.socket() as sock:  # a port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        hook.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    check_in(session, camera, "HS001", local(6, 50), 1)
+    assert deliver_pending_webhooks(session, local(6, 51), timeout_s=2) == {"delivered": 0, "failed": 1}
+    assert deliveries(session)[0].last_error == "ConnectionError"
+
+
+def test_absences_are_queued_once_after_the_cutoff(session, world):
+    school, students, camera, hook, _ = world
+    check_in(session, camera, "HS001", local(6, 50), 1)
+    set_override(session, students[1], MONDAY, "excused", "ốm", None)
+    assert enqueue_absences(session, school, MONDAY, local(8, 59)) == 0
+    assert enqueue_absences(session, school, MONDAY, local(9, 0)) == 1
+    assert enqueue_absences(session, school, MONDAY, local(9, 5)) == 0
+    absence = [d for d in deliveries(session) if d.event_type == "absence"]
+    assert [d.payload["student_code"] for d in absence] == ["HS003"]
+    assert enqueue_absences(session, school, dt.date(2026, 9, 5), local(10, day=dt.date(2026, 9, 5))) == 0
+
+
+def test_a_hook_gets_only_the_events_it_asked_for(session, world, receiver):
+    school, _, camera, hook, _ = world
+    hook.active = False
+    absences_only, _ = create_webhook(session, school, receiver.url, events="absence")
+    check_in(session, camera, "HS001", local(6, 50), 1)
+    assert deliveries(session) == []
+    assert enqueue_absences(session, school, MONDAY, local(9)) == 2
+    assert {d.webhook_id for d in deliveries(session)} == {absences_only.id}
+    with pytest.raises(InvalidInput):
+        create_webhook(session, school, "ftp://example.org/x")
+    with pytest.raises(InvalidInput):
+        create_webhook(session, school, receiver.url, events="checkin,everything")
+
+
+def test_the_worker_queues_absences_and_delivers(app, db, receiver):
+    with db.session() as s:
+        school = make_school(s, "THCS1")
+        make_student(s, make_class(s, school, "6A1"), "HS001", "Nguyễn Văn An")
+        create_webhook(s, school, receiver.url, events="absence")
+    worker = WebhookWorker(app)
+    assert worker.tick(local(8)) == {"delivered": 0, "failed": 0}
+    assert worker.tick(local(9, 1)) == {"delivered": 1, "failed": 0}
+    assert worker.tick(local(9, 2)) == {"delivered": 0, "failed": 0}
+    assert json.loads(receiver.requests[0][1])["data"]["student_code"] == "HS001"
+    started = start_webhook_worker(app, interval_s=0.05)
+    assert start_webhook_worker(app) is started and started.thread.is_alive()
+    started.stop()
+    assert not started.thread.is_alive()
+    with db.session() as s:
+        assert s.scalar(select(Webhook.events)) == "absence"
