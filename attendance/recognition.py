@@ -65,12 +65,14 @@ def bytes_to_vector(data: bytes) -> np.ndarray:
 
 
 def load_gallery(session: Session, school_id: int, model_id: str) -> tuple[Gallery, dict[int, Student]]:
-    """The gallery of the school's active students for ``model_id`` (keys are student ids), and the students."""
+    """The gallery of ``model_id`` for the school's active students with guardian consent on record
+    (the same students the agents get), keyed by student id; and those students."""
     profile = get_profile(model_id)
     rows = session.execute(
         select(FaceTemplate.student_id, FaceTemplate.vector, Student)
         .join(Student, Student.id == FaceTemplate.student_id)
-        .where(Student.school_id == school_id, Student.active.is_(True), FaceTemplate.model_id == model_id)
+        .where(Student.school_id == school_id, Student.active.is_(True), Student.consent_given.is_(True),
+               FaceTemplate.model_id == model_id)
     ).all()
     students = {row.Student.id: row.Student for row in rows}
     vectors = np.array([bytes_to_vector(row.vector) for row in rows], dtype=np.float32).reshape(len(rows), profile.dim)

@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from attendance.db import Database
-from attendance.directory import get_or_create_class, get_or_create_school, get_or_create_student
+from attendance.directory import get_or_create_class, get_or_create_school, get_or_create_student, record_consent
 from attendance.enrollment import REJECT_REASONS, DuplicateChecker, enroll_photo
 from attendance.errors import AttendanceError, ImageError, InvalidInput, PhotoRejected
 from attendance.faces.factory import BACKENDS, build_face_engine
@@ -37,6 +37,10 @@ def add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--school-year", default="", help="school year of new classes, e.g. 2026-2027")
     parser.add_argument("--backend", choices=BACKENDS, help="face embedder backend (default: the setting)")
     parser.add_argument("--dry-run", action="store_true", help="check every photo, store nothing")
+    parser.add_argument(
+        "--no-consent", action="store_true",
+        help="do not record guardian consent for new students (cameras ignore them until it is recorded)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -65,6 +69,9 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
                 school = get_or_create_school(session, args.school, timezone=settings.timezone)
                 school_class = get_or_create_class(session, school, entry.class_code, args.school_year) if entry.class_code else None
                 student, _ = get_or_create_student(session, school, entry.student_code, entry.full_name, school_class)
+                if not args.no_consent and not student.consent_given:
+                    record_consent(student, "bulk enrollment")
+                    outcomes["consent_recorded"] += 1
                 if not entry.photos:
                     bar.write(f"warning: {entry.student_code} {entry.full_name}: no photos")
                 for path in entry.photos:
@@ -78,6 +85,8 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
         bar.close()
         database.close()
     print_summary(len(students_done), outcomes, args.dry_run)
+    if outcomes["consent_recorded"] and not args.dry_run:
+        print(f"guardian consent recorded for {outcomes['consent_recorded']} students (see README, Privacy)")
     return 1 if any(reason in outcomes for reason in REJECT_REASONS) else 0
 
 

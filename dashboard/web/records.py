@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from attendance.db.models import CheckIn, FaceTemplate, RollOverride, School, Student, UnknownFace
+from attendance.erasure import erase_student, remove_instance_file
 from attendance.roll import day_rules, holidays_between
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
@@ -103,26 +104,8 @@ def delete_student(student_id: int):
 
 
 def delete_student_completely(db, student: Student) -> int:
-    """Remove the student's files (kept photos, check-in and unknown-face snapshots) and rows; returns files removed."""
-    instance = Path(get_settings().instance_path).resolve()
-    paths = [p.file_path for p in student.photos if p.file_path]
-    paths += [path for path in db.scalars(select(CheckIn.snapshot_path).where(CheckIn.student_id == student.id))
-              if path]
-    resolved = list(db.scalars(select(UnknownFace).where(UnknownFace.resolved_student_id == student.id)))
-    paths += [u.snapshot_path for u in resolved if u.snapshot_path]
-    for unknown in resolved:
-        db.delete(unknown)
-    db.delete(student)
-    db.flush()
-    return sum(_remove_file(instance, path) for path in paths)
-
-
-def _remove_file(instance: Path, relative: str) -> int:
-    path = (instance / relative).resolve()
-    if not path.is_relative_to(instance) or not path.is_file():
-        return 0
-    path.unlink()
-    return 1
+    """Remove the student's rows and files (see ``attendance.erasure.erase_student``); returns files removed."""
+    return erase_student(db, get_settings().instance_path, student)
 
 
 @bp.route("/unknown")
@@ -198,7 +181,7 @@ def dismiss_unknown(unknown_id: int):
     unknown = _require_unknown(unknown_id)
     db = get_db_session()
     if unknown.snapshot_path:
-        _remove_file(Path(get_settings().instance_path).resolve(), unknown.snapshot_path)
+        remove_instance_file(Path(get_settings().instance_path).resolve(), unknown.snapshot_path)
     unknown.snapshot_path = None
     unknown.status = "dismissed"
     record_audit(db, f"user:{current_user.username}", "unknown_face.dismiss", user_id=current_user.id,
