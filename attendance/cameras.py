@@ -25,7 +25,8 @@ API_TOKEN_PREFIX = "api_"
 MAX_TOKEN_CHARS = 200
 # Heartbeat keys kept on the camera row (anything else the agent sends is dropped, so a row stays small).
 HEARTBEAT_KEYS = ("fps", "queue_depth", "oldest_unsent_age_s", "last_error", "version", "backend",
-                  "model_id", "gallery_version", "uptime_s", "cpu_percent", "temperature_c", "frames_dropped")
+                  "model_id", "gallery_version", "uptime_s", "cpu_percent", "temperature_c", "frames_dropped",
+                  "frames_total", "reconnects")
 
 
 def hash_token(token: str) -> str:

@@ -1,0 +1,126 @@
+"""The dashboard's JSON API as the agent sees it: four calls, and errors sorted into retry-later or give-up.
+
+The agent reaches the dashboard only through this module (never by importing it). The token is sent as
+``Authorization: Bearer ...`` and never logged.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+EVENT_PATHS = {"checkin": "/api/v1/checkins", "unknown": "/api/v1/unknowns"}
+RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+AUTH_STATUSES = {401, 403}
+
+
+class DeliveryError(Exception):
+    """A request did not get a usable answer. ``retry`` says whether trying again later can help."""
+
+    def __init__(self, message: str, *, retry: bool, status: int | None = None, code: str = "",
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry = retry
+        self.status = status
+        self.code = code
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class GalleryResponse:
+    """A gallery download: ``body`` is None when the server said 304 (ours is current)."""
+
+    body: dict[str, Any] | None
+    etag: str | None
+
+
+class DashboardClient:
+    """HTTP calls to one dashboard with one camera token."""
+
+    def __init__(self, server_url: str, token: str, *, timeout_s: float = 10.0,
+                 session: requests.Session | None = None, user_agent: str = "camera-agent") -> None:
+        self.server_url = server_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self._session = session or requests.Session()
+        self._headers = {"Authorization": f"Bearer {token}", "User-Agent": user_agent}
+
+    def post_events(self, kind: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Post a batch of check-ins or unknowns; returns the server's per-event results."""
+        body = self._request("POST", EVENT_PATHS[kind], json={"events": events})
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise DeliveryError("the server's answer has no results list", retry=True)
+        return results
+
+    def post_heartbeat(self, payload: dict[str, Any]) -> None:
+        self._request("POST", "/api/v1/heartbeat", json=payload)
+
+    def get_gallery(self, model_id: str, etag: str | None = None) -> GalleryResponse:
+        """The gallery of templates for ``model_id``; body None when ``etag`` is still current (304)."""
+        headers = {"If-None-Match": etag} if etag else {}
+        response = self._send("GET", "/api/v1/gallery", params={"model": model_id}, headers=headers)
+        if response.status_code == 304:
+            return GalleryResponse(None, etag)
+        return GalleryResponse(self._json(response), response.headers.get("ETag"))
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._json(self._send(method, path, **kwargs))
+
+    def _send(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        try:
+            response = self._session.request(method, self.server_url + path, headers={**self._headers, **(headers or {})},
+                                             timeout=self.timeout_s, **kwargs)
+        except requests.RequestException as err:
+            raise DeliveryError(f"cannot reach the dashboard: {type(err).__name__}", retry=True) from err
+        if response.status_code < 400 or response.status_code == 304:
+            return response
+        code, message = _error_of(response)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if response.status_code in RETRY_STATUSES:
+            raise DeliveryError(f"dashboard busy or failing: HTTP {response.status_code} {code}", retry=True,
+                                status=response.status_code, code=code, retry_after_s=retry_after)
+        if response.status_code in AUTH_STATUSES:
+            # Not the events' fault: keep them and keep trying, the token may be fixed or the camera re-enabled.
+            raise DeliveryError(f"the dashboard refused this camera's token: HTTP {response.status_code} {code}",
+                                retry=True, status=response.status_code, code=code, retry_after_s=retry_after)
+        raise DeliveryError(f"the dashboard refused the request: HTTP {response.status_code} {code}: {message}",
+                            retry=False, status=response.status_code, code=code)
+
+    @staticmethod
+    def _json(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError as err:
+            raise DeliveryError(f"the dashboard's answer is not JSON (HTTP {response.status_code})", retry=True,
+                                status=response.status_code) from err
+
+
+def _error_of(response: requests.Response) -> tuple[str, str]:
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("code", "")), str(error.get("message", ""))[:300]
+    except (ValueError, AttributeError):
+        return "", ""
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

@@ -1,0 +1,29 @@
+"""The face engine and operating point the agent runs with, built from its settings through the core's factory."""
+
+from __future__ import annotations
+
+from attendance.faces.engine import FaceEngine
+from attendance.faces.factory import build_face_engine
+from attendance.gallery import OperatingPoint
+from attendance.recognition import resolve_operating_point
+from attendance.settings import Settings, load_settings
+from camera_agent.settings import AgentSettings
+
+
+def core_settings(settings: AgentSettings) -> Settings:
+    """The core settings the factory and the recognition profile read, filled from the agent's own."""
+    return load_settings(Settings, environ={}, overrides={
+        "instance_path": settings.instance_path, "face_backend": settings.backend,
+        "detect_upsample": settings.detect_upsample, "match_threshold": settings.match_threshold,
+        "match_margin": settings.match_margin,
+    })
+
+
+def build_engine(settings: AgentSettings) -> FaceEngine:
+    """dlib's HOG detector and landmarks with the chosen embedder (``dlib`` or ``onnx``). Raises ModelError."""
+    return build_face_engine(core_settings(settings), settings.backend)
+
+
+def operating_point(settings: AgentSettings, model_id: str) -> OperatingPoint:
+    """The model's measured operating point, overridden by ``match_threshold``/``match_margin`` when set."""
+    return resolve_operating_point(core_settings(settings), model_id)

@@ -1,0 +1,139 @@
+"""The gallery on the gate PC: fetched from the dashboard with an ETag, kept on disk, swapped in without a restart.
+
+The copy on disk lets the agent start and recognise students while the dashboard is down. A new gallery
+replaces the old one in a single reference assignment, so the frame loop sees either the old or the new
+one, never half of each. The file holds children's face templates: it is written 0600, atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attendance.gallery import Gallery
+from camera_agent.client import DashboardClient, DeliveryError
+from camera_agent.status import AgentStatus
+
+logger = logging.getLogger(__name__)
+
+
+class GalleryFormatError(ValueError):
+    """A gallery document does not have the shape the API promises, or is for another model."""
+
+
+@dataclass(frozen=True)
+class GallerySnapshot:
+    """One version of the gallery: the matcher and each student's name and class for the preview."""
+
+    gallery: Gallery
+    version: str
+    etag: str | None
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def student_count(self) -> int:
+        return len(self.gallery)
+
+
+def parse_gallery(document: dict[str, Any], model_id: str, dim: int, etag: str | None = None) -> GallerySnapshot:
+    """Build a ``GallerySnapshot`` from the API's gallery JSON; ``GalleryFormatError`` when it does not fit."""
+    try:
+        if document["model_id"] != model_id:
+            raise GalleryFormatError(f"the gallery is for model {document['model_id']!r}, not {model_id!r}")
+        if int(document.get("dim", dim)) != dim:
+            raise GalleryFormatError(f"the gallery's vectors have {document['dim']} dimensions, not {dim}")
+        vectors, keys, names = [], [], {}
+        for student in document["students"]:
+            code = str(student["student_code"])
+            names[code] = str(student.get("full_name", ""))
+            for template in student["templates"]:
+                vectors.append(np.asarray(template, dtype=np.float32))
+                keys.append(code)
+        matrix = np.stack(vectors) if vectors else np.zeros((0, dim), np.float32)
+        if matrix.shape[1:] != (dim,) or not np.isfinite(matrix).all():
+            raise GalleryFormatError(f"the gallery's templates are not finite {dim}-D vectors")
+        gallery = Gallery(model_id, str(document.get("metric", "euclidean")), matrix, keys)
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, GalleryFormatError):
+            raise
+        raise GalleryFormatError(f"the gallery document is malformed: {type(err).__name__} {err}") from err
+    return GallerySnapshot(gallery, str(document.get("version", "")), etag, names)
+
+
+class GallerySync:
+    """Holds the current gallery and refreshes it from the dashboard; ``current`` is None until one is loaded."""
+
+    def __init__(self, client: DashboardClient, model_id: str, dim: int, cache_path: Path,
+                 status: AgentStatus | None = None) -> None:
+        self.client = client
+        self.model_id = model_id
+        self.dim = dim
+        self.cache_path = Path(cache_path)
+        self.status = status or AgentStatus()
+        self.current: GallerySnapshot | None = None
+
+    def load_cached(self) -> bool:
+        """Load the copy on disk, if there is a good one; True when loaded."""
+        try:
+            saved = json.loads(self.cache_path.read_text(encoding="utf-8"))
+            self._swap(parse_gallery(saved["document"], self.model_id, self.dim, saved.get("etag")))
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            logger.warning("ignoring the gallery copy %s: %s", self.cache_path, err)
+            return False
+        logger.info("gallery %s loaded from disk: %d students", self.current.version, self.current.student_count)
+        return True
+
+    def refresh(self) -> bool:
+        """Ask the dashboard for a newer gallery; True when one was swapped in. Raises ``DeliveryError``."""
+        etag = self.current.etag if self.current else None
+        response = self.client.get_gallery(self.model_id, etag)
+        if response.body is None:
+            return False
+        try:
+            snapshot = parse_gallery(response.body, self.model_id, self.dim, response.etag)
+        except GalleryFormatError as err:
+            raise DeliveryError(f"unusable gallery from the dashboard: {err}", retry=True) from err
+        self._save(response.body, response.etag)
+        self._swap(snapshot)
+        logger.info("gallery %s from the dashboard: %d students", snapshot.version, snapshot.student_count)
+        return True
+
+    def run(self, stop: threading.Event, interval_s: float) -> None:
+        """Refresh every ``interval_s`` until ``stop`` is set; failures are reported and retried next time."""
+        while not stop.wait(timeout=interval_s):
+            self.try_refresh()
+
+    def try_refresh(self) -> bool:
+        try:
+            return self.refresh()
+        except DeliveryError as err:
+            logger.info("gallery refresh failed: %s", err)
+            self.status.report_error(f"gallery: {err}")
+            return False
+
+    def _swap(self, snapshot: GallerySnapshot) -> None:
+        self.current = snapshot  # one reference assignment: atomic for the frame loop
+        self.status.gallery_version = snapshot.version
+
+    def _save(self, document: dict[str, Any], etag: str | None) -> None:
+        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".gallery-", dir=self.cache_path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"etag": etag, "document": document}, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.cache_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,311 @@
+"""The per-frame pipeline: detect, track, embed the best frames, match, vote, and decide once per track.
+
+Most frames cost one HOG pass on a small grey image: the whole frame is scanned every
+``detect_every_frames`` frames, and in between only the regions around live tracks (a 190 px region
+costs a fifth of a 640x360 frame). Embedding (the
+expensive step, ~50-150 ms a face on a gate PC) runs at most once every ``embed_every_frames`` frames
+per track, on the best face of that window, and stops when the track is decided or its cap is reached.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from attendance.faces.dlib_models import eyes_and_nose
+from attendance.faces.engine import FaceEngine
+from attendance.faces.quality import estimate_pose, measure_sharpness
+from attendance.faces.types import FaceQuality
+from attendance.faces.video import encode_jpeg_rgb, resize, to_gray
+from attendance.gallery import OperatingPoint
+from camera_agent.gallery_sync import GallerySnapshot
+from camera_agent.liveness import LivenessCues
+from camera_agent.sources import Frame
+from camera_agent.tracker import Box, IouTracker, Track, iou
+from camera_agent.voting import TrackVotes, Verdict, Vote, VotingRule, quality_weight
+
+logger = logging.getLogger(__name__)
+
+ROI_MARGIN = 0.4  # a track's search region: its box grown by this fraction of its side on each side
+SNAPSHOT_MARGIN = 0.25
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The pipeline's knobs (see ``AgentSettings`` for their meaning and defaults)."""
+
+    point: OperatingPoint
+    scale: float = 1.0
+    detect_every_frames: int = 4
+    min_face_px: int = 60
+    min_sharpness: float = 0.0
+    max_yaw_deg: float = 45.0
+    embed_every_frames: int = 6
+    max_embeddings_per_track: int = 20
+    voting: VotingRule = field(default_factory=VotingRule)
+    track_min_iou: float = 0.3
+    track_max_missed_frames: int = 10
+    snapshots: bool = True
+    snapshot_max_px: int = 160
+
+
+@dataclass
+class SeenFace:
+    """A face found in this frame, with the track it belongs to."""
+
+    box: Box
+    landmarks: np.ndarray
+    yaw_deg: float
+    roll_deg: float
+    pitch_ratio: float
+    track_id: int = 0
+
+    @property
+    def face_px(self) -> float:
+        return float(max(self.box[2] - self.box[0], self.box[3] - self.box[1]))
+
+
+@dataclass
+class Candidate:
+    """The best face of a track's current embedding window: its chip, quality and a snapshot crop."""
+
+    chip: np.ndarray
+    quality: FaceQuality
+    weight: float
+    crop: np.ndarray | None
+
+
+@dataclass
+class TrackState:
+    """What the pipeline knows about one track."""
+
+    track: Track
+    first_index: int  # source frame index of the first frame
+    first_t_s: float
+    first_seen_wall_s: float  # time.monotonic() when its first frame was processed
+    votes: TrackVotes = field(default_factory=TrackVotes)
+    cues: LivenessCues = field(default_factory=LivenessCues)
+    last_embed_frame: int = -10**9
+    candidate: Candidate | None = None
+    best_weight: float = 0.0
+    best_crop: np.ndarray | None = None
+    verdict: Verdict | None = None
+
+    @property
+    def decided(self) -> bool:
+        return self.verdict is not None
+
+
+@dataclass
+class Decision:
+    """A track's decision, ready to be recorded: a check-in (``student_code``) or an unknown face."""
+
+    kind: str  # "checkin" or "unknown"
+    verdict: Verdict
+    track_id: int
+    first_index: int
+    captured_at: dt.datetime
+    t_s: float
+    first_t_s: float
+    first_seen_wall_s: float
+    liveness: dict[str, float | int]
+    snapshot_jpeg: bytes | None = None
+
+    @property
+    def student_code(self) -> str | None:
+        return self.verdict.student_code
+
+
+@dataclass
+class FrameResult:
+    faces: list[SeenFace]
+    decisions: list[Decision]
+    embedded: int
+    full_scan: bool
+
+
+class Pipeline:
+    """Turns frames into decisions. One instance per camera; not thread-safe (the frame loop owns it)."""
+
+    def __init__(self, engine: FaceEngine, config: PipelineConfig) -> None:
+        self.engine = engine
+        self.config = config
+        self.tracker = IouTracker(config.track_min_iou, config.track_max_missed_frames)
+        self.states: dict[int, TrackState] = {}
+        self.frames_processed = 0
+        self.stage_ms: dict[str, float] = {"detect": 0.0, "landmarks": 0.0, "embed": 0.0, "match": 0.0}
+        self.embeddings_total = 0
+        self._grey_ok = getattr(engine.detector, "model_id", "") == "dlib_hog"
+
+    def process(self, frame: Frame, gallery: GallerySnapshot | None) -> FrameResult:
+        """Run every step on one frame; returns the faces seen and the decisions made."""
+        number = self.frames_processed
+        self.frames_processed += 1
+        full_scan = number % max(1, self.config.detect_every_frames) == 0
+        faces = self.find_faces(frame.image, full_scan)
+        update = self.tracker.update([f.box for f in faces], number)
+        self.follow_tracks(frame, faces, update.tracks)
+        embedded = self.embed_best_faces(frame.image, number, gallery) if gallery is not None else 0
+        decisions = self.decide_tracks(frame, update.ended)
+        return FrameResult(faces, decisions, embedded, full_scan)
+
+    def finish(self, frame: Frame | None) -> list[Decision]:
+        """End every track (the source ended or stalled) and return their decisions."""
+        return self.decide_tracks(frame, self.tracker.end_all())
+
+    # -- steps ---------------------------------------------------------------------------------------------
+
+    def find_faces(self, image: np.ndarray, full_scan: bool) -> list[SeenFace]:
+        """Detect faces (the whole frame, or only around live tracks) and place their landmarks."""
+        started = time.perf_counter()
+        boxes = self.detect_boxes(image, full_scan)
+        self.stage_ms["detect"] += (time.perf_counter() - started) * 1000.0
+        started = time.perf_counter()
+        faces = []
+        for box in boxes:
+            landmarks = self.engine.landmarker.locate(image, box)
+            yaw, roll, pitch = estimate_pose(*eyes_and_nose(landmarks))
+            faces.append(SeenFace(box, landmarks, yaw, roll, pitch))
+        self.stage_ms["landmarks"] += (time.perf_counter() - started) * 1000.0
+        return faces
+
+    def detect_boxes(self, image: np.ndarray, full_scan: bool) -> list[Box]:
+        """Face boxes in full-resolution pixels, found on the frame scaled by ``config.scale``."""
+        scale = self.config.scale
+        small = resize(image, scale)
+        if self._grey_ok:
+            small = to_gray(small)
+        height, width = image.shape[:2]
+        if full_scan:
+            regions = [(0, 0, small.shape[1], small.shape[0])]
+        else:
+            regions = [_grow(_scale_box(t.box, scale), ROI_MARGIN, small.shape[1], small.shape[0])
+                       for t in self.tracker.live.values()]
+        boxes: list[Box] = []
+        for rx1, ry1, rx2, ry2 in regions:
+            crop = np.ascontiguousarray(small[ry1:ry2, rx1:rx2])
+            for detection in self.engine.detector.detect(crop):
+                x1, y1, x2, y2 = detection.box
+                box = _clip(_scale_box((x1 + rx1, y1 + ry1, x2 + rx1, y2 + ry1), 1.0 / scale), width, height)
+                if box[2] - box[0] >= 2 and box[3] - box[1] >= 2 and all(iou(box, b) < 0.5 for b in boxes):
+                    boxes.append(box)
+        return boxes
+
+    def follow_tracks(self, frame: Frame, faces: list[SeenFace], tracks: list[Track]) -> None:
+        """Attach each face to its track's state: liveness cues, and the best embedding candidate."""
+        for face, track in zip(faces, tracks):
+            face.track_id = track.track_id
+            state = self.states.get(track.track_id)
+            if state is None:
+                state = TrackState(track, frame.index, frame.t_s, time.monotonic())
+                self.states[track.track_id] = state
+            state.cues.observe(face.box, face.landmarks, face.yaw_deg)
+            if self._wants_embedding(state):
+                self._consider_candidate(frame.image, face, state)
+
+    def embed_best_faces(self, image: np.ndarray, frame_number: int, gallery: GallerySnapshot) -> int:
+        """Embed the candidates whose window has closed, in one batch, and add their votes; returns how many."""
+        due = [s for s in self.states.values()
+               if s.candidate is not None and not s.decided
+               and frame_number - s.last_embed_frame >= self.config.embed_every_frames]
+        if not due:
+            return 0
+        started = time.perf_counter()
+        vectors = self.engine.embedder.embed([s.candidate.chip for s in due])
+        self.stage_ms["embed"] += (time.perf_counter() - started) * 1000.0
+        started = time.perf_counter()
+        matches = gallery.gallery.search(vectors, self.config.point)
+        self.stage_ms["match"] += (time.perf_counter() - started) * 1000.0
+        for state, match in zip(due, matches):
+            candidate = state.candidate
+            state.votes.add(Vote(_code(match.student_key), _code(match.best_key), match.distance, match.margin,
+                                 candidate.weight))
+            if candidate.weight >= state.best_weight:
+                state.best_weight, state.best_crop = candidate.weight, candidate.crop
+            state.candidate = None
+            state.last_embed_frame = frame_number
+            logger.debug("track %d: embedding %d, distance %.3f, margin %.3f, named %s", state.track.track_id,
+                         len(state.votes), match.distance, match.margin, match.student_key is not None)
+        self.embeddings_total += len(due)
+        return len(due)
+
+    def decide_tracks(self, frame: Frame | None, ended: list[Track]) -> list[Decision]:
+        """Name tracks whose votes now agree; ended tracks become unknown (or are dropped) if still undecided."""
+        decisions = []
+        for state in self.states.values():
+            if state.decided:
+                continue
+            verdict = state.votes.named_verdict(self.config.voting)
+            if verdict is not None:
+                decisions.append(self._decide(state, verdict, frame))
+        for track in ended:
+            state = self.states.pop(track.track_id, None)
+            if state is not None and not state.decided:
+                decision = self._final_decision(state, frame)
+                if decision is not None:
+                    decisions.append(decision)
+        return decisions
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _wants_embedding(self, state: TrackState) -> bool:
+        return (not state.decided and len(state.votes) < self.config.max_embeddings_per_track
+                and not state.votes.hopeless(self.config.voting))
+
+    def _consider_candidate(self, image: np.ndarray, face: SeenFace, state: TrackState) -> None:
+        cfg = self.config
+        if face.face_px < cfg.min_face_px or abs(face.yaw_deg) > cfg.max_yaw_deg:
+            return
+        chip = self.engine.embedder.align(image, face.landmarks, face.box)
+        quality = FaceQuality(face.face_px, measure_sharpness(chip), face.yaw_deg, face.roll_deg, face.pitch_ratio)
+        if quality.sharpness < cfg.min_sharpness:
+            return
+        weight = quality_weight(quality, cfg.min_face_px)
+        if state.candidate is None or weight > state.candidate.weight:
+            crop = _snapshot_crop(image, face.box, cfg.snapshot_max_px) if cfg.snapshots else None
+            state.candidate = Candidate(chip, quality, weight, crop)
+
+    def _decide(self, state: TrackState, verdict: Verdict, frame: Frame | None) -> Decision:
+        state.verdict = verdict
+        snapshot = encode_jpeg_rgb(state.best_crop, 80) if (self.config.snapshots and state.best_crop is not None) else None
+        captured_at = frame.captured_at if frame is not None else dt.datetime.now(dt.UTC)
+        t_s = frame.t_s if frame is not None else state.first_t_s
+        return Decision("checkin" if verdict.student_code else "unknown", verdict, state.track.track_id,
+                        state.first_index, captured_at, t_s, state.first_t_s, state.first_seen_wall_s,
+                        state.cues.as_dict(), snapshot)
+
+    def _final_decision(self, state: TrackState, frame: Frame | None) -> Decision | None:
+        verdict = state.votes.final_verdict(self.config.voting)
+        return self._decide(state, verdict, frame) if verdict is not None else None
+
+
+def _code(key: object | None) -> str | None:
+    return None if key is None else str(key)
+
+
+def _scale_box(box: Box, factor: float) -> Box:
+    return tuple(round(v * factor) for v in box)  # type: ignore[return-value]
+
+
+def _clip(box: Box, width: int, height: int) -> Box:
+    x1, y1, x2, y2 = box
+    return max(0, x1), max(0, y1), min(width, x2), min(height, y2)
+
+
+def _grow(box: Box, margin: float, width: int, height: int) -> Box:
+    x1, y1, x2, y2 = box
+    pad = round(max(x2 - x1, y2 - y1) * margin)
+    return _clip((x1 - pad, y1 - pad, x2 + pad, y2 + pad), width, height)
+
+
+def _snapshot_crop(image: np.ndarray, box: Box, max_px: int) -> np.ndarray:
+    """The face and a little around it (never the whole frame), at most ``max_px`` on its longest side."""
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = _grow(box, SNAPSHOT_MARGIN, width, height)
+    crop = image[y1:y2, x1:x2]
+    longest = max(crop.shape[:2])
+    return np.ascontiguousarray(resize(crop, max_px / longest) if longest > max_px else crop.copy())

@@ -1,0 +1,345 @@
+"""The frame pipeline and the agent's loop with a fake face engine: squares of one grey level are one person.
+
+No model file is needed: the fake detector finds each non-black grey level as a face box, and the fake
+embedder maps a level to a fixed vector, so which student a square "is" is decided by its colour.
+"""
+
+import base64
+import datetime as dt
+import json
+import threading
+import time
+from zoneinfo import ZoneInfo
+
+import cv2
+import numpy as np
+import pytest
+from agent_fakes import TOKEN, FakeDashboard
+
+from attendance.faces.engine import FaceEngine
+from attendance.faces.types import Detection
+from attendance.gallery import Gallery, OperatingPoint
+from camera_agent.agent import Agent, record_decision, school_date_of
+from camera_agent.client import DashboardClient
+from camera_agent.gallery_sync import GallerySnapshot
+from camera_agent.outbox import Outbox
+from camera_agent.pipeline import Pipeline, PipelineConfig
+from camera_agent.settings import AgentSettings
+from camera_agent.sources import Frame, SourceEnded
+from camera_agent.voting import VotingRule
+
+DIM = 8
+STUDENT_LEVEL, OTHER_STUDENT_LEVEL, STRANGER_LEVEL = 100, 200, 150
+VECTORS = {100: np.eye(DIM)[0], 200: np.eye(DIM)[1], 150: np.eye(DIM)[2] * 0.5 + np.eye(DIM)[3] * 0.5}
+START = dt.datetime(2026, 9, 6, 23, 30, tzinfo=dt.UTC)  # 06:30 on 7 September in Ho Chi Minh City
+POINT = OperatingPoint(threshold=0.45, margin=0.04)
+
+
+class FakeDetector:
+    model_id = "fake_detector"
+
+    def detect(self, image):
+        channel = image[..., 0] if image.ndim == 3 else image
+        found = []
+        for level in np.unique(channel):
+            if level == 0:
+                continue
+            ys, xs = np.nonzero(channel == level)
+            found.append(Detection((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), 1.0))
+        return found
+
+
+class FakeLandmarker:
+    model_id = "fake_landmarks"
+
+    def locate(self, image, box):
+        x1, y1, x2, _ = box
+        rel = np.array([[0.2, 0.4], [0.35, 0.4], [0.65, 0.4], [0.8, 0.4], [0.5, 0.65]])
+        return (rel * (x2 - x1) + (x1, y1)).astype(np.float32)
+
+
+class FakeEmbedder:
+    model_id = "fake_v1"
+    dim = DIM
+    metric = "euclidean"
+    chip_size = 32
+
+    def __init__(self):
+        self.calls = 0
+
+    def align(self, image, landmarks, box):
+        x1, y1, x2, y2 = box
+        return np.ascontiguousarray(image[y1:y2, x1:x2])
+
+    def embed(self, chips):
+        self.calls += 1
+        return np.array([VECTORS[int(c[..., 0].max())] + 0.01 for c in chips], dtype=np.float32)
+
+
+def fake_engine():
+    return FaceEngine(FakeDetector(), FakeLandmarker(), FakeEmbedder())
+
+
+def gallery_snapshot():
+    gallery = Gallery("fake_v1", "euclidean", np.stack([VECTORS[100], VECTORS[200]]), ["HS1", "HS2"])
+    return GallerySnapshot(gallery, "v1", None, {"HS1": "Nguyễn Văn An", "HS2": "Trần Thị Bình"})
+
+
+def gallery_document():
+    return {"model_id": "fake_v1", "metric": "euclidean", "dim": DIM, "version": "v1", "students": [
+        {"student_code": "HS1", "full_name": "Nguyễn Văn An", "class_code": "6A1", "templates": [VECTORS[100].tolist()]},
+        {"student_code": "HS2", "full_name": "Trần Thị Bình", "class_code": "6A1", "templates": [VECTORS[200].tolist()]},
+    ]}
+
+
+def scene(people, frames, size=(320, 240)):
+    """Frames where each (level, first_frame, last_frame) person is a 70 px square walking right and growing."""
+    out = []
+    for n in range(frames):
+        image = np.zeros((size[1], size[0], 3), np.uint8)
+        for k, (level, first, last) in enumerate(people):
+            if first <= n <= last:
+                x, y, side = 10 + 2 * (n - first) + 150 * k, 40, 70 + (n - first) // 4
+                image[y:y + side, x:x + side] = level
+        out.append(Frame(n, image, START + dt.timedelta(seconds=n / 10), n / 10))
+    return out
+
+
+def config(**overrides):
+    base = {"point": POINT, "detect_every_frames": 3, "min_face_px": 60, "embed_every_frames": 3,
+            "max_embeddings_per_track": 10, "track_max_missed_frames": 3,
+            "voting": VotingRule(2, 0.6, 3, give_up_distance=POINT.threshold + 0.2, give_up_after=3)}
+    base.update(overrides)
+    return PipelineConfig(**base)
+
+
+def run(pipeline, frames, gallery=None):
+    gallery = gallery or gallery_snapshot()
+    decisions = []
+    for frame in frames:
+        decisions += [(frame.index, d) for d in pipeline.process(frame, gallery).decisions]
+    decisions += [(None, d) for d in pipeline.finish(frames[-1] if frames else None)]
+    return decisions
+
+
+def test_a_student_walking_past_is_decided_once_after_two_votes_and_no_longer_embedded():
+    pipeline = Pipeline(fake_engine(), config())
+    decisions = run(pipeline, scene([(STUDENT_LEVEL, 0, 40)], 50))
+    assert len(decisions) == 1
+    index, decision = decisions[0]
+    assert decision.kind == "checkin" and decision.student_code == "HS1"
+    assert decision.verdict.votes == 2 and decision.verdict.embeddings == 2
+    assert index == 3  # first embedding at frame 0, second 3 frames later: decided there
+    assert pipeline.embeddings_total == 2  # nothing embedded once decided
+    assert decision.liveness["frames"] >= 4 and decision.liveness["size_change"] >= 1.0
+
+
+def test_a_stranger_becomes_one_unknown_when_the_track_ends_and_is_not_embedded_for_ever():
+    pipeline = Pipeline(fake_engine(), config())
+    decisions = run(pipeline, scene([(STRANGER_LEVEL, 0, 40)], 60))
+    assert [(d.kind, d.student_code) for _, d in decisions] == [("unknown", None)]
+    assert decisions[0][0] == 44  # decided when the track ended (3 missed frames after frame 40)
+    assert pipeline.embeddings_total == 3  # given up: far from every student three times
+
+
+def test_a_glimpse_too_short_to_judge_decides_nothing():
+    pipeline = Pipeline(fake_engine(), config())
+    assert run(pipeline, scene([(STRANGER_LEVEL, 0, 1)], 10)) == []
+
+
+def test_embeddings_are_spaced_and_capped_per_track():
+    pipeline = Pipeline(fake_engine(), config(embed_every_frames=5, max_embeddings_per_track=4,
+                                               voting=VotingRule(min_votes=99)))
+    run(pipeline, scene([(STUDENT_LEVEL, 0, 60)], 61))
+    assert pipeline.embeddings_total == 4
+
+
+def test_two_people_at_once_get_their_own_decisions_in_one_embedding_batch():
+    engine = fake_engine()
+    pipeline = Pipeline(engine, config())
+    decisions = run(pipeline, scene([(STUDENT_LEVEL, 0, 30), (OTHER_STUDENT_LEVEL, 0, 30)], 40))
+    assert sorted(d.student_code for _, d in decisions) == ["HS1", "HS2"]
+    assert engine.embedder.calls == 2  # both faces in each call
+
+
+def test_no_gallery_means_faces_are_tracked_but_nobody_is_decided():
+    pipeline = Pipeline(fake_engine(), config())
+    for frame in scene([(STUDENT_LEVEL, 0, 20)], 21):
+        assert pipeline.process(frame, None).decisions == []
+    assert pipeline.embeddings_total == 0
+
+
+def test_between_full_scans_only_the_regions_around_tracks_are_searched():
+    pipeline = Pipeline(fake_engine(), config(detect_every_frames=3))
+    frames = scene([(STUDENT_LEVEL, 0, 20), (OTHER_STUDENT_LEVEL, 1, 20)], 8)
+    seen = [len(pipeline.process(f, None).faces) for f in frames]
+    assert seen[:4] == [1, 1, 1, 2]  # the second person, there from frame 1, is found by the scan at frame 3
+
+
+def test_the_snapshot_is_a_small_crop_of_the_face_not_the_frame():
+    pipeline = Pipeline(fake_engine(), config(snapshot_max_px=64))
+    decision = run(pipeline, scene([(STUDENT_LEVEL, 0, 20)], 25))[0][1]
+    image = cv2.imdecode(np.frombuffer(decision.snapshot_jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert max(image.shape[:2]) <= 64
+    off = Pipeline(fake_engine(), config(snapshots=False))
+    assert run(off, scene([(STUDENT_LEVEL, 0, 20)], 25))[0][1].snapshot_jpeg is None
+
+
+def test_the_school_day_is_local_to_ho_chi_minh_city():
+    assert school_date_of(START, ZoneInfo("Asia/Ho_Chi_Minh")) == "2026-09-07"
+    assert school_date_of(START, ZoneInfo("UTC")) == "2026-09-06"
+
+
+def test_a_decision_becomes_one_event_and_a_second_sighting_the_same_day_none(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    decisions = run(Pipeline(fake_engine(), config()), scene([(STUDENT_LEVEL, 0, 10)], 15))
+    decisions += run(Pipeline(fake_engine(), config()), scene([(STUDENT_LEVEL, 0, 10)], 15))
+    stored = [record_decision(outbox, d, source_identity="src", model_id="fake_v1", zone=zone) for _, d in decisions]
+    assert stored[0] is not None and stored[1] is None
+    payload = stored[0].payload
+    assert set(payload) == {"event_id", "seq", "student_code", "captured_at", "distance", "margin", "votes",
+                            "model_id", "liveness", "snapshot_jpeg_b64"}
+    assert dt.datetime.fromisoformat(payload["captured_at"]).tzinfo is not None
+    assert base64.b64decode(payload["snapshot_jpeg_b64"])[:2] == b"\xff\xd8"
+    outbox.close()
+
+
+class ListSource:
+    live = False
+
+    def __init__(self, frames, identity="file:test:1"):
+        self.frames = list(frames)
+        self.identity = identity
+
+    def read(self, timeout_s=0.0):
+        if not self.frames:
+            raise SourceEnded()
+        return self.frames.pop(0)
+
+    def close(self):
+        pass
+
+
+def make_agent(tmp_path, fake, frames, **settings):
+    agent_settings = AgentSettings(outbox=str(tmp_path / "data" / "outbox.sqlite3"), server_url=fake.url, token=TOKEN,
+                                   request_timeout_s=1.0, retry_max_s=0.2, embed_every_frames=3,
+                                   track_max_missed_frames=3, **settings)
+    client = DashboardClient(fake.url, TOKEN, timeout_s=1.0)
+    return Agent(agent_settings, fake_engine(), ListSource(frames), Outbox(agent_settings.outbox_path), client, POINT)
+
+
+def run_agent(agent, deliver_timeout_s=5.0):
+    assert agent.load_gallery(wait_s=0.0)
+    agent.start_background()
+    try:
+        agent.run_frames()
+        return agent.wait_for_delivery(deliver_timeout_s)
+    finally:
+        agent.close()
+
+
+@pytest.fixture
+def fake():
+    server = FakeDashboard(gallery_document()).start()
+    yield server
+    server.stop()
+
+
+def test_the_agent_delivers_each_decision_once_even_when_the_same_footage_is_replayed(tmp_path, fake):
+    frames = scene([(STUDENT_LEVEL, 0, 20), (STRANGER_LEVEL, 5, 30)], 40)
+    assert run_agent(make_agent(tmp_path, fake, frames)) == 0
+    assert fake.checkin_codes() == ["HS1"] and len(fake.unknowns) == 1
+    unknown = next(iter(fake.unknowns.values()))
+    assert set(unknown) >= {"event_id", "seq", "captured_at", "best_distance", "liveness", "snapshot_jpeg_b64"}
+    # Restarted on the same file (say after a crash): the same decisions are not stored or sent again.
+    again = make_agent(tmp_path, fake, scene([(STUDENT_LEVEL, 0, 20), (STRANGER_LEVEL, 5, 30)], 40))
+    assert run_agent(again) == 0
+    assert fake.checkin_codes() == ["HS1"] and len(fake.unknowns) == 1
+    assert fake.heartbeats and fake.heartbeats[-1]["frames_total"] == 40
+
+
+def test_the_agent_keeps_deciding_while_the_dashboard_is_down_and_delivers_when_it_is_back(tmp_path, fake):
+    first = make_agent(tmp_path, fake, scene([(STUDENT_LEVEL, 0, 5)], 6))
+    assert run_agent(first) == 0  # leaves a gallery copy on disk
+    port = fake.port
+    fake.stop()
+    agent = make_agent(tmp_path, fake, scene([(OTHER_STUDENT_LEVEL, 0, 20)], 25))
+    assert agent.load_gallery(wait_s=0.0)  # from the disk copy
+    agent.start_background()
+    try:
+        agent.run_frames()
+        assert agent.outbox.stats().pending == 1
+        assert "cannot reach the dashboard" in (agent.status.last_error or "")
+        fake.port = port
+        fake.start()
+        assert agent.wait_for_delivery(10.0) == 0
+    finally:
+        agent.close()
+    assert fake.checkin_codes() == ["HS1", "HS2"]
+
+
+def test_a_gallery_update_is_used_without_a_restart(tmp_path, fake):
+    agent = make_agent(tmp_path, fake, [])
+    assert agent.load_gallery(wait_s=0.0)
+    old = agent.gallery.current
+    document = gallery_document()
+    document["version"] = "v2"
+    document["students"] = document["students"][:1]
+    fake.gallery = document
+    assert agent.gallery.refresh() is True
+    assert agent.gallery.current is not old and agent.gallery.current.student_count == 1
+    saved = json.loads((tmp_path / "data" / "gallery-outbox.json").read_text())
+    assert saved["document"]["version"] == "v2"
+    agent.close()
+
+
+def test_the_frame_loop_survives_a_frame_that_fails(tmp_path, fake, monkeypatch):
+    agent = make_agent(tmp_path, fake, scene([(STUDENT_LEVEL, 0, 20)], 25))
+    real = agent.pipeline.process
+    calls = []
+
+    def flaky(frame, gallery):
+        calls.append(frame.index)
+        if frame.index == 2:
+            raise RuntimeError("boom")
+        return real(frame, gallery)
+
+    monkeypatch.setattr(agent.pipeline, "process", flaky)
+    assert run_agent(agent) == 0
+    assert len(calls) == 25 and fake.checkin_codes() == ["HS1"]
+    assert agent.status.last_error.startswith("frame processing failed")
+
+
+def test_the_preview_serves_an_mjpeg_stream_on_loopback(tmp_path, fake):
+    import urllib.request
+
+    agent = make_agent(tmp_path, fake, scene([(STUDENT_LEVEL, 0, 200)], 200), preview_port=_free_port())
+    assert agent.preview.port and agent.load_gallery(wait_s=0.0)
+    page = urllib.request.urlopen(f"http://127.0.0.1:{agent.preview.port}/", timeout=5).read()
+    assert b"/stream" in page
+    chunks = []
+
+    def watch():
+        with urllib.request.urlopen(f"http://127.0.0.1:{agent.preview.port}/stream", timeout=5) as stream:
+            chunks.append(stream.read(2000))
+
+    viewer = threading.Thread(target=watch)
+    viewer.start()
+    deadline = time.monotonic() + 5
+    while not agent.preview.watched and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        agent.run_frames()
+    finally:
+        viewer.join(5)
+        agent.close()
+    assert b"Content-Type: image/jpeg" in chunks[0]
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
