@@ -1,0 +1,182 @@
+"""``python -m demo [--data DIR] [--port 8000]``: a whole school morning on this machine.
+
+It runs the product's own commands, in the order a school would: create the school and an admin (with a
+fresh random password), enroll the sample people into class 10A1, register a gate camera, start the
+dashboard, run the camera agent over the sample clip, and leave the dashboard running with the morning's
+roll on it. Everything lives in ``demo-instance/`` (made anew each run); Ctrl-C stops the dashboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from demo.sample_data import CLIP, SampleDataError, check_data_folder, default_cache_dir, download_samples
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHOOL_CODE = "demo"
+SCHOOL_NAME = "Trường THPT Demo"
+CLASS_CODE = "10A1"
+TIMEZONE = "Asia/Ho_Chi_Minh"
+# The clip is played as if its first frame were filmed at this time this morning, so the check-in is on time.
+CLIP_STARTS_AT = dt.time(6, 50)
+
+
+def say(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def run_command(args: list[str], env: dict[str, str], what: str) -> str:
+    """Run one of the product's commands; stop the demo with its message if it fails."""
+    result = subprocess.run(args, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"[demo] {what} failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def build_roster(people: Path, roster: Path) -> int:
+    """Lay the sample people out as the enrollment expects: 10A1/HS001 Full Name/photo.jpg."""
+    count = 0
+    for number, person in enumerate(sorted(p for p in people.iterdir() if p.is_dir()), start=1):
+        name = " ".join(part.capitalize() for part in person.name.replace("-", "_").split("_"))
+        target = roster / CLASS_CODE / f"HS{number:03d} {name}"
+        target.mkdir(parents=True)
+        for photo in sorted(person.iterdir()):
+            if photo.is_file():
+                shutil.copy(photo, target / photo.name)
+        count += 1
+    return count
+
+
+def open_every_day_of_the_week(env: dict[str, str]) -> None:
+    """The demo school takes the roll every day, so the demo shows a roll on a weekend too."""
+    from attendance.db import Database
+    from attendance.directory import find_school
+
+    database = Database.open(env["ATTENDANCE_DATABASE_URL"])
+    with database.session() as session:
+        school = find_school(session, SCHOOL_CODE)
+        school.school_days = "1,2,3,4,5,6,7"
+        school.timezone = TIMEZONE
+    database.close()
+
+
+def choose_clip_start(now_local: dt.datetime) -> dt.datetime:
+    """06:50 this morning, or a few minutes ago when it is not 06:50 yet (a check-in is never in the future)."""
+    morning = now_local.replace(hour=CLIP_STARTS_AT.hour, minute=CLIP_STARTS_AT.minute, second=0, microsecond=0)
+    if now_local >= morning:
+        return morning
+    midnight = now_local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(midnight, (now_local - dt.timedelta(minutes=5)).replace(microsecond=0))
+
+
+def wait_for_dashboard(url: str, server: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("[demo] the dashboard stopped during start-up; see its messages above")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/openapi.json", timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    raise SystemExit(f"[demo] the dashboard did not answer at {url} within {timeout_s:.0f} s")
+
+
+def find_data(args: argparse.Namespace) -> Path:
+    if args.data:
+        return check_data_folder(Path(args.data).resolve())
+    cache = default_cache_dir()
+    say(f"no --data given: fetching the face_recognition project's sample photos and clip into {cache}")
+    return check_data_folder(download_samples(cache, say=say))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="folder with people/<name>/*.jpg and video/short_hamilton_clip.mp4")
+    parser.add_argument("--port", type=int, default=8000, help="dashboard port (default 8000)")
+    parser.add_argument("--instance", default=str(ROOT / "demo-instance"), help="demo folder (made anew)")
+    parser.add_argument("--no-serve", action="store_true", help="stop the dashboard at the end (for tests)")
+    args = parser.parse_args(argv)
+    try:
+        data = find_data(args)
+    except SampleDataError as err:
+        print(f"[demo] {err}", file=sys.stderr)
+        return 1
+
+    instance = Path(args.instance).resolve()
+    if instance.exists():
+        shutil.rmtree(instance)
+    instance.mkdir(parents=True)
+    env = dict(os.environ)
+    env.update({
+        "ATTENDANCE_INSTANCE_PATH": str(instance),
+        "ATTENDANCE_DATABASE_URL": f"sqlite:///{instance / 'attendance.db'}",
+        "ATTENDANCE_SESSION_COOKIE_SECURE": "false",  # plain HTTP on this machine only
+        "ATTENDANCE_TIMEZONE": TIMEZONE,
+        "ATTENDANCE_LOG_LEVEL": "WARNING",
+    })
+    attendance = [sys.executable, "-m", "attendance.cli.main"]
+
+    password = secrets.token_urlsafe(12)
+    password_file = instance / "admin-password.txt"
+    password_file.write_text(password + "\n")
+    password_file.chmod(0o600)
+    run_command(attendance + ["users", "create-admin", "--username", "admin", "--password-file", str(password_file),
+                              "--school", SCHOOL_CODE, "--school-name", SCHOOL_NAME, "--full-name", "Quản trị viên"],
+                env, "creating the admin")
+    open_every_day_of_the_week(env)
+    say(f"school '{SCHOOL_NAME}' and admin login created")
+
+    people = build_roster(data / "people", instance / "roster")
+    say(f"enrolling {people} sample people into class {CLASS_CODE} (a minute on a laptop)...")
+    print(run_command([sys.executable, str(ROOT / "enroll_faces.py"), str(instance / "roster"), "--quiet",
+                       "--school", SCHOOL_CODE], env, "enrollment").rstrip())
+    shutil.rmtree(instance / "roster")
+
+    token = run_command(attendance + ["cameras", "add", "gate-1", "--location", "Cổng chính", "--school", SCHOOL_CODE],
+                        env, "registering the camera").strip().splitlines()[-1].split()[-1]
+
+    url = f"http://127.0.0.1:{args.port}"
+    server = subprocess.Popen(attendance + ["serve", "--host", "127.0.0.1", "--port", str(args.port)], env=env)
+    try:
+        wait_for_dashboard(url, server)
+        say(f"dashboard up at {url}")
+        start_at = choose_clip_start(dt.datetime.now(ZoneInfo(TIMEZONE)))
+        say(f"running the camera agent over {CLIP} as if filmed at {start_at:%H:%M} today...")
+        agent_env = dict(env, ATTENDANCE_AGENT_TOKEN=token)
+        run_command([sys.executable, "-m", "camera_agent", "--source", str(data / CLIP), "--server", url,
+                     "--once", "--start-at", start_at.isoformat(), "--outbox", str(instance / "agent" / "outbox.sqlite3"),
+                     "--log-level", "WARNING"], agent_env, "the camera agent")
+        print(run_command(attendance + ["roll", "--school", SCHOOL_CODE, "--class", CLASS_CODE], env, "the roll"))
+        print(f"\n  Dashboard: {url}\n  Login:     admin\n  Password:  {password}\n"
+              f"  (also in {password_file})\n")
+        if args.no_serve:
+            return 0
+        say("the dashboard keeps running; press Ctrl-C to stop it")
+        server.wait()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
