@@ -47,6 +47,12 @@ def get_profile(model_id: str) -> ModelProfile:
         raise ModelError(f"no measured operating point for model {model_id!r}") from err
 
 
+def combine_rule_for(model_id: str) -> str:
+    """How a student's templates combine for ``model_id`` (its profile's rule; "nearest" for a model without one)."""
+    profile = MODEL_PROFILES.get(model_id)
+    return profile.combine if profile else "nearest"
+
+
 def resolve_operating_point(settings: Settings, model_id: str) -> OperatingPoint:
     """The model's measured point, with ``match_threshold`` / ``match_margin`` overriding when set."""
     point = get_profile(model_id).point

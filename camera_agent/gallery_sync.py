@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from attendance.gallery import Gallery
+from attendance.recognition import combine_rule_for
 from camera_agent.client import DashboardClient, DeliveryError
 from camera_agent.status import AgentStatus
 
@@ -60,7 +61,9 @@ def parse_gallery(document: dict[str, Any], model_id: str, dim: int, etag: str |
         matrix = np.stack(vectors) if vectors else np.zeros((0, dim), np.float32)
         if matrix.shape[1:] != (dim,) or not np.isfinite(matrix).all():
             raise GalleryFormatError(f"the gallery's templates are not finite {dim}-D vectors")
-        gallery = Gallery(model_id, str(document.get("metric", "euclidean")), matrix, keys)
+        # The templates of a student combine as the model's operating point was measured (README, Accuracy).
+        gallery = Gallery(model_id, str(document.get("metric", "euclidean")), matrix, keys,
+                          combine=combine_rule_for(model_id))
     except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, GalleryFormatError):
             raise

@@ -19,7 +19,7 @@ class AgentSettings:
                           "folder of images.")
     server_url: str = setting("http://127.0.0.1:8000", "Base URL of the dashboard (the agent talks to "
                               "`/api/v1/...` under it).")
-    token: str = setting("", "This camera's bearer token (`cam_...`), made with `attendance camera add`.",
+    token: str = setting("", "This camera's bearer token (`cam_...`), made with `attendance cameras add`.",
                          secret=True)
     camera_name: str = setting("gate", "A name for this camera in logs and the preview.")
     backend: str = setting("dlib", "Face embedder backend: `dlib` or `onnx` (the same ResNet in ONNX Runtime).",
@@ -27,9 +27,9 @@ class AgentSettings:
     instance_path: str = setting("instance", "Dashboard-style instance folder, used only to find the ONNX "
                                  "model (`models/dlib_resnet_v1.onnx`) for the onnx backend.")
     match_threshold: float = setting(0.0, "Largest distance at which one embedding votes for a student; 0 "
-                                     "means the model's measured default (0.44 for dlib).")
+                                     "means the model's measured default (0.45 for dlib).")
     match_margin: float = setting(-1.0, "Smallest gap to the next student for a vote; negative means the "
-                                  "model's measured default (0.035 for dlib).")
+                                  "model's measured default (0.06 for dlib).")
     scale: float = setting(1.0, "Processing scale: frames are shrunk by this factor before detection. HOG "
                            "(upsample 0) finds faces from about 70 px, so use 1.0 for 640x360 and 0.5 for 1280x720.")
     detect_upsample: int = setting(0, "Times dlib's HOG upsamples the scaled frame: 0 is four times faster "
