@@ -1,0 +1,121 @@
+"""``attendance models list|download|verify|remove``: the optional face models, installed on purpose.
+
+More subcommands join the group through ``SUBCOMMANDS``: each is a function ``(models_subparsers, common)``
+that adds one parser and sets its ``handler`` (``convert-dlib`` is added this way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from attendance import models_manager
+from attendance.errors import ModelError
+from attendance.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    group = subparsers.add_parser("models", help="face models: list, download, verify, remove")
+    models_sub = group.add_subparsers(dest="models_command", required=True, metavar="SUBCOMMAND")
+    for add_subcommand in SUBCOMMANDS:
+        add_subcommand(models_sub, common)
+
+
+def add_list(models_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = models_sub.add_parser("list", parents=[common], help="every known model, installed or not")
+    parser.set_defaults(handler=run_list)
+
+
+def add_download(models_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = models_sub.add_parser(
+        "download", parents=[common], help="install a model: shows its licence and training-data terms first",
+        description="Download a model pinned in the manifest (checked against its sha256), or install a local "
+        "copy with --path. Research-only models need --accept-terms.",
+    )
+    parser.add_argument("name", metavar="NAME", help="model id (see `attendance models list`)")
+    parser.add_argument("--path", metavar="FILE", help="install this local file instead of downloading")
+    parser.add_argument("--sha256", metavar="HASH", default="",
+                        help="the file's sha256, for a model the manifest cannot pin (with --path)")
+    parser.add_argument("--accept-terms", action="store_true",
+                        help="accept the research-only terms of the model's weights or training data")
+    parser.set_defaults(handler=run_download)
+
+
+def add_verify(models_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = models_sub.add_parser("verify", parents=[common], help="check every installed model's sha256")
+    parser.set_defaults(handler=run_verify)
+
+
+def add_remove(models_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = models_sub.add_parser("remove", parents=[common], help="delete a downloaded or converted model")
+    parser.add_argument("name", metavar="NAME", help="model id")
+    parser.set_defaults(handler=run_remove)
+
+
+SUBCOMMANDS = [add_list, add_download, add_verify, add_remove]
+
+
+def run_list(args: argparse.Namespace, settings: Settings) -> int:
+    in_use = set()
+    for task in ("detector", "embedder"):
+        try:
+            in_use.add(models_manager.model_in_use(settings, task).id)
+        except ModelError:
+            pass
+    print(f"{'model':24} {'task':10} {'install':9} {'state':10} {'terms':13} licence")
+    for status in models_manager.list_models(settings):
+        entry = status.entry
+        state = "in use" if entry.id in in_use else "installed" if status.installed else "-"
+        terms = "research-only" if entry.research_only else "open"
+        print(f"{entry.id:24} {entry.task:10} {entry.install:9} {state:10} {terms:13} {entry.licence}")
+    return 0
+
+
+def run_download(args: argparse.Namespace, settings: Settings) -> int:
+    bar = _ProgressLine(args.name)
+    result = models_manager.install_model(
+        settings, args.name, args.path, accept_terms=args.accept_terms, expected_sha256=args.sha256,
+        notify=print, progress=bar,
+    )
+    bar.close()
+    verb = "already installed" if result.already_installed else "installed"
+    print(f"{result.entry.id} {verb}: {result.path} (sha256 {result.sha256})")
+    return 0
+
+
+def run_verify(args: argparse.Namespace, settings: Settings) -> int:
+    failures = 0
+    for status in models_manager.verify_models(settings):
+        if not status.installed:
+            continue
+        if status.problem:
+            failures += 1
+            print(f"{status.entry.id}: BAD {status.path}: {status.problem}")
+        else:
+            print(f"{status.entry.id}: ok {status.path or '(inside the package)'}")
+    return 1 if failures else 0
+
+
+def run_remove(args: argparse.Namespace, settings: Settings) -> int:
+    path = models_manager.remove_model(settings, args.name)
+    print(f"removed {args.name}: {path}")
+    return 0
+
+
+class _ProgressLine:
+    """Download progress on stderr, one line rewritten in place; silent when stderr is not a terminal."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        share = f" {done * 100 // total}%" if total else ""
+        print(f"\r{self.name}: {done / 1e6:.1f} MB{share}", end="", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)

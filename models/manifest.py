@@ -1,0 +1,147 @@
+"""The model manifest: every face model the product knows, loaded from ``manifest.toml`` and checked.
+
+Pure standard library: the core (and ``attendance models list``) reads it without numpy, cv2 or a network.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_PATH = Path(__file__).with_name("manifest.toml")
+TASKS = ("detector", "landmarker", "embedder")
+INSTALL_KINDS = ("package", "convert", "download")
+METRICS = ("euclidean", "cosine")
+LANDMARK_SCHEMES = ("", "dlib5", "arcface5")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_PINNED_URL = re.compile(r"/[0-9a-f]{40}/")  # a full commit hash in the path
+
+
+class ManifestError(ValueError):
+    """The manifest file is malformed; the message names the entry and the field."""
+
+
+@dataclass(frozen=True)
+class AcceptedCopy:
+    """Another byte-different copy of the same network, checked and measured here (``--path`` installs)."""
+
+    sha256: str
+    size_bytes: int
+    origin: str
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of the manifest; see the comments at the top of ``manifest.toml`` for each field."""
+
+    id: str
+    name: str
+    task: str
+    install: str
+    rank: int
+    licence: str
+    training_data: str
+    training_data_terms: str
+    research_only: bool
+    landmark_scheme: str = ""
+    model_id: str = ""  # the embedding space (templates are shared by entries with the same model_id)
+    file: str = ""
+    size_bytes: int = 0
+    sha256: str = ""
+    url: str = ""
+    source: str = ""
+    package: str = ""
+    convert_command: str = ""
+    measured: bool = True
+    embedding_size: int = 0
+    metric: str = ""
+    threshold: float = 0.0
+    margin: float = 0.0
+    threshold_source: str = ""
+    chip_size_px: int = 0
+    input: dict[str, Any] = field(default_factory=dict)  # embedders: colour, mean, std, layout; detectors: text
+    detector_options: dict[str, Any] = field(default_factory=dict)
+    also_accepted: tuple[AcceptedCopy, ...] = ()
+    notes: str = ""
+
+    @property
+    def accepted_sha256(self) -> tuple[str, ...]:
+        """Every sha256 a file of this model may have: the pinned download's and the accepted copies'."""
+        return tuple(h for h in (self.sha256, *(c.sha256 for c in self.also_accepted)) if h)
+
+    @property
+    def downloadable(self) -> bool:
+        return self.install == "download" and bool(self.url) and bool(self.sha256)
+
+
+_DETECTOR_OPTIONS = ("score_threshold", "nms_threshold", "top_k", "input_size")
+_KNOWN_KEYS = {f for f in ModelEntry.__dataclass_fields__} | set(_DETECTOR_OPTIONS)
+
+
+def load_manifest(path: Path | str = MANIFEST_PATH) -> dict[str, ModelEntry]:
+    """The manifest's entries by id, in file order. Raises ``ManifestError`` for any malformed entry."""
+    try:
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ManifestError(f"cannot read the model manifest {path}: {err}") from err
+    if data.get("schema") != 1:
+        raise ManifestError(f"{path}: unsupported manifest schema {data.get('schema')!r}")
+    return {model_id: _entry(model_id, table) for model_id, table in data.get("models", {}).items()}
+
+
+def _entry(model_id: str, table: dict[str, Any]) -> ModelEntry:
+    unknown = sorted(set(table) - _KNOWN_KEYS)
+    if unknown:
+        raise ManifestError(f"model {model_id}: unknown field {unknown[0]!r}")
+    values = {k: v for k, v in table.items() if k not in _DETECTOR_OPTIONS and k not in ("also_accepted", "input")}
+    raw_input = table.get("input", {})
+    try:
+        entry = ModelEntry(
+            id=model_id, **values,
+            input=raw_input if isinstance(raw_input, dict) else {"text": str(raw_input)},
+            detector_options={k: table[k] for k in _DETECTOR_OPTIONS if k in table},
+            also_accepted=tuple(AcceptedCopy(**copy) for copy in table.get("also_accepted", [])),
+        )
+    except TypeError as err:
+        raise ManifestError(f"model {model_id}: {err}") from err
+    _check(entry)
+    return entry
+
+
+def _check(entry: ModelEntry) -> None:
+    def fail(problem: str) -> None:
+        raise ManifestError(f"model {entry.id}: {problem}")
+
+    if entry.task not in TASKS:
+        fail(f"task must be one of {', '.join(TASKS)}, got {entry.task!r}")
+    if entry.install not in INSTALL_KINDS:
+        fail(f"install must be one of {', '.join(INSTALL_KINDS)}, got {entry.install!r}")
+    if entry.landmark_scheme not in LANDMARK_SCHEMES:
+        fail(f"unknown landmark_scheme {entry.landmark_scheme!r}")
+    for digest in entry.accepted_sha256:
+        if not _SHA256.match(digest):
+            fail(f"sha256 must be 64 lowercase hex digits, got {digest!r}")
+    if entry.install == "download":
+        if not entry.file:
+            fail("a downloaded model needs a file name")
+        if entry.url and not _PINNED_URL.search(entry.url):
+            fail("the download url must be pinned to a full commit hash")
+        if entry.url and not entry.sha256:
+            fail("a download url needs its pinned sha256")
+    if entry.install == "convert" and not (entry.file and entry.convert_command):
+        fail("a converted model needs a file name and its convert_command")
+    if not entry.licence or not entry.training_data or not entry.training_data_terms:
+        fail("licence, training_data and training_data_terms are required")
+    if entry.task == "embedder":
+        if entry.metric not in METRICS:
+            fail(f"metric must be one of {', '.join(METRICS)}")
+        if entry.embedding_size <= 0 or entry.threshold <= 0 or entry.margin < 0:
+            fail("an embedder needs embedding_size, threshold > 0 and margin >= 0")
+        if not entry.model_id:
+            fail("an embedder needs model_id (the embedding space its templates belong to)")
+        if entry.chip_size_px == 112 and set(entry.input) != {"colour", "mean", "std", "layout"}:
+            fail("a 112x112 embedder needs an [input] table with colour, mean, std and layout")
