@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,9 +117,12 @@ def find_enrolled_photo(session: Session, student: Student, sha256: str, model_i
 
 def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, student: Student, data: bytes, *,
                  source: str = "folder", original_name: str = "", dry_run: bool = False,
-                 duplicates: DuplicateChecker | None = None) -> EnrollResult:
+                 duplicates: DuplicateChecker | None = None,
+                 other_engines: Sequence[FaceEngine] = ()) -> EnrollResult:
     """Check one photo of ``student`` and store its face template (and the photo, if photos are kept).
 
+    ``engine`` (the model in use) decides which face is enrolled and whether the photo is good enough;
+    each of ``other_engines`` (the other installed models) adds its own template of that same face.
     Raises ``PhotoRejected`` (with ``reason`` one of ``REJECT_REASONS``) and stores nothing for a bad photo.
     With ``dry_run`` every check runs but nothing is written.
     """
@@ -152,11 +156,39 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
         photo.kept = True
     session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=engine.model_id,
                              vector=vector_to_bytes(face.embedding), quality=face.quality.sharpness))
+    for other in other_engines:
+        same_face = find_same_face(other.find_faces(image, embed=True), face.box)
+        if same_face is None:
+            result.warnings.append(f"model {other.model_id} did not find the face: no template for it")
+            continue
+        session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=other.model_id,
+                                 vector=vector_to_bytes(same_face.embedding), quality=same_face.quality.sharpness))
     session.flush()
     if duplicates is not None:
         duplicates.add(student.student_code, face.embedding)
     result.photo_id = photo.id
     return result
+
+
+def find_same_face(faces: list[Face], box: tuple[int, int, int, int], min_iou: float = 0.3) -> Face | None:
+    """The face of ``faces`` that overlaps ``box`` most (another detector's box of the same face), if any."""
+    best, best_iou = None, min_iou
+    for face in faces:
+        overlap = box_iou(face.box, box)
+        if overlap >= best_iou:
+            best, best_iou = face, overlap
+    return best
+
+
+def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def store_photo_file(settings: Settings, student: Student, sha256: str, image_rgb: np.ndarray) -> str:
@@ -184,10 +216,10 @@ _ENGINE_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_engine(settings: Settings) -> FaceEngine:
-    from attendance.faces.factory import build_face_engine
+def _cached_engines(settings: Settings) -> list[FaceEngine]:
+    from attendance.faces.factory import build_enrollment_engines
 
-    return build_face_engine(settings)
+    return build_enrollment_engines(settings)
 
 
 def enroll_uploaded_photo(session: Session, settings: Settings, student: Student, data: bytes, filename: str,
@@ -198,7 +230,7 @@ def enroll_uploaded_photo(session: Session, settings: Settings, student: Student
     runs several requests at once. Raises ``PhotoRejected`` like ``enroll_photo``.
     """
     with _ENGINE_LOCK:
-        engine = _cached_engine(settings)
+        engine, *others = _cached_engines(settings)
         duplicates = DuplicateChecker(session, student.school_id, engine.model_id, settings.duplicate_warn_distance)
         return enroll_photo(session, engine, settings, student, data, source=source, original_name=filename,
-                            duplicates=duplicates)
+                            duplicates=duplicates, other_engines=others)

@@ -16,16 +16,19 @@ import numpy as np
 from sqlalchemy import select
 
 from attendance.db.models import FaceTemplate, School, SchoolClass, Student
+from attendance.errors import ModelError
+from attendance.recognition import get_profile
 
-# The distance each known model's vectors are compared with; models not listed default to cosine.
-MODEL_METRICS = {"dlib_resnet_v1": "euclidean"}
 # Vectors go out rounded to 6 decimals: half the JSON of full float64 reprs, far below any threshold.
 DECIMALS = 6
 
 
 def model_metric(model_id: str) -> str:
-    """"euclidean" or "cosine" for ``model_id``."""
-    return MODEL_METRICS.get(model_id, "cosine")
+    """"euclidean" or "cosine" for ``model_id`` (from the model manifest; "cosine" for a model not in it)."""
+    try:
+        return get_profile(model_id).metric
+    except ModelError:
+        return "cosine"
 
 
 def _students_query(school: School):

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attendance.errors import ModelError
-from attendance.gallery import OperatingPoint
 from models.manifest import ManifestError, ModelEntry, load_manifest
 
 logger = logging.getLogger(__name__)
@@ -247,21 +246,6 @@ def installed_embedders(settings) -> list[ModelEntry]:
         except ModelError:  # the ONNX file is not converted yet: dlib's own runtime gives the same vectors
             pass
     return list(spaces.values())
-
-
-def operating_point(settings, entry: ModelEntry) -> OperatingPoint:
-    """When to name a face with embedder ``entry``: the manifest's threshold and margin for that model.
-
-    ``match_threshold`` (> 0) and ``match_margin`` (>= 0) override them only when ``recognition_model`` names
-    the model explicitly: an override tuned for one model's distances must not follow "auto" to another.
-    """
-    threshold, margin = entry.threshold, entry.margin
-    if (getattr(settings, "recognition_model", AUTO) or AUTO) != AUTO:
-        if getattr(settings, "match_threshold", 0.0) > 0:
-            threshold = settings.match_threshold
-        if getattr(settings, "match_margin", -1.0) >= 0:
-            margin = settings.match_margin
-    return OperatingPoint(threshold=threshold, margin=margin)
 
 
 def _runtime_for(settings, entry: ModelEntry, entries: dict[str, ModelEntry]) -> ModelEntry:

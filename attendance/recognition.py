@@ -1,7 +1,8 @@
-"""Recognition set-up: each model's measured operating point, and galleries loaded from the database."""
+"""Recognition set-up: each model's operating point (from the model manifest), and galleries from the database."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,8 @@ from attendance.db.models import FaceTemplate, Student
 from attendance.errors import ModelError
 from attendance.gallery import Gallery, OperatingPoint
 from attendance.settings import Settings
+
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -25,37 +28,53 @@ class ModelProfile:
     combine: str = "nearest"
 
 
-# Measured on ../shared/faces/lfw/split.csv with `python -m bench.bench_lfw` (README, "Accuracy"): the
-# threshold keeps strangers named (FPIR) under 1% with room to spare, and the margin to the next student
-# is what lets the threshold sit higher than face_recognition's recipe could at the same FPIR.
-MODEL_PROFILES: dict[str, ModelProfile] = {
-    "dlib_resnet_v1": ModelProfile(
-        "dlib_resnet_v1", "euclidean", 128, OperatingPoint(threshold=0.45, margin=0.06), combine="centroid"
-    ),
-}
+@functools.cache
+def _profiles() -> dict[str, ModelProfile]:
+    """One profile per embedding space of the manifest (``models/manifest.toml``: threshold, margin, combine).
 
+    dlib's ResNet (``dlib_resnet_v1``): per-student mean template, distance <= 0.45 and margin >= 0.06,
+    measured on ../shared/faces/lfw/split.csv with ``python -m bench.bench_lfw`` (README, "How recognition
+    decides"); the ArcFace-style models' points come from ``bench/bench_models.py``.
+    """
+    from models.manifest import load_manifest
 
-def register_profile(profile: ModelProfile) -> None:
-    """Add or replace a model's profile (the model manager registers the models it installs)."""
-    MODEL_PROFILES[profile.model_id] = profile
+    profiles: dict[str, ModelProfile] = {}
+    for entry in load_manifest().values():
+        if entry.task == "embedder" and entry.model_id not in profiles:
+            profiles[entry.model_id] = ModelProfile(
+                entry.model_id, entry.metric, entry.embedding_size,
+                OperatingPoint(threshold=entry.threshold, margin=entry.margin), entry.combine,
+            )
+    return profiles
 
 
 def get_profile(model_id: str) -> ModelProfile:
     try:
-        return MODEL_PROFILES[model_id]
+        return _profiles()[model_id]
     except KeyError as err:
-        raise ModelError(f"no measured operating point for model {model_id!r}") from err
+        raise ModelError(f"model {model_id!r} is not in the model manifest (no measured operating point)") from err
 
 
 def combine_rule_for(model_id: str) -> str:
     """How a student's templates combine for ``model_id`` (its profile's rule; "nearest" for a model without one)."""
-    profile = MODEL_PROFILES.get(model_id)
+    profile = _profiles().get(model_id)
     return profile.combine if profile else "nearest"
 
 
 def resolve_operating_point(settings: Settings, model_id: str) -> OperatingPoint:
-    """The model's measured point, with ``match_threshold`` / ``match_margin`` overriding when set."""
+    """The model's measured point, with ``match_threshold`` / ``match_margin`` on top when they may apply.
+
+    The overrides hold distances of one model, so they apply to the model ``recognition_model`` names, or,
+    with ``recognition_model = "auto"``, to dlib's ResNet only (the installed default): an override tuned
+    for dlib's distances must never follow "auto" to a newly installed model.
+    """
     point = get_profile(model_id).point
+    from models.manifest import load_manifest
+
+    entry = load_manifest().get(settings.recognition_model)
+    overridden_space = entry.model_id if entry is not None else "dlib_resnet_v1"
+    if model_id != overridden_space:
+        return point
     threshold = settings.match_threshold if settings.match_threshold > 0 else point.threshold
     margin = settings.match_margin if settings.match_margin >= 0 else point.margin
     return OperatingPoint(threshold=threshold, margin=margin)

@@ -54,9 +54,16 @@ class Settings:
         "empty means the best available in the order TensorRT, CUDA, OpenVINO, CoreML, DirectML, CPU."
     )
     onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.")
+    recognition_model: str = setting(
+        "auto", "Face embedder: `auto` (the most accurate installed model, by the manifest's rank) or a model id "
+        "from `attendance models list`; after installing one, run `attendance gallery rebuild`."
+    )
+    detector_model: str = setting(
+        "auto", "Face detector: `auto` (YuNet when installed, else dlib's HOG) or `dlib_hog` / `yunet_2023mar`."
+    )
     match_threshold: float = setting(
         0.0, "Largest distance at which a face may be named; 0 means the model's measured default "
-        "(0.45 for dlib ResNet 128-D)."
+        "(0.45 for dlib ResNet 128-D). Applies to the model `recognition_model` names (with `auto`, to dlib's only)."
     )
     match_margin: float = setting(
         -1.0, "Smallest gap between the best student's distance and the next student's; negative means the "

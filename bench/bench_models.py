@@ -125,10 +125,13 @@ class _ThreePointEmbedder(_DlibChipEmbedder):
 
 
 def open_set(vectors, found, rows, engine, threshold, margin):
-    """FNIR at each FPIR point (threshold sweep, margin 0) and (FNIR, FPIR) at the default point."""
+    """FNIR at each FPIR point (threshold sweep, margin 0) and (FNIR, FPIR) at the default point; templates
+    combine as the model's manifest entry says (mean template for dlib's ResNet, nearest for the others)."""
+    from attendance.recognition import combine_rule_for
+
     enroll = [i for i, r in enumerate(rows) if r.role == "enroll" and found[i]]
     gallery = Gallery(engine.embedder.model_id, engine.embedder.metric, vectors[enroll],
-                      [rows[i].identity for i in enroll], combine="nearest")
+                      [rows[i].identity for i in enroll], combine=combine_rule_for(engine.embedder.model_id))
     known = np.array([i for i, r in enumerate(rows) if r.role == "probe_known"])
     unknown = np.array([i for i, r in enumerate(rows) if r.role == "probe_unknown"])
 

@@ -15,7 +15,8 @@ def core_settings(settings: AgentSettings) -> Settings:
     return load_settings(Settings, environ={}, overrides={
         "instance_path": settings.instance_path, "face_backend": settings.backend,
         "detect_upsample": settings.detect_upsample, "match_threshold": settings.match_threshold,
-        "match_margin": settings.match_margin,
+        "match_margin": settings.match_margin, "recognition_model": settings.recognition_model,
+        "detector_model": settings.detector_model,
     })
 
 

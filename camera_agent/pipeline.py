@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from attendance.faces.dlib_models import eyes_and_nose
+from attendance.faces.landmarks import NOSE_DEPTH_RATIO, eyes_and_nose
 from attendance.faces.engine import FaceEngine
 from attendance.faces.quality import estimate_pose, measure_sharpness
 from attendance.faces.types import FaceQuality
@@ -168,7 +168,8 @@ class Pipeline:
         faces = []
         for box in boxes:
             landmarks = self.engine.landmarker.locate(image, box)
-            yaw, roll, pitch = estimate_pose(*eyes_and_nose(landmarks))
+            scheme = self.engine.landmark_scheme
+            yaw, roll, pitch = estimate_pose(*eyes_and_nose(landmarks, scheme), NOSE_DEPTH_RATIO[scheme])
             faces.append(SeenFace(box, landmarks, yaw, roll, pitch))
         self.stage_ms["landmarks"] += (time.perf_counter() - started) * 1000.0
         return faces

@@ -24,8 +24,12 @@ class AgentSettings:
     camera_name: str = setting("gate", "A name for this camera in logs and the preview.")
     backend: str = setting("dlib", "Face embedder backend: `dlib` or `onnx` (the same ResNet in ONNX Runtime).",
                            choices=("dlib", "onnx"))
-    instance_path: str = setting("instance", "Dashboard-style instance folder, used only to find the ONNX "
-                                 "model (`models/dlib_resnet_v1.onnx`) for the onnx backend.")
+    instance_path: str = setting("instance", "Instance folder whose `models/` holds the models installed on this PC "
+                                 "(`attendance models download`, `attendance models convert-dlib`).")
+    recognition_model: str = setting("auto", "Face embedder: `auto` (the most accurate model installed in "
+                                     "`instance_path`) or a model id; the dashboard must have its templates.")
+    detector_model: str = setting("auto", "Face detector: `auto` (YuNet when installed, else dlib's HOG), "
+                                  "`dlib_hog` or `yunet_2023mar`.")
     match_threshold: float = setting(0.0, "Largest distance at which one embedding votes for a student; 0 "
                                      "means the model's measured default (0.45 for dlib).")
     match_margin: float = setting(-1.0, "Smallest gap to the next student for a vote; negative means the "

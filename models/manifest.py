@@ -60,6 +60,7 @@ class ModelEntry:
     metric: str = ""
     threshold: float = 0.0
     margin: float = 0.0
+    combine: str = "nearest"  # how a student's templates make one distance (attendance/gallery.py)
     threshold_source: str = ""
     chip_size_px: int = 0
     input: dict[str, Any] = field(default_factory=dict)  # embedders: colour, mean, std, layout; detectors: text
@@ -139,6 +140,8 @@ def _check(entry: ModelEntry) -> None:
     if entry.task == "embedder":
         if entry.metric not in METRICS:
             fail(f"metric must be one of {', '.join(METRICS)}")
+        if entry.combine not in ("nearest", "mean", "centroid"):
+            fail(f"combine must be nearest, mean or centroid, got {entry.combine!r}")
         if entry.embedding_size <= 0 or entry.threshold <= 0 or entry.margin < 0:
             fail("an embedder needs embedding_size, threshold > 0 and margin >= 0")
         if not entry.model_id:

@@ -39,6 +39,18 @@ def require_shared(path: Path) -> Path:
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _hermetic_environment(tmp_path_factory):
+    """No test reads the developer's own instance folder (installed models, photos) or ATTENDANCE_* settings."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("ATTENDANCE_") and k != "ATTENDANCE_TEST_DATABASE_URL"}
+    for key in saved:
+        del os.environ[key]
+    os.environ["ATTENDANCE_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("default-instance"))
+    yield
+    del os.environ["ATTENDANCE_INSTANCE_PATH"]
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     return require_shared(SHARED_FACES)

@@ -18,9 +18,11 @@ import pytest
 from attendance import models_manager
 from attendance.cli import models_cmd
 from attendance.errors import ModelError
+from attendance.gallery import OperatingPoint
+from attendance.recognition import get_profile, resolve_operating_point
 from attendance.settings import Settings, load_settings
 from models.manifest import ManifestError, load_manifest
-from tests.conftest import REPO_ROOT, SHARED_MODELS, require_shared
+from conftest import REPO_ROOT, SHARED_MODELS, require_shared
 
 PAYLOAD = b"a tiny stand-in for an ONNX model"
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
@@ -287,17 +289,15 @@ def test_model_in_use_is_the_best_installed_or_the_one_the_setting_names(test_ma
         models_manager.model_in_use(pinned)
 
 
-def test_operating_point_overrides_follow_only_an_explicitly_named_model(test_manifest, tmp_path):
-    @dataclass(frozen=True)
-    class Tuned(ModelSettings):
-        match_threshold: float = 0.3
-        match_margin: float = 0.01
-
-    entry = test_manifest["open_embedder"]
-    auto = models_manager.operating_point(Tuned(str(tmp_path)), entry)
-    assert (auto.threshold, auto.margin) == (0.5, 0.05)
-    named = models_manager.operating_point(Tuned(str(tmp_path), recognition_model="open_embedder"), entry)
-    assert (named.threshold, named.margin) == (0.3, 0.01)
+def test_operating_point_overrides_follow_only_an_explicitly_named_model(tmp_path):
+    tuned = {"instance_path": str(tmp_path), "match_threshold": 0.3, "match_margin": 0.01}
+    auto = load_settings(Settings, environ={}, overrides=tuned)
+    assert resolve_operating_point(auto, "dlib_resnet_v1") == OperatingPoint(0.3, 0.01)
+    paddlex = get_profile("mobilefacenet_paddlex").point
+    assert resolve_operating_point(auto, "mobilefacenet_paddlex") == paddlex
+    named = load_settings(Settings, environ={}, overrides={**tuned, "recognition_model": "mobilefacenet_paddlex"})
+    assert resolve_operating_point(named, "mobilefacenet_paddlex") == OperatingPoint(0.3, 0.01)
+    assert resolve_operating_point(named, "dlib_resnet_v1") == get_profile("dlib_resnet_v1").point
 
 
 def test_real_manifest_installs_the_shared_copies_by_path(model_settings):

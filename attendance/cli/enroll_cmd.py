@@ -13,7 +13,7 @@ from attendance.db import Database
 from attendance.directory import get_or_create_class, get_or_create_school, get_or_create_student, record_consent
 from attendance.enrollment import REJECT_REASONS, DuplicateChecker, enroll_photo
 from attendance.errors import AttendanceError, ImageError, InvalidInput, PhotoRejected
-from attendance.faces.factory import BACKENDS, build_face_engine
+from attendance.faces.factory import BACKENDS, build_enrollment_engines
 from attendance.faces.image import read_image_bytes
 from attendance.roster import RosterEntry, read_photo_folder, read_roster_csv
 from attendance.settings import Settings
@@ -54,7 +54,7 @@ def read_roster(source: Path, photos: Path | None) -> list[RosterEntry]:
 
 def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
     roster = read_roster(args.source, args.photos)
-    engine = build_face_engine(settings, args.backend)
+    engine, *other_engines = build_enrollment_engines(settings, args.backend)
     database = Database.open(settings.resolved_database_url)
     outcomes: Counter[str] = Counter()
     students_done: set[str] = set()
@@ -75,7 +75,8 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
                 if not entry.photos:
                     bar.write(f"warning: {entry.student_code} {entry.full_name}: no photos")
                 for path in entry.photos:
-                    outcome = enroll_one(session, engine, settings, student, path, args.dry_run, duplicates, bar)
+                    outcome = enroll_one(session, [engine, *other_engines], settings, student, path, args.dry_run,
+                                         duplicates, bar)
                     outcomes[outcome] += 1
                     bar.update(1)
                 students_done.add(entry.student_code)
@@ -90,13 +91,14 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if any(reason in outcomes for reason in REJECT_REASONS) else 0
 
 
-def enroll_one(session, engine, settings: Settings, student, path: Path, dry_run: bool,
+def enroll_one(session, engines: list, settings: Settings, student, path: Path, dry_run: bool,
                duplicates: DuplicateChecker, bar: tqdm) -> str:
-    """Enroll one photo file; returns "enrolled", "already_enrolled" or the rejection reason."""
+    """Enroll one photo file with the engine in use (and the other installed models); returns "enrolled",
+    "already_enrolled" or the rejection reason."""
     try:
         data = read_image_bytes(path)
-        result = enroll_photo(session, engine, settings, student, data, source="folder",
-                              original_name=path.name, dry_run=dry_run, duplicates=duplicates)
+        result = enroll_photo(session, engines[0], settings, student, data, source="folder", original_name=path.name,
+                              dry_run=dry_run, duplicates=duplicates, other_engines=engines[1:])
     except ImageError as err:
         bar.write(f"rejected {path}: {REJECT_REASONS['unreadable']} ({err.message})")
         return "unreadable"

@@ -16,7 +16,10 @@ from importlib.metadata import entry_points
 from attendance.errors import AttendanceError, SettingsError
 from attendance.settings import Settings, load_settings
 
-CORE_COMMAND_MODULES = ("attendance.cli.db_cmd", "attendance.cli.faces_cmd", "attendance.cli.enroll_cmd")
+CORE_COMMAND_MODULES = (
+    "attendance.cli.db_cmd", "attendance.cli.faces_cmd", "attendance.cli.enroll_cmd", "attendance.cli.models_cmd",
+    "attendance.cli.gallery_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from attendance import models_manager
 from attendance.errors import ModelError
@@ -52,7 +53,26 @@ def add_remove(models_sub: argparse._SubParsersAction, common: argparse.Argument
     parser.set_defaults(handler=run_remove)
 
 
-SUBCOMMANDS = [add_list, add_download, add_verify, add_remove]
+def add_convert_dlib(models_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = models_sub.add_parser(
+        "convert-dlib", parents=[common], help="convert the installed dlib ResNet to ONNX (same vectors, faster)",
+        description="Read dlib_face_recognition_resnet_model_v1.dat from face-recognition-models and write the "
+        "same network as <instance>/models/dlib_resnet_v1.onnx (and its .sha256). Pure Python, no download.",
+    )
+    parser.add_argument("--dat", metavar="FILE", help="the dlib model file (default: the installed package's)")
+    parser.set_defaults(handler=run_convert_dlib)
+
+
+SUBCOMMANDS = [add_list, add_download, add_verify, add_remove, add_convert_dlib]
+
+
+def run_convert_dlib(args: argparse.Namespace, settings: Settings) -> int:
+    from models.dlib_onnx import ONNX_FILENAME, convert_dlib_resnet
+
+    out = models_manager.models_dir(settings) / ONNX_FILENAME
+    digest = convert_dlib_resnet(Path(args.dat) if args.dat else None, out)
+    print(f"wrote {out} (sha256 {digest}); use it with face_backend = \"onnx\" or --backend onnx")
+    return 0
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,6 +9,7 @@ import dlib
 import numpy as np
 
 from attendance.errors import ModelError
+from attendance.faces.landmarks import DLIB5
 from attendance.faces.types import Detection
 
 RESNET_MODEL_ID = "dlib_resnet_v1"
@@ -34,6 +35,7 @@ class DlibHogDetector:
     """dlib's HOG + linear SVM frontal face detector; finds faces from about 80 px, 40 px with upsample=1."""
 
     model_id = "dlib_hog"
+    landmark_scheme = ""  # boxes only: the 5 points come from DlibLandmarker
 
     def __init__(self, upsample: int = 1, min_score: float = 0.0) -> None:
         self.upsample = upsample
@@ -56,6 +58,7 @@ class DlibLandmarker:
     """dlib's 5-point shape predictor: two corners of each eye and the base of the nose."""
 
     model_id = "dlib_shape5"
+    scheme = DLIB5
 
     def __init__(self) -> None:
         self._predictor = dlib.shape_predictor(str(locate_dlib_model("shape_predictor_5_face_landmarks.dat")))
@@ -64,14 +67,6 @@ class DlibLandmarker:
         """The 5 points (5, 2) float32 of the face in ``box``, in ``image_rgb``'s pixels."""
         shape = self._predictor(image_rgb, dlib.rectangle(*box))
         return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-
-
-def eyes_and_nose(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(image-left eye centre, image-right eye centre, nose) from dlib's 5 points (eye corners 0-1, 2-3; nose 4)."""
-    first = landmarks[0:2].mean(axis=0)
-    second = landmarks[2:4].mean(axis=0)
-    left, right = (first, second) if first[0] <= second[0] else (second, first)
-    return left.astype(np.float64), right.astype(np.float64), landmarks[4].astype(np.float64)
 
 
 def align_dlib_chip(image_rgb: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -90,6 +85,7 @@ class DlibResnetEmbedder:
     dim = 128
     metric = "euclidean"
     chip_size = RESNET_CHIP_SIZE
+    landmark_scheme = DLIB5
 
     def __init__(self) -> None:
         self._model = dlib.face_recognition_model_v1(str(locate_dlib_model("dlib_face_recognition_resnet_model_v1.dat")))

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from attendance.faces.dlib_models import eyes_and_nose
+from attendance.errors import ModelError
+from attendance.faces.landmarks import DLIB5, eyes_and_nose
 from attendance.faces.quality import measure_quality
-from attendance.faces.types import Detector, Embedder, Face, Landmarker
+from attendance.faces.types import Detection, Detector, Embedder, Face, Landmarker
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ class FaceEngine:
         self.embedder = embedder
         self.detect_max_side_px = detect_max_side_px
         self.times = StageTimes()
+        # The 5 points the embedder was trained on; the landmarker must give the same scheme.
+        self.landmark_scheme = getattr(embedder, "landmark_scheme", DLIB5)
+        if getattr(landmarker, "scheme", DLIB5) != self.landmark_scheme:
+            raise ModelError(f"landmarker {landmarker.model_id} gives {getattr(landmarker, 'scheme', DLIB5)} points, "
+                             f"embedder {embedder.model_id} needs {self.landmark_scheme}")
 
     @property
     def model_id(self) -> str:
@@ -61,9 +67,9 @@ class FaceEngine:
             box = _scale_box(detection.box, 1.0 / scale, width, height)
             if box[2] - box[0] < 2 or box[3] - box[1] < 2:
                 continue
-            landmarks = self.landmarker.locate(image_rgb, box)
+            landmarks = self._locate(image_rgb, detection, box, 1.0 / scale)
             chip = self.embedder.align(image_rgb, landmarks, box)
-            quality = measure_quality(box, eyes_and_nose(landmarks), chip)
+            quality = measure_quality(box, eyes_and_nose(landmarks, self.landmark_scheme), chip, self.landmark_scheme)
             faces.append(Face(box=box, score=detection.score, landmarks=landmarks, quality=quality, chip=chip))
         faces.sort(key=lambda f: f.area_px, reverse=True)
         self.times.add("landmarks", started)
@@ -76,6 +82,13 @@ class FaceEngine:
             self.times.add("embed", started)
             self.times.faces += len(faces)
         return faces
+
+    def _locate(self, image_rgb: np.ndarray, detection: Detection, box: tuple[int, int, int, int],
+                factor: float) -> np.ndarray:
+        """The embedder's landmarks: the detector's own when they are its scheme (YuNet), else the landmarker's."""
+        if detection.landmarks is not None and getattr(self.detector, "landmark_scheme", "") == self.landmark_scheme:
+            return (detection.landmarks * np.float32(factor)).astype(np.float32)
+        return self.landmarker.locate(image_rgb, box)
 
     def _detection_scale(self, image_rgb: np.ndarray) -> float:
         longest = max(image_rgb.shape[:2])

@@ -1,38 +1,62 @@
-"""Builds the face engine the settings ask for: dlib's models, or the same ResNet run by ONNX Runtime."""
+"""Builds the face engine the settings ask for: the detector and embedder in use, each with its alignment.
+
+Which models run comes from the model manager (``recognition_model`` / ``detector_model``, "auto" by
+default: the most accurate installed ones); the dlib ResNet runs in dlib or in ONNX Runtime as
+``face_backend`` says (the same vectors either way).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
 
+from attendance import models_manager
 from attendance.errors import ModelError
-from attendance.faces.dlib_models import DlibHogDetector, DlibLandmarker, DlibResnetEmbedder
 from attendance.faces.engine import FaceEngine
+from attendance.faces.zoo import build_detector, build_embedder, build_landmarker
 from attendance.settings import Settings
 
 BACKENDS = ("dlib", "onnx")
-# TF32 on NVIDIA cards would move vectors by ~1e-3 and break parity with galleries enrolled through dlib.
-ONNX_PARITY_OPTIONS = {"CUDAExecutionProvider": {"use_tf32": "0"}}
+YUNET_ID = "yunet_2023mar"
 
 
-def onnx_resnet_path(settings: Settings) -> Path:
-    """Where ``attendance models convert-dlib`` writes dlib's ResNet as ONNX."""
-    return Path(settings.instance_path) / "models" / "dlib_resnet_v1.onnx"
+def build_face_engine(settings: Settings, backend: str | None = None, *, model: str | None = None) -> FaceEngine:
+    """A ``FaceEngine`` for ``settings``; ``backend`` overrides ``face_backend``, ``model`` the embedder in use.
 
-
-def build_face_engine(settings: Settings, backend: str | None = None) -> FaceEngine:
-    """A ``FaceEngine`` with dlib's HOG detector and 5-point landmarks and the chosen embedder backend."""
-    backend = backend or settings.face_backend
-    if backend == "dlib":
-        embedder = DlibResnetEmbedder()
-    elif backend == "onnx":
-        from attendance.faces.onnx_resnet import OnnxResnetEmbedder
-
-        path = onnx_resnet_path(settings)
-        if not path.is_file():
-            raise ModelError(f"{path} does not exist: run `attendance models convert-dlib` first")
-        embedder = OnnxResnetEmbedder(path, providers=list(settings.onnx_providers) or None,
-                                      threads=settings.onnx_threads, provider_options=ONNX_PARITY_OPTIONS)
-    else:
+    Raises ``ModelError`` naming what to install or convert when a model is missing.
+    """
+    if backend and backend not in BACKENDS:
         raise ModelError(f"unknown face backend {backend!r} (choose {' or '.join(BACKENDS)})")
-    return FaceEngine(DlibHogDetector(upsample=settings.detect_upsample), DlibLandmarker(), embedder,
-                      detect_max_side_px=settings.detect_max_side_px)
+    if backend:
+        settings = dataclasses.replace(settings, face_backend=backend)
+    if model:
+        settings = dataclasses.replace(settings, recognition_model=model)
+    embedder_entry = models_manager.model_in_use(settings, "embedder")
+    detector_entry = models_manager.model_in_use(settings, "detector")
+    detector = build_detector(detector_entry, models_manager.model_path(settings, detector_entry),
+                              upsample=settings.detect_upsample)
+    embedder = build_embedder(embedder_entry, models_manager.model_path(settings, embedder_entry),
+                              providers=list(settings.onnx_providers) or None, threads=settings.onnx_threads)
+    landmarker = build_landmarker(detector, embedder, installed_yunet_path(settings))
+    return FaceEngine(detector, landmarker, embedder, detect_max_side_px=settings.detect_max_side_px)
+
+
+def build_enrollment_engines(settings: Settings, backend: str | None = None) -> list[FaceEngine]:
+    """The engine in use first, then one for every other installed embedding space.
+
+    Enrollment stores a template in each, so that switching ``recognition_model`` needs no re-enrollment.
+    """
+    primary = build_face_engine(settings, backend)
+    engines = [primary]
+    for entry in models_manager.installed_embedders(settings):
+        if entry.model_id != primary.model_id:
+            engines.append(build_face_engine(settings, backend, model=entry.id))
+    return engines
+
+
+def installed_yunet_path(settings: Settings):
+    """YuNet's file when it is installed (it places ArcFace landmarks behind another detector), else None."""
+    try:
+        entry = models_manager.get_entry(YUNET_ID)
+    except ModelError:
+        return None
+    return models_manager.model_path(settings, entry) if models_manager.is_installed(settings, entry) else None

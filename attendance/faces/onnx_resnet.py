@@ -22,6 +22,7 @@ class OnnxResnetEmbedder:
     dim = 128
     metric = "euclidean"
     chip_size = RESNET_CHIP_SIZE
+    landmark_scheme = "dlib5"  # aligned exactly as DlibResnetEmbedder aligns
 
     def __init__(
         self,

@@ -7,11 +7,9 @@ import math
 import cv2
 import numpy as np
 
+from attendance.faces.landmarks import NOSE_DEPTH_RATIO
 from attendance.faces.types import FaceQuality
 
-# Nose offset from the eye midline, as a fraction of the eye distance, at 45 degrees of yaw. dlib's nose
-# point sits under the nose, about 0.35 eye-distances in front of the eye plane on an adult face.
-NOSE_DEPTH_RATIO = 0.35
 
 
 SHARPNESS_CHIP_PX = 64
@@ -28,7 +26,8 @@ def measure_sharpness(chip_rgb: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
-def estimate_pose(eye_left: np.ndarray, eye_right: np.ndarray, nose: np.ndarray) -> tuple[float, float, float]:
+def estimate_pose(eye_left: np.ndarray, eye_right: np.ndarray, nose: np.ndarray,
+                  nose_depth_ratio: float = NOSE_DEPTH_RATIO["dlib5"]) -> tuple[float, float, float]:
     """Approximate (yaw_deg, roll_deg, pitch_ratio) from the two eye centres and the nose point.
 
     Yaw comes from how far the nose sits from the eyes' midline along the eye line; roll is the angle of
@@ -42,16 +41,16 @@ def estimate_pose(eye_left: np.ndarray, eye_right: np.ndarray, nose: np.ndarray)
     offset = nose - (eye_left + eye_right) / 2.0
     along = float(offset @ unit) / eye_dist
     across = float(offset @ normal) / eye_dist
-    yaw = math.degrees(math.atan2(along, NOSE_DEPTH_RATIO))
+    yaw = math.degrees(math.atan2(along, nose_depth_ratio))
     roll = math.degrees(math.atan2(float(eye_vec[1]), float(eye_vec[0])))
     return yaw, roll, abs(across)
 
 
 def measure_quality(box: tuple[int, int, int, int], eyes_nose: tuple[np.ndarray, np.ndarray, np.ndarray],
-                    chip_rgb: np.ndarray) -> FaceQuality:
+                    chip_rgb: np.ndarray, scheme: str = "dlib5") -> FaceQuality:
     """Every quality measure of one face; ``eyes_nose`` is (image-left eye, image-right eye, nose)."""
     x1, y1, x2, y2 = box
-    yaw, roll, pitch_ratio = estimate_pose(*eyes_nose)
+    yaw, roll, pitch_ratio = estimate_pose(*eyes_nose, nose_depth_ratio=NOSE_DEPTH_RATIO[scheme])
     return FaceQuality(
         face_px=float(max(x2 - x1, y2 - y1)), sharpness=measure_sharpness(chip_rgb),
         yaw_deg=yaw, roll_deg=roll, pitch_ratio=pitch_ratio,

@@ -56,6 +56,7 @@ class Detector(Protocol):
     """Finds faces. ``model_id`` names the model; boxes are in the pixels of the image it was given."""
 
     model_id: str
+    landmark_scheme: str  # the scheme of Detection.landmarks ("arcface5" for YuNet), "" when it gives none
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]: ...
 
@@ -64,6 +65,7 @@ class Landmarker(Protocol):
     """Places 5 landmarks on a detected face, in the order its embedder's alignment expects."""
 
     model_id: str
+    scheme: str  # "dlib5" or "arcface5" (attendance/faces/landmarks.py)
 
     def locate(self, image_rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray: ...
 
@@ -75,6 +77,7 @@ class Embedder(Protocol):
     dim: int
     metric: str
     chip_size: int
+    landmark_scheme: str  # the 5 points its chips are aligned from
 
     def align(self, image_rgb: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray: ...
 

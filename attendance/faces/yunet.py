@@ -47,6 +47,8 @@ class YunetDetector:
         self.input_size = input_size
         self.score_threshold = score_threshold
         try:
+            # OpenCV 5 warns on every net it builds that its new graph engine ignores targets: noise, not news.
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, nms_threshold, top_k)
         except cv2.error as err:
             raise ModelError(f"cannot load YuNet from {path}: {err}") from err

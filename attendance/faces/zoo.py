@@ -44,7 +44,9 @@ def build_embedder(entry: Any, path: Path | str | None = None, *, flip: bool = F
     if entry.id == "dlib_resnet_v1_onnx":
         from attendance.faces.onnx_resnet import OnnxResnetEmbedder
 
-        return OnnxResnetEmbedder(_required(entry, path), providers=providers, threads=threads)
+        # TF32 on NVIDIA cards would move vectors by ~1e-3 and break parity with dlib-enrolled galleries.
+        return OnnxResnetEmbedder(_required(entry, path), providers=providers, threads=threads,
+                                  provider_options={"CUDAExecutionProvider": {"use_tf32": "0"}})
     if entry.chip_size_px == 112:
         from attendance.faces.arcface import ArcfaceEmbedder, InputConvention
 
