@@ -157,6 +157,8 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
     session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=engine.model_id,
                              vector=vector_to_bytes(face.embedding), quality=face.quality.sharpness))
     for other in other_engines:
+        if template_exists(session, photo.id, other.model_id):
+            continue
         same_face = find_same_face(other.find_faces(image, embed=True), face.box)
         if same_face is None:
             result.warnings.append(f"model {other.model_id} did not find the face: no template for it")
@@ -168,6 +170,13 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
         duplicates.add(student.student_code, face.embedding)
     result.photo_id = photo.id
     return result
+
+
+def template_exists(session: Session, photo_id: int, model_id: str) -> bool:
+    """Whether the photo already has a template of ``model_id``."""
+    return session.scalar(
+        select(FaceTemplate.id).where(FaceTemplate.photo_id == photo_id, FaceTemplate.model_id == model_id).limit(1)
+    ) is not None
 
 
 def find_same_face(faces: list[Face], box: tuple[int, int, int, int], min_iou: float = 0.3) -> Face | None:

@@ -136,8 +136,9 @@ def test_dry_run_stores_nothing_and_duplicates_are_warned(tmp_path, capsys):
     db_url = f"sqlite:///{tmp_path / 'school.db'}"
     assert enroll_main([str(roster.parent), "--db", db_url, "--quiet", "--dry-run"]) == 0
     assert "would enroll" in capsys.readouterr().out
-    assert attendance_main(["identify", "--db", db_url, "--json", str(people / "barack_obama" / "obama.jpg")]) == 0
-    assert all(f["student_code"] is None for f in json.loads(capsys.readouterr().out)[0]["faces"])
+    # Nothing was stored, not even the school.
+    assert attendance_main(["identify", "--db", db_url, "--json", str(people / "barack_obama" / "obama.jpg")]) == 2
+    assert "there is no school yet" in capsys.readouterr().err
     assert enroll_main([str(roster.parent), "--db", db_url, "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "looks very like student HS1" in captured.out + captured.err
@@ -196,3 +197,21 @@ def test_a_better_model_is_installed_rebuilt_and_used(tmp_path, monkeypatch, cap
     named = [sorted(f["name"] for f in r["faces"] if f["student_code"]) for r in results]
     assert named == [["kit_harington", "rose_leslie"], ["barack_obama", "joe_biden"]]
     assert all(0.0 <= f["distance"] < 0.53 for r in results for f in r["faces"])  # cosine distances of the new model
+
+
+def test_rerunning_enrollment_keeps_a_withdrawn_consent(enrolled_all, capsys):
+    from attendance.db import Database
+    from attendance.db.models import Student
+    from sqlalchemy import select
+
+    _, db_url, roster = enrolled_all
+    database = Database.open(db_url)
+    with database.session() as session:
+        student = session.scalar(select(Student).where(Student.student_code == "HS001"))
+        student.consent_given = False
+    assert enroll_main([str(roster), "--db", db_url, "--quiet"]) == 0
+    with database.session() as session:
+        assert session.scalar(select(Student.consent_given).where(Student.student_code == "HS001")) is False
+        student = session.scalar(select(Student).where(Student.student_code == "HS001"))
+        student.consent_given = True
+    database.close()

@@ -39,7 +39,8 @@ def add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="check every photo, store nothing")
     parser.add_argument(
         "--no-consent", action="store_true",
-        help="do not record guardian consent for new students (cameras ignore them until it is recorded)",
+        help="do not record guardian consent for new students (cameras ignore them until it is recorded); "
+             "students already enrolled keep the consent on record",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -64,12 +65,16 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
         with database.session() as session:
             school = get_or_create_school(session, args.school, name=args.school_name, timezone=settings.timezone)
             duplicates = DuplicateChecker(session, school.id, engine.model_id, settings.duplicate_warn_distance)
+            if args.dry_run:
+                session.rollback()
         for entry in roster:
             with database.session() as session:
                 school = get_or_create_school(session, args.school, timezone=settings.timezone)
                 school_class = get_or_create_class(session, school, entry.class_code, args.school_year) if entry.class_code else None
-                student, _ = get_or_create_student(session, school, entry.student_code, entry.full_name, school_class)
-                if not args.no_consent and not student.consent_given:
+                student, created = get_or_create_student(session, school, entry.student_code, entry.full_name,
+                                                         school_class)
+                # Only for a new student: an existing one's consent (given or withdrawn) is the school's record.
+                if created and not args.no_consent:
                     record_consent(student, "bulk enrollment")
                     outcomes["consent_recorded"] += 1
                 if not entry.photos:
