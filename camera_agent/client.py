@@ -1,7 +1,10 @@
-"""The dashboard's JSON API as the agent sees it: four calls, and errors sorted into retry-later or give-up.
+"""The dashboard's JSON API as the agent sees it: four calls, and errors sorted into retry-later or too-large.
 
 The agent reaches the dashboard only through this module (never by importing it). The token is sent as
-``Authorization: Bearer ...`` and never logged.
+``Authorization: Bearer ...`` and never logged. A refusal of a whole request says nothing final about the
+events in it: a 404 or 405 is as likely a reverse proxy or a wrong ``server_url`` path as anything the
+events did, so every whole-request error but 413 is "retry later"; only the server's per-event ``error``
+results (in a 200 answer) are final, and the sender handles those.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ logger = logging.getLogger(__name__)
 EVENT_PATHS = {"checkin": "/api/v1/checkins", "unknown": "/api/v1/unknowns"}
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 AUTH_STATUSES = {401, 403}
+ROUTING_STATUSES = {404, 405}
+TOO_LARGE_STATUS = 413
 
 
 class DeliveryError(Exception):
-    """A request did not get a usable answer. ``retry`` says whether trying again later can help."""
+    """A request did not get a usable answer. ``retry`` is False only for 413 (the same request will be
+    refused again: send less); ``status`` is the HTTP status, None when there was no answer."""
 
     def __init__(self, message: str, *, retry: bool, status: int | None = None, code: str = "",
                  retry_after_s: float | None = None) -> None:
@@ -83,15 +89,12 @@ class DashboardClient:
             return response
         code, message = _error_of(response)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if response.status_code in RETRY_STATUSES:
-            raise DeliveryError(f"dashboard busy or failing: HTTP {response.status_code} {code}", retry=True,
-                                status=response.status_code, code=code, retry_after_s=retry_after)
-        if response.status_code in AUTH_STATUSES:
-            # Not the events' fault: keep them and keep trying, the token may be fixed or the camera re-enabled.
-            raise DeliveryError(f"the dashboard refused this camera's token: HTTP {response.status_code} {code}",
-                                retry=True, status=response.status_code, code=code, retry_after_s=retry_after)
-        raise DeliveryError(f"the dashboard refused the request: HTTP {response.status_code} {code}: {message}",
-                            retry=False, status=response.status_code, code=code)
+        status = response.status_code
+        if status == TOO_LARGE_STATUS:
+            raise DeliveryError(f"the request is over the dashboard's size limit: HTTP {status} {code}", retry=False,
+                                status=status, code=code)
+        raise DeliveryError(_describe_refusal(status, code, message), retry=True, status=status, code=code,
+                            retry_after_s=retry_after)
 
     @staticmethod
     def _json(response: requests.Response) -> Any:
@@ -100,6 +103,18 @@ class DashboardClient:
         except ValueError as err:
             raise DeliveryError(f"the dashboard's answer is not JSON (HTTP {response.status_code})", retry=True,
                                 status=response.status_code) from err
+
+
+def _describe_refusal(status: int, code: str, message: str) -> str:
+    """One line for the log and the heartbeat's ``last_error``: what the status most likely means."""
+    if status in RETRY_STATUSES:
+        return f"dashboard busy or failing: HTTP {status} {code}"
+    if status in AUTH_STATUSES:
+        # Not the events' fault: the token may be fixed or the camera re-enabled, so the events wait.
+        return f"the dashboard refused this camera's token: HTTP {status} {code}"
+    hint = " (check server_url and any reverse proxy in front of the dashboard)" if status in ROUTING_STATUSES else ""
+    detail = f": {message}" if message else ""
+    return f"the dashboard refused the request: HTTP {status} {code}".rstrip() + detail + hint
 
 
 def _error_of(response: requests.Response) -> tuple[str, str]:

@@ -16,7 +16,8 @@ def core_settings(settings: AgentSettings) -> Settings:
         "instance_path": settings.instance_path, "face_backend": settings.backend,
         "detect_upsample": settings.detect_upsample, "match_threshold": settings.match_threshold,
         "match_margin": settings.match_margin, "recognition_model": settings.recognition_model,
-        "detector_model": settings.detector_model,
+        "detector_model": settings.detector_model, "onnx_providers": settings.onnx_providers,
+        "onnx_threads": settings.onnx_threads,
     })
 
 

@@ -3,6 +3,10 @@
 The copy on disk lets the agent start and recognise students while the dashboard is down. A new gallery
 replaces the old one in a single reference assignment, so the frame loop sees either the old or the new
 one, never half of each. The file holds children's face templates: it is written 0600, atomically.
+
+A gallery with no students, or with less than half as many as the one before it (the copy on disk counts,
+even when it is of another model), most likely means the server has no templates of this model yet: the
+agent says so once per gallery version, in its log and in the heartbeat's ``last_error``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from camera_agent.client import DashboardClient, DeliveryError
 from camera_agent.status import AgentStatus
 
 logger = logging.getLogger(__name__)
+
+THIN_GALLERY_SHARE = 0.5  # a gallery under half the size of the one before it is reported
 
 
 class GalleryFormatError(ValueError):
@@ -71,6 +77,18 @@ def parse_gallery(document: dict[str, Any], model_id: str, dim: int, etag: str |
     return GallerySnapshot(gallery, str(document.get("version", "")), etag, names)
 
 
+def thin_gallery_problem(model_id: str, student_count: int, previous_count: int) -> str | None:
+    """One line saying the gallery looks incomplete, or None: no students at all, or fewer than half of
+    ``previous_count`` (the students of the gallery this agent had before; 0 when it had none)."""
+    rebuild = f"run `attendance gallery rebuild --model {model_id}` on the server"
+    if student_count == 0:
+        return f"the dashboard has no templates of model {model_id}: {rebuild}"
+    if student_count < previous_count * THIN_GALLERY_SHARE:
+        return (f"the dashboard has templates of model {model_id} for only {student_count} students "
+                f"({previous_count} before): if students are missing, {rebuild}")
+    return None
+
+
 class GallerySync:
     """Holds the current gallery and refreshes it from the dashboard; ``current`` is None until one is loaded."""
 
@@ -82,11 +100,15 @@ class GallerySync:
         self.cache_path = Path(cache_path)
         self.status = status or AgentStatus()
         self.current: GallerySnapshot | None = None
+        self._previous_count = 0  # students in the gallery before the current one
+        self._warned_version: str | None = None
 
     def load_cached(self) -> bool:
         """Load the copy on disk, if there is a good one; True when loaded."""
         try:
             saved = json.loads(self.cache_path.read_text(encoding="utf-8"))
+            # The copy of the model this agent ran before sets what to expect of a newly installed one.
+            self._previous_count = len(saved["document"]["students"])
             self._swap(parse_gallery(saved["document"], self.model_id, self.dim, saved.get("etag")))
         except FileNotFoundError:
             return False
@@ -127,6 +149,18 @@ class GallerySync:
     def _swap(self, snapshot: GallerySnapshot) -> None:
         self.current = snapshot  # one reference assignment: atomic for the frame loop
         self.status.gallery_version = snapshot.version
+        self._report_if_thin(snapshot)
+        self._previous_count = snapshot.student_count
+
+    def _report_if_thin(self, snapshot: GallerySnapshot) -> None:
+        if snapshot.version == self._warned_version:
+            return
+        problem = thin_gallery_problem(self.model_id, snapshot.student_count, self._previous_count)
+        if problem is None:
+            return
+        self._warned_version = snapshot.version
+        logger.warning("%s", problem)
+        self.status.report_error(problem)
 
     def _save(self, document: dict[str, Any], etag: str | None) -> None:
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)

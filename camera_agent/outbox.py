@@ -18,6 +18,8 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,30 +96,40 @@ class Outbox:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock: committed when the block ends, rolled back when it raises.
+
+        A failed write (a full disk, an I/O error) must not leave the connection inside the transaction, or
+        every later ``BEGIN IMMEDIATE`` fails and the agent can record nothing until it restarts.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # SQLite may have rolled back by itself (a full disk, an I/O error)
+                    self._db.execute("ROLLBACK")
+                raise
+
     def record(self, kind: str, body: dict[str, Any], dedup_key: str, school_date: str) -> StoredEvent | None:
         """Store a decision and its event in one transaction; None when ``dedup_key`` was already decided."""
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
         event_id = str(uuid.uuid4())
         now = self._clock()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                claimed = self._db.execute(
-                    "INSERT OR IGNORE INTO decisions (dedup_key, event_id, school_date, created_at) VALUES (?, ?, ?, ?)",
-                    (dedup_key, event_id, school_date, now),
-                ).rowcount
-                if not claimed:
-                    self._db.execute("ROLLBACK")
-                    return None
-                seq = self._db.execute(
-                    "INSERT INTO events (event_id, kind, body, created_at) VALUES (?, ?, ?, ?)",
-                    (event_id, kind, json.dumps(body, separators=(",", ":")), now),
-                ).lastrowid
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            claimed = db.execute(
+                "INSERT OR IGNORE INTO decisions (dedup_key, event_id, school_date, created_at) VALUES (?, ?, ?, ?)",
+                (dedup_key, event_id, school_date, now),
+            ).rowcount
+            if not claimed:  # nothing was written: the empty transaction commits
+                return None
+            seq = db.execute(
+                "INSERT INTO events (event_id, kind, body, created_at) VALUES (?, ?, ?, ?)",
+                (event_id, kind, json.dumps(body, separators=(",", ":")), now),
+            ).lastrowid
         return StoredEvent(seq, event_id, kind, now, {"event_id": event_id, "seq": seq, **body})
 
     def is_decided(self, dedup_key: str) -> bool:
@@ -141,26 +153,23 @@ class Outbox:
         """Forget events the server has (created or duplicate)."""
         if not event_ids:
             return
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM events WHERE event_id = ?", [(e,) for e in event_ids])
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            db.executemany("DELETE FROM events WHERE event_id = ?", [(e,) for e in event_ids])
 
     def dead_letter(self, event_id: str, error_code: str, error_message: str) -> None:
         """Move an event the server refused for good out of the queue (its snapshot is dropped)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            row = self._db.execute("SELECT seq, kind, body FROM events WHERE event_id = ?", (event_id,)).fetchone()
-            if row is not None:
-                body = json.loads(row[2])
-                body.pop("snapshot_jpeg_b64", None)
-                self._db.execute(
-                    "INSERT OR REPLACE INTO dead_letters (seq, event_id, kind, body, error_code, error_message, "
-                    "failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (row[0], event_id, row[1], json.dumps(body), error_code[:100], error_message[:500], self._clock()),
-                )
-                self._db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            row = db.execute("SELECT seq, kind, body FROM events WHERE event_id = ?", (event_id,)).fetchone()
+            if row is None:
+                return
+            body = json.loads(row[2])
+            body.pop("snapshot_jpeg_b64", None)
+            db.execute(
+                "INSERT OR REPLACE INTO dead_letters (seq, event_id, kind, body, error_code, error_message, "
+                "failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row[0], event_id, row[1], json.dumps(body), error_code[:100], error_message[:500], self._clock()),
+            )
+            db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
 
     def note_failure(self, event_ids: list[str], error: str) -> None:
         """Count a failed attempt on these events (for the operator; they stay queued)."""

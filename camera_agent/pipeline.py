@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from attendance.faces.landmarks import NOSE_DEPTH_RATIO, eyes_and_nose
 from attendance.faces.engine import FaceEngine
+from attendance.faces.landmarks import NOSE_DEPTH_RATIO, eyes_and_nose
 from attendance.faces.quality import estimate_pose, measure_sharpness
 from attendance.faces.types import FaceQuality
 from attendance.faces.video import encode_jpeg_rgb, resize, to_gray

@@ -1,10 +1,11 @@
 """The sender: posts the outbox's events to the dashboard, oldest first, until the server has each one.
 
-Connection errors, timeouts, 5xx, 408 and 429 are retried with exponential backoff and jitter (a
-``Retry-After`` header wins). An event leaves the outbox only when the server answered ``created`` or
-``duplicate`` for it, so a lost response costs one duplicate answer, never a lost or doubled event. A
-per-event ``error`` is final: the event moves to the dead letters. A whole batch refused with a 4xx is
-halved until the one bad event is found and set aside.
+An event leaves the outbox only when the server answered ``created`` or ``duplicate`` for it, so a lost
+response costs one duplicate answer, never a lost or doubled event. Only a per-event ``error`` in the
+server's answer is final: that event moves to the dead letters. A batch refused as a whole says nothing
+about its events (a 404 from a reverse proxy, a wrong ``server_url``, a revoked token), so it is retried
+with exponential backoff and jitter (a ``Retry-After`` header wins) and reported in the heartbeat, never
+dead-lettered; a 413 (too large) halves the batch instead, down to single events.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from camera_agent.client import DashboardClient, DeliveryError
+from camera_agent.client import RETRY_STATUSES, DashboardClient, DeliveryError
 from camera_agent.outbox import Outbox
 from camera_agent.status import AgentStatus
 
@@ -130,14 +131,13 @@ class Sender:
         ids = [event.event_id for event in batch]
         self.outbox.note_failure(ids, str(err))
         self.status.report_error(str(err))
-        if err.retry:
-            delay = self.backoff.next_delay(err.retry_after_s)
-            logger.info("delivery failed (%s); retrying in %.1f s", err, delay)
-            return BatchOutcome(retry_in_s=delay)
-        if len(batch) > 1:  # one bad event spoils the batch: halve until it is alone
+        if not err.retry and len(batch) > 1:  # too large: send less
             self._limit = max(1, len(batch) // 2)
+            logger.info("delivery refused as too large (%s); trying %d events", err, self._limit)
             return BatchOutcome(retry_in_s=0.0)
-        logger.warning("the dashboard refused %s event seq=%d for good: %s", batch[0].kind, batch[0].seq, err)
-        self.outbox.dead_letter(batch[0].event_id, err.code or f"http_{err.status}", str(err))
-        self._limit = self.batch_size
-        return BatchOutcome(dead=1, retry_in_s=0.0)
+        # One event alone over the size limit waits too: only a per-event error is final.
+        delay = self.backoff.next_delay(err.retry_after_s)
+        # Busy or unreachable is weather; any other refusal needs a person (a token, server_url, a proxy).
+        log = logger.info if err.status is None or err.status in RETRY_STATUSES else logger.warning
+        log("delivery failed (%s); retrying in %.1f s", err, delay)
+        return BatchOutcome(retry_in_s=delay)

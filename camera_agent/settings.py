@@ -30,6 +30,10 @@ class AgentSettings:
                                      "`instance_path`) or a model id; the dashboard must have its templates.")
     detector_model: str = setting("auto", "Face detector: `auto` (YuNet when installed, else dlib's HOG), "
                                   "`dlib_hog` or `yunet_2023mar`.")
+    onnx_providers: tuple = setting((), "ONNX Runtime execution providers for the ONNX models, best first and "
+                                    "comma-separated (e.g. `OpenVINOExecutionProvider,CPUExecutionProvider`); "
+                                    "empty means the best available.")
+    onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.")
     match_threshold: float = setting(0.0, "Largest distance at which one embedding votes for a student; 0 "
                                      "means the model's measured default (0.45 for dlib).")
     match_margin: float = setting(-1.0, "Smallest gap to the next student for a vote; negative means the "

@@ -19,7 +19,8 @@ TOKEN = "cam_test_token"
 
 class FakeDashboard:
     """A dashboard API double. ``script`` holds actions for the next event POSTs: ``("status", code, headers)``
-    answers that status without storing; ``("drop",)`` stores the batch and closes the connection unanswered."""
+    answers that status without storing; ``("html", code)`` answers it as a reverse proxy would, with an HTML
+    page; ``("drop",)`` stores the batch and closes the connection unanswered."""
 
     def __init__(self, gallery: dict | None = None, port: int = 0) -> None:
         self.gallery = gallery
@@ -78,13 +79,16 @@ def _handler(fake: FakeDashboard):
         def log_message(self, format, *args):
             pass
 
-        def _reply(self, status: int, body: dict | None, headers: dict | None = None) -> None:
-            data = json.dumps(body).encode() if body is not None else b""
+        def _reply(self, status: int, body: dict | str | None, headers: dict | None = None) -> None:
+            if isinstance(body, str):
+                data, content_type = body.encode(), "text/html"
+            else:
+                data, content_type = (json.dumps(body).encode() if body is not None else b""), "application/json"
             self.send_response(status)
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             if body is not None:
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -130,6 +134,9 @@ def _handler(fake: FakeDashboard):
             action = fake.script.pop(0) if fake.script else ("ok",)
             if action[0] == "status":
                 self._reply(action[1], {"error": {"code": "busy", "message": "try later"}}, action[2] if len(action) > 2 else None)
+                return
+            if action[0] == "html":
+                self._reply(action[1], f"<html><body><h1>{action[1]}</h1><hr>nginx</body></html>")
                 return
             results = fake.store(kind, body["events"])
             if action[0] == "drop":  # stored, but the answer is lost

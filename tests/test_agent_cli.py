@@ -9,6 +9,7 @@ from conftest import REPO_ROOT
 from attendance.errors import SettingsError
 from attendance.settings import describe_settings
 from camera_agent.__main__ import main, parse_args, read_settings
+from camera_agent.engine import core_settings
 from camera_agent.settings import AGENT_ENV_PREFIX, AgentSettings
 
 
@@ -29,6 +30,19 @@ def test_flags_override_the_environment_which_overrides_the_toml_file(tmp_path, 
     assert settings.source == "rtsp://cam/1"
     assert settings.scale == 0.75 and settings.fps == 5.0 and settings.token == "cam_from_env"
     assert settings.snapshots is False and settings.match_threshold == 0.4
+
+
+def test_onnx_providers_and_threads_reach_the_core_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTENDANCE_AGENT_TOKEN", "cam_x")
+    assert core_settings(read_settings(parse_args([]))).onnx_providers == ()  # empty: the best available
+    monkeypatch.setenv("ATTENDANCE_AGENT_ONNX_PROVIDERS", "OpenVINOExecutionProvider, CPUExecutionProvider")
+    monkeypatch.setenv("ATTENDANCE_AGENT_ONNX_THREADS", "2")
+    core = core_settings(read_settings(parse_args([])))
+    assert core.onnx_providers == ("OpenVINOExecutionProvider", "CPUExecutionProvider") and core.onnx_threads == 2
+    monkeypatch.delenv("ATTENDANCE_AGENT_ONNX_PROVIDERS")
+    config = tmp_path / "agent.toml"
+    config.write_text('[agent]\nonnx_providers = ["CPUExecutionProvider"]\n')
+    assert core_settings(read_settings(parse_args(["--config", str(config)]))).onnx_providers == ("CPUExecutionProvider",)
 
 
 def test_a_missing_token_is_a_one_line_error(capsys):

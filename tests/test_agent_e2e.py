@@ -9,6 +9,7 @@ restarted, and the agent killed with SIGKILL mid-run and restarted: every decisi
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import socket
@@ -43,9 +44,14 @@ def people_gallery(clip) -> dict:
     return enroll_people(PEOPLE)
 
 
-def agent_command(server_url: str, outbox: Path, *extra: str) -> list[str]:
+def agent_command(server_url: str, outbox: Path, *extra: str, start_at: str = START_AT) -> list[str]:
     return [sys.executable, "-m", "camera_agent", "--source", str(CLIP), "--server", server_url, "--once",
-            "--outbox", str(outbox), "--start-at", START_AT, "--deliver-timeout-s", "60", *extra]
+            "--outbox", str(outbox), "--start-at", start_at, "--deliver-timeout-s", "60", *extra]
+
+
+def recent_start_at() -> str:
+    """An hour ago: the real dashboard refuses events older than its age limit or its camera (``too_old``)."""
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).replace(microsecond=0).isoformat()
 
 
 def agent_env(token: str = TOKEN) -> dict[str, str]:
@@ -54,13 +60,17 @@ def agent_env(token: str = TOKEN) -> dict[str, str]:
     return env
 
 
-def run_agent(server_url: str, outbox: Path, *extra: str, token: str = TOKEN) -> subprocess.CompletedProcess:
-    return subprocess.run(agent_command(server_url, outbox, *extra), env=agent_env(token), cwd=REPO_ROOT,
+def run_agent(server_url: str, outbox: Path, *extra: str, token: str = TOKEN,
+              start_at: str = START_AT) -> subprocess.CompletedProcess:
+    command = agent_command(server_url, outbox, *extra, start_at=start_at)
+    return subprocess.run(command, env=agent_env(token), cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
 
 
-def start_agent(server_url: str, outbox: Path, *extra: str, token: str = TOKEN) -> subprocess.Popen:
-    return subprocess.Popen(agent_command(server_url, outbox, *extra), env=agent_env(token), cwd=REPO_ROOT,
+def start_agent(server_url: str, outbox: Path, *extra: str, token: str = TOKEN,
+                start_at: str = START_AT) -> subprocess.Popen:
+    command = agent_command(server_url, outbox, *extra, start_at=start_at)
+    return subprocess.Popen(command, env=agent_env(token), cwd=REPO_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -239,7 +249,8 @@ def stored_unknowns(db) -> list[str]:
 def test_real_dashboard_stopped_mid_run_and_restarted_gets_everything_once(real_dashboard, tmp_path):
     served, token, db = real_dashboard
     outbox = tmp_path / "outbox.sqlite3"
-    proc = start_agent(served.url, outbox, token=token)
+    start_at = recent_start_at()
+    proc = start_agent(served.url, outbox, token=token, start_at=start_at)
     try:
         wait_until(lambda: outbox.with_name("gallery-outbox.json").exists(), RUN_TIMEOUT_S, proc)
         served.stop()
@@ -256,14 +267,15 @@ def test_real_dashboard_stopped_mid_run_and_restarted_gets_everything_once(real_
 def test_real_dashboard_agent_killed_mid_run_and_restarted_loses_and_doubles_nothing(real_dashboard, tmp_path):
     served, token, db = real_dashboard
     outbox = tmp_path / "outbox.sqlite3"
-    proc = start_agent(served.url, outbox, token=token)
+    start_at = recent_start_at()
+    proc = start_agent(served.url, outbox, token=token, start_at=start_at)
     try:
         wait_until(lambda: stored_checkins(db) != [], RUN_TIMEOUT_S, proc)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stderr.close()
-    result = run_agent(served.url, outbox, token=token)
+    result = run_agent(served.url, outbox, token=token, start_at=start_at)  # the same frames, the same times
     assert result.returncode == 0, result.stderr[-3000:]
     assert [code for code, _ in stored_checkins(db)] == EXPECTED
     assert len(stored_unknowns(db)) == len(set(stored_unknowns(db))) >= 1

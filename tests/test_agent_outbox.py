@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from conftest import REPO_ROOT
 
 from camera_agent.outbox import Outbox, checkin_key
@@ -74,6 +75,54 @@ def test_dead_letters_keep_the_error_but_not_the_snapshot(tmp_path):
     with sqlite3.connect(tmp_path / "o.sqlite3") as db:
         body = json.loads(db.execute("SELECT body FROM dead_letters").fetchone()[0])
     assert "snapshot_jpeg_b64" not in body and body["student_code"] == "HS1"
+    outbox.close()
+
+
+def fail_writes_to(outbox, table):
+    """Make every write to ``table`` fail the way an I/O error does: the statement aborts, the transaction stays
+    open (a TEMP trigger lives on the outbox's own connection only)."""
+    outbox._db.execute(f"CREATE TEMP TRIGGER fail_{table} BEFORE DELETE ON {table} "
+                       "BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END")
+    outbox._db.execute(f"CREATE TEMP TRIGGER fail_{table}_insert BEFORE INSERT ON {table} "
+                       "BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END")
+
+
+def heal(outbox, table):
+    outbox._db.execute(f"DROP TRIGGER fail_{table}")
+    outbox._db.execute(f"DROP TRIGGER fail_{table}_insert")
+
+
+@pytest.mark.parametrize("operation, table", [("delete", "events"), ("dead_letter", "events"),
+                                              ("dead_letter", "dead_letters")])
+def test_a_failed_delete_or_dead_letter_rolls_back_and_later_writes_work(tmp_path, operation, table):
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    event = outbox.record("checkin", checkin_body("HS1"), "c1", "2026-09-07")
+    fail_writes_to(outbox, table)
+    with pytest.raises(sqlite3.DatabaseError, match="injected"):
+        if operation == "delete":
+            outbox.delete([event.event_id])
+        else:
+            outbox.dead_letter(event.event_id, "unknown_student", "no such student")
+    assert not outbox._db.in_transaction  # not left inside BEGIN IMMEDIATE
+    assert (outbox.stats().pending, outbox.stats().dead) == (1, 0)  # nothing half done
+    heal(outbox, table)
+    assert outbox.record("checkin", checkin_body("HS2"), "c2", "2026-09-07") is not None  # BEGIN works again
+    outbox.dead_letter(event.event_id, "unknown_student", "no such student")
+    assert (outbox.stats().pending, outbox.stats().dead) == (1, 1)
+    outbox.close()
+
+
+def test_a_full_disk_while_dead_lettering_loses_nothing_and_the_outbox_keeps_working(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    event = outbox.record("checkin", {**checkin_body("HS1"), "note": "x" * 50_000}, "c1", "2026-09-07")
+    pages = outbox._db.execute("PRAGMA page_count").fetchone()[0]
+    outbox._db.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow: "database or disk is full"
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        outbox.dead_letter(event.event_id, "unknown_student", "no such student")
+    assert not outbox._db.in_transaction
+    assert (outbox.stats().pending, outbox.stats().dead) == (1, 0)
+    outbox.delete([event.event_id])  # a write that needs no new page still works
+    assert outbox.stats().pending == 0
     outbox.close()
 
 

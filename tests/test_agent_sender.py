@@ -123,15 +123,56 @@ def test_a_per_event_error_is_final_the_event_goes_to_the_dead_letters(fake, out
     assert drain(sender)[-1].retry_in_s is None  # nothing is retried
 
 
-def test_a_batch_refused_as_a_whole_is_halved_until_the_bad_event_is_alone(fake, outbox):
+def test_a_batch_over_the_size_limit_is_halved_and_nothing_is_dead_lettered(fake, outbox):
     events = fill(outbox, 4)
-    fake.script = [("status", 400), ("status", 400), ("status", 400)]
+    fake.script = [("status", 413), ("status", 413)]
     sender = Sender(outbox, make_client(fake))
     drain(sender)
-    assert fake.posts[:4] == [("/api/v1/checkins", 4), ("/api/v1/checkins", 2), ("/api/v1/checkins", 1),
-                              ("/api/v1/checkins", 3)]
-    assert [d["event_id"] for d in outbox.dead_letters()] == [events[0].event_id]
-    assert set(fake.checkins) == {e.event_id for e in events[1:]}
+    assert fake.posts[:3] == [("/api/v1/checkins", 4), ("/api/v1/checkins", 2), ("/api/v1/checkins", 1)]
+    assert outbox.stats().dead == 0
+    assert set(fake.checkins) == {e.event_id for e in events}
+
+
+def test_a_single_event_over_the_size_limit_waits_with_backoff(fake, outbox):
+    fill(outbox, 1)
+    fake.script = [("status", 413)] * 3
+    status = AgentStatus()
+    sender = Sender(outbox, make_client(fake), status, backoff=Backoff(base_s=1.0, rng=lambda: 1.0))
+    assert [sender.send_batch().retry_in_s for _ in range(3)] == [1.0, 2.0, 4.0]
+    assert (outbox.stats().pending, outbox.stats().dead) == (1, 0)
+    assert "size limit" in status.last_error
+    assert sender.send_batch().delivered == 1
+
+
+@pytest.mark.parametrize("action", [("status", 400), ("status", 401), ("status", 403), ("status", 404),
+                                    ("status", 405), ("status", 409), ("status", 410), ("status", 422),
+                                    ("html", 404), ("html", 405)], ids=lambda action: f"{action[0]}-{action[1]}")
+def test_a_batch_refused_as_a_whole_is_retried_with_backoff_never_dead_lettered(fake, outbox, action):
+    events = fill(outbox, 4)
+    fake.script = [action] * 3
+    status = AgentStatus()
+    sender = Sender(outbox, make_client(fake), status, backoff=Backoff(base_s=1.0, rng=lambda: 1.0))
+    assert [sender.send_batch().retry_in_s for _ in range(3)] == [1.0, 2.0, 4.0]
+    assert fake.posts == [("/api/v1/checkins", 4)] * 3  # the whole batch each time: no halving
+    assert (outbox.stats().pending, outbox.stats().dead) == (4, 0)
+    assert f"HTTP {action[1]}" in status.last_error
+    body = build_heartbeat(status, outbox, version="1.0", backend="dlib", model_id="dlib_resnet_v1")
+    assert f"HTTP {action[1]}" in body["last_error"]
+    assert sender.send_batch().delivered == 4  # the refusal was fixed: everything goes through
+    assert set(fake.checkins) == {e.event_id for e in events}
+
+
+def test_a_wrong_server_url_path_keeps_the_whole_queue_and_says_what_to_check(fake, outbox):
+    fill(outbox, 5)
+    status = AgentStatus()
+    client = DashboardClient(fake.url + "/attendance", TOKEN, timeout_s=2.0)  # the API is not under this prefix
+    sender = Sender(outbox, client, status, batch_size=2, backoff=Backoff(rng=lambda: 0.0))
+    outcomes = [sender.send_batch() for _ in range(8)]
+    assert all(o.retry_in_s > 0 and o.dead == 0 for o in outcomes)
+    assert (outbox.stats().pending, outbox.stats().dead) == (5, 0)
+    assert "HTTP 404" in status.last_error and "server_url" in status.last_error
+    fixed = Sender(outbox, make_client(fake), status, batch_size=2)
+    assert drain(fixed)[-1].retry_in_s is None and len(fake.checkins) == 5
 
 
 def test_a_refused_token_keeps_the_events(fake, outbox):
@@ -208,6 +249,51 @@ def test_a_gallery_for_another_model_or_a_broken_one_is_refused(tmp_path):
         parse_gallery({**document, "students": [{"student_code": "x", "templates": [[1.0, 2.0]]}]}, "dlib_resnet_v1", 128)
     (tmp_path / "g.json").write_text("{not json")
     assert GallerySync(None, "dlib_resnet_v1", 128, tmp_path / "g.json").load_cached() is False
+
+
+def test_an_empty_gallery_is_reported_once_per_version_with_the_rebuild_command(fake, outbox, tmp_path, caplog):
+    fake.gallery = gallery_document("v1", seeds=())
+    status = AgentStatus()
+    sync = GallerySync(make_client(fake), "dlib_resnet_v1", 128, tmp_path / "gallery.json", status)
+    with caplog.at_level("WARNING", logger="camera_agent.gallery_sync"):
+        assert sync.refresh() is True
+        assert sync.refresh() is False  # 304: the same version, no second warning
+        restarted = GallerySync(make_client(fake), "dlib_resnet_v1", 128, tmp_path / "gallery.json", status)
+        restarted.load_cached()
+        restarted.try_refresh()
+    expected = ("the dashboard has no templates of model dlib_resnet_v1: "
+                "run `attendance gallery rebuild --model dlib_resnet_v1` on the server")
+    assert [r.getMessage() for r in caplog.records] == [expected, expected]  # once per version per process
+    body = build_heartbeat(status, outbox, version="1.0", backend="dlib", model_id="dlib_resnet_v1")
+    assert body["last_error"] == expected
+
+
+def test_a_gallery_far_smaller_than_the_one_before_is_reported_once(fake, tmp_path, caplog):
+    status = AgentStatus()
+    sync = GallerySync(make_client(fake), "dlib_resnet_v1", 128, tmp_path / "gallery.json", status)
+    fake.gallery = gallery_document("v1", seeds=range(1, 11))
+    sync.refresh()
+    assert status.last_error is None
+    with caplog.at_level("WARNING", logger="camera_agent.gallery_sync"):
+        fake.gallery = gallery_document("v2", seeds=(1, 2, 3))
+        sync.refresh()
+        fake.gallery = gallery_document("v3", seeds=(1, 2, 3, 4))  # growing again from there: no new warning
+        sync.refresh()
+    assert len(caplog.records) == 1
+    assert "only 3 students (10 before)" in status.last_error
+    assert "attendance gallery rebuild --model dlib_resnet_v1" in status.last_error
+
+
+def test_a_new_models_thin_gallery_is_compared_with_the_old_models_copy_on_disk(fake, tmp_path):
+    cache = tmp_path / "gallery.json"
+    fake.gallery = gallery_document("v1", seeds=range(1, 21))
+    GallerySync(make_client(fake), "dlib_resnet_v1", 128, cache).refresh()  # the agent ran dlib before
+    fake.gallery = {**gallery_document("n1", seeds=(1, 2)), "model_id": "new_model_v1", "metric": "cosine"}
+    status = AgentStatus()
+    sync = GallerySync(make_client(fake), "new_model_v1", 128, cache, status)
+    assert sync.load_cached() is False  # the copy is of another model...
+    assert sync.refresh() is True
+    assert "new_model_v1 for only 2 students (20 before)" in status.last_error  # ...but says what to expect
 
 
 def test_heartbeat_reports_the_queue_and_health(fake, outbox):
