@@ -3,6 +3,11 @@
 Web pages (``dashboard.web``) log users in with Flask-Login and check CSRF on every form; the JSON API
 under /api/v1 (``dashboard.api``) uses bearer tokens instead and is exempt from CSRF. Core exceptions
 become one translated flash message (or an error page) here, in one handler.
+
+A request that ends in an error saves nothing: any exception a view raises, whichever handler turns it
+into a page, a flash or a JSON error, first rolls back the request's session (``discard_request_changes``),
+and teardown commits only a request that did not fail. Work a view committed itself before failing (an
+audit entry of a refused login) stays.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, flash, g, redirect, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -36,7 +42,7 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
                database: Database | None = None) -> Flask:
     """Build the dashboard for ``settings`` (read from the environment when None)."""
     settings = settings or load_settings(Settings)
-    app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
+    app = DashboardFlask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(
         SECRET_KEY=settings.secret_key or _load_or_create_secret(Path(app.instance_path)),
@@ -59,14 +65,8 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
 
     @app.teardown_appcontext
     def close_db_session(exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is None:
-            return
-        if exc is None:
-            session.commit()
-        else:
-            session.rollback()
-        session.close()
+        # Flask passes exc=None when an error handler handled the exception: the flag says it failed
+        end_db_session(commit=exc is None and not g.pop("request_failed", False))
 
     from dashboard.auth import init_auth
     from dashboard.i18n import init_i18n
@@ -89,6 +89,43 @@ def get_db_session():
     if "db_session" not in g:
         g.db_session = current_app.extensions["attendance_db"].sessions()
     return g.db_session
+
+
+def end_db_session(*, commit: bool) -> None:
+    """Commit (or roll back) and close the request's session now, if one is open; a later use opens another.
+
+    A long streamed response ends it before streaming, so no transaction stays open for the stream's life.
+    """
+    session = g.pop("db_session", None)
+    if session is None:
+        return
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+def discard_request_changes() -> None:
+    """Roll back what this request changed and not committed, and keep teardown from committing later.
+
+    Called for every exception a view raises (see ``DashboardFlask``), before any error handler runs: a
+    refused form must not save the fields it read before the bad one.
+    """
+    g.request_failed = True
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()  # the session stays usable: the error page may still read the user and school
+
+
+class DashboardFlask(Flask):
+    """Flask, with one change: a request whose view raised saves nothing it had not committed itself."""
+
+    def handle_user_exception(self, e: Exception) -> HTTPException | ResponseReturnValue:
+        discard_request_changes()
+        return super().handle_user_exception(e)
 
 
 def get_settings() -> Settings:

@@ -1,4 +1,4 @@
-"""Logging in and out of the dashboard: Flask-Login, a per-username failure throttle, and role checks.
+"""Logging in and out of the dashboard: Flask-Login, a failed-login throttle, and role checks.
 
 The session cookie carries ``"<user id>:<session token>"``; logout (and a password change) gives the user
 a new token, so a copy of the old cookie no longer logs anyone in: the session ends on the server too.
@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 auth_bp = Blueprint("auth", __name__)
 login_required = _login_required
 
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per (username, client address)
+MAX_FAILURES_PER_ADDRESS = 20  # per client address, any usernames
 LOCKOUT_S = 15 * 60
 
 
@@ -59,37 +60,54 @@ class WebUser:
 
 
 class LoginThrottle:
-    """Counts failed logins per username; after ``MAX_FAILURES`` in ``LOCKOUT_S`` the name is locked for a while.
+    """Slows password guessing without letting a stranger lock a teacher out.
 
-    In memory, per process: enough for one school's dashboard behind waitress, forgotten on restart.
+    Failures count per (username, client address): ``MAX_FAILURES`` in ``LOCKOUT_S`` locks that name from
+    that address only, so guessing a teacher's password from one machine does not lock them out of theirs.
+    Failures also count per address, whatever the name: ``MAX_FAILURES_PER_ADDRESS`` in ``LOCKOUT_S`` locks
+    every login from it (one password tried on many names). A success clears the name's count, never the
+    address's. In memory, per process, thread-safe: enough for one school's dashboard behind waitress,
+    forgotten on restart.
     """
+
+    MAX_KEYS = 10_000  # bounded: past it, the oldest keys are forgotten
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._failures: dict[str, list[float]] = {}
+        self._by_name: dict[tuple[str, str], list[float]] = {}
+        self._by_address: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
-    def is_locked(self, username: str) -> bool:
+    def is_locked(self, username: str, address: str) -> bool:
+        """Whether a login as ``username`` from ``address`` (an IP) is refused now."""
         with self._lock:
-            recent = self._recent(username)
-            return len(recent) >= MAX_FAILURES
+            now = self.clock()
+            return (len(self._recent(self._by_name, (username, address), now)) >= MAX_FAILURES
+                    or len(self._recent(self._by_address, address, now)) >= MAX_FAILURES_PER_ADDRESS)
 
-    def record_failure(self, username: str) -> None:
+    def record_failure(self, username: str, address: str) -> None:
         with self._lock:
-            recent = self._recent(username)
-            recent.append(self.clock())
-            self._failures[username] = recent[-MAX_FAILURES:]
-            if len(self._failures) > 10_000:  # bounded: forget the oldest names
-                for name in list(self._failures)[:1000]:
-                    del self._failures[name]
+            now = self.clock()
+            self._append(self._by_name, (username, address), now, MAX_FAILURES)
+            self._append(self._by_address, address, now, MAX_FAILURES_PER_ADDRESS)
 
-    def reset(self, username: str) -> None:
+    def reset(self, username: str, address: str) -> None:
+        """Forget the failures of ``username`` from ``address`` (after a successful login)."""
         with self._lock:
-            self._failures.pop(username, None)
+            self._by_name.pop((username, address), None)
 
-    def _recent(self, username: str) -> list[float]:
-        now = self.clock()
-        return [t for t in self._failures.get(username, []) if now - t < LOCKOUT_S]
+    def _append(self, failures: dict, key: Any, now: float, keep: int) -> None:
+        recent = self._recent(failures, key, now)
+        recent.append(now)
+        failures.pop(key, None)  # re-inserted last: the dict stays ordered oldest activity first
+        failures[key] = recent[-keep:]
+        if len(failures) > self.MAX_KEYS:
+            for stale in list(failures)[:self.MAX_KEYS // 10]:
+                del failures[stale]
+
+    @staticmethod
+    def _recent(failures: dict, key: Any, now: float) -> list[float]:
+        return [t for t in failures.get(key, []) if now - t < LOCKOUT_S]
 
 
 def init_auth(app: Flask) -> LoginManager:
@@ -153,26 +171,27 @@ def login():
     username = normalise_username(request.form.get("username", ""))
     password = request.form.get("password", "")
     throttle: LoginThrottle = current_app.extensions["login_throttle"]
-    if throttle.is_locked(username):
+    address = request.remote_addr or "unknown"
+    if throttle.is_locked(username, address):
         flash(_("Too many failed attempts. Wait 15 minutes and try again."), "error")
         return render_template("login.html", next=next_url, username=username), 429
     db = get_db_session()
     user = authenticate(db, username, password) if username and password else None
     if user is None:
-        throttle.record_failure(username)
-        record_audit(db, f"user:{username}"[:120], "auth.login_failed", target=f"ip:{request.remote_addr}")
+        throttle.record_failure(username, address)
+        record_audit(db, f"user:{username}"[:120], "auth.login_failed", target=f"ip:{address}")
         db.commit()
         logger.info("failed login for %s", username)
         flash(_("Wrong username or password."), "error")
         return render_template("login.html", next=next_url, username=username), 401
-    throttle.reset(username)
+    throttle.reset(username, address)
     language = session.get("language")
     session.clear()  # a fresh session: no fixation, nothing left from before the login
     login_user(WebUser(user))
     if language in LANGUAGES and language != user.language:
         user.language = language
     record_audit(db, f"user:{user.username}", "auth.login", user_id=user.id, school_id=user.school_id,
-                 target=f"ip:{request.remote_addr}")
+                 target=f"ip:{address}")
     db.commit()
     return redirect(next_url or url_for("pages.home"))
 

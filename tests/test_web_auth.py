@@ -103,6 +103,74 @@ def test_failed_logins_lock_the_username_for_a_while(app, client, world):
     assert login(client, "lan").status_code == 302
 
 
+def login_from(app, address, username, password=PASSWORD):
+    return app.test_client().post("/login", data={"username": username, "password": password},
+                                  environ_base={"REMOTE_ADDR": address})
+
+
+def test_guessing_from_one_address_does_not_lock_the_teacher_out_elsewhere(app, world, db):
+    for _ in range(5):
+        assert login_from(app, "203.0.113.9", "lan", "guess guess guess").status_code == 401
+    assert login_from(app, "203.0.113.9", "lan").status_code == 429  # the guesser is locked out
+    assert login_from(app, "10.0.0.21", "lan").status_code == 302  # the teacher, at school, is not
+    with db.session() as s:
+        targets = list(s.scalars(select(AuditEntry.target).where(AuditEntry.action == "auth.login_failed")))
+    assert targets == ["ip:203.0.113.9"] * 5
+
+
+def test_one_password_tried_on_many_names_locks_the_address(app, world):
+    from dashboard.auth import MAX_FAILURES_PER_ADDRESS
+
+    for n in range(MAX_FAILURES_PER_ADDRESS):
+        assert login_from(app, "203.0.113.9", f"user{n}", "Password123!").status_code == 401
+    assert login_from(app, "203.0.113.9", "admin").status_code == 429  # every name, even with its password
+    assert login_from(app, "10.0.0.21", "admin").status_code == 302
+    throttle = app.extensions["login_throttle"]
+    later = throttle.clock() + 16 * 60
+    throttle.clock = lambda: later
+    assert login_from(app, "203.0.113.9", "admin").status_code == 302
+
+
+def test_a_success_clears_the_names_count_but_not_the_addresss():
+    from dashboard.auth import MAX_FAILURES, MAX_FAILURES_PER_ADDRESS, LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for _ in range(MAX_FAILURES - 1):
+        throttle.record_failure("lan", "10.0.0.9")
+    throttle.reset("lan", "10.0.0.9")
+    throttle.record_failure("lan", "10.0.0.9")
+    assert not throttle.is_locked("lan", "10.0.0.9")
+    for n in range(MAX_FAILURES_PER_ADDRESS - MAX_FAILURES):
+        throttle.record_failure(f"user{n}", "10.0.0.9")
+        throttle.reset(f"user{n}", "10.0.0.9")
+    assert throttle.is_locked("someone", "10.0.0.9") and not throttle.is_locked("someone", "10.0.0.10")
+
+
+def test_the_throttle_is_thread_safe_and_bounded():
+    import threading
+
+    from dashboard.auth import MAX_FAILURES_PER_ADDRESS, LoginThrottle
+
+    throttle = LoginThrottle()
+    throttle.MAX_KEYS = 500
+
+    def guess(worker: int) -> None:
+        for n in range(200):
+            throttle.record_failure(f"user{worker}-{n}", f"10.0.{worker}.{n}")
+            throttle.is_locked(f"user{worker}-{n}", "203.0.113.9")
+            throttle.record_failure("lan", "203.0.113.9")
+
+    threads = [threading.Thread(target=guess, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert throttle.is_locked("anyone", "203.0.113.9")
+    assert len(throttle._by_name) <= throttle.MAX_KEYS and len(throttle._by_address) <= throttle.MAX_KEYS
+    assert len(throttle._by_address["203.0.113.9"]) == MAX_FAILURES_PER_ADDRESS  # only the recent ones are kept
+
+
 def test_unknown_users_get_the_same_answer(client, world):
     response = login(client, "nobody")
     assert response.status_code == 401

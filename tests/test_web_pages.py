@@ -11,7 +11,8 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from attendance.db.models import (
-    AuditEntry, Camera, CheckIn, EnrollmentPhoto, FaceTemplate, RollOverride, SchoolClass, Student, UnknownFace, User,
+    AuditEntry, Camera, CheckIn, EnrollmentPhoto, FaceTemplate, RollOverride, School, SchoolClass, Student,
+    UnknownFace, User,
 )
 from attendance.errors import PhotoRejected
 from factories import make_camera, make_class, make_school, make_student, make_user
@@ -105,6 +106,22 @@ def test_events_stream_new_checkins_of_the_users_classes(app, teacher, world, db
     body = teacher.get("/events", headers={"Last-Event-ID": str(last)}).get_data(as_text=True)
     assert "Lê Văn Cường" in body and "Nguyễn Văn An" not in body
     assert '"status": "late"' in body
+
+
+def test_events_hold_no_database_connection_between_polls(app, teacher, world, db):
+    app.config.update(SSE_DURATION_S=30, SSE_POLL_S=0.01)
+    response = teacher.get("/events?after=0", buffered=False)
+    chunks = response.iter_encoded()
+    try:
+        assert next(chunks).startswith(b"retry:")
+        first_poll = b"".join(iter(lambda: next(chunks), b": ping\n\n"))
+        assert b"Nguy\xe1\xbb\x85n V\xc4\x83n An" in first_poll
+        # paused between polls: neither the request's session nor a poll's holds a connection (a transaction)
+        assert db.engine.pool.checkedout() == 0
+        assert next(chunks) == b": ping\n\n"  # the next poll opens and closes a session of its own
+        assert db.engine.pool.checkedout() == 0
+    finally:
+        response.close()
 
 
 def test_events_refuse_beyond_the_stream_limit(app, teacher, world):
@@ -203,6 +220,15 @@ def test_roll_xlsx_reads_back(teacher, world):
     assert rows[1][:3] == ["STT", "Mã học sinh", "Họ và tên"]
     assert rows[2][:7] == [1, "HS001", "Nguyễn Văn An", "6A1", "09/03/2026", "Đúng giờ", "06:41"]
     assert rows[4][2] == "Lê Văn Cường" and rows[4][5] == "Có phép" and rows[4][9] == "'=1+1 ốm"  # no formula
+
+
+def test_a_school_name_that_looks_like_a_formula_exports_as_text(teacher, world, db):
+    with db.session() as s:
+        s.get(School, world["school"]).name = '=HYPERLINK("http://evil.example","Xem")'
+    for url in (f"/classes/{world['a1']}/roll.xlsx", f"/classes/{world['a1']}/report.xlsx?month=2026-03"):
+        sheet = load_workbook(io.BytesIO(teacher.get(url).data)).active
+        heading = sheet.cell(row=1, column=1)
+        assert heading.data_type == "s" and heading.value.startswith("'=HYPERLINK"), url
 
 
 def test_english_exports(teacher, world):
@@ -424,16 +450,31 @@ def test_admin_creates_a_teacher_with_classes(app, admin, world, db):
 def test_admin_changes_school_settings_and_holidays(admin, world, db):
     response = admin.post("/admin/school", data={
         "name": "THCS Lê Lợi Q3", "timezone": "Asia/Ho_Chi_Minh", "school_days": ["1", "2", "3", "4", "5", "6"],
-        "checkin_opens": "05:45", "on_time_cutoff": "07:15", "absence_cutoff": "08:30"})
+        "on_time_cutoff": "07:15", "absence_cutoff": "08:30"})
     assert response.status_code == 302
     admin.post("/admin/school/holidays", data={"first": "2026-04-30", "last": "2026-05-01", "name": "Lễ 30/4"})
     page = admin.get("/admin/school").get_data(as_text=True)
     assert "THCS Lê Lợi Q3" in page and "07:15" in page and "30/04/2026" in page and "01/05/2026" in page
     bad = admin.post("/admin/school", data={"name": "X", "timezone": "Mars/Base", "school_days": ["1"],
-                                            "checkin_opens": "05:45", "on_time_cutoff": "07:15",
-                                            "absence_cutoff": "08:30"},
+                                            "on_time_cutoff": "07:15", "absence_cutoff": "08:30"},
                      headers={"Referer": "http://localhost/admin/school"})
     assert "Mars/Base" in admin.get(bad.headers["Location"]).get_data(as_text=True)
+    backwards = admin.post("/admin/school", data={"name": "X", "timezone": "Asia/Ho_Chi_Minh", "school_days": ["1"],
+                                                  "on_time_cutoff": "09:00", "absence_cutoff": "08:30"})
+    assert backwards.status_code == 302
+    with db.session() as s:
+        school = s.get(School, world["school"])
+        assert (school.name, school.on_time_cutoff) == ("THCS Lê Lợi Q3", dt.time(7, 15))
+
+
+def test_school_settings_do_not_offer_the_unused_check_in_opening_time(admin, world, db):
+    # nothing reads School.checkin_opens (the roll counts a check-in at any hour): the form must not offer it
+    assert 'name="checkin_opens"' not in admin.get("/admin/school").get_data(as_text=True)
+    admin.post("/admin/school", data={
+        "name": "THCS Lê Lợi", "timezone": "Asia/Ho_Chi_Minh", "school_days": ["1", "2", "3", "4", "5"],
+        "checkin_opens": "04:00", "on_time_cutoff": "07:00", "absence_cutoff": "09:00"})
+    with db.session() as s:
+        assert s.get(School, world["school"]).checkin_opens == dt.time(5, 30)
 
 
 def test_admin_adds_edits_and_deactivates_students(admin, world, db):
@@ -483,6 +524,78 @@ def test_admin_uploads_photos_with_quality_feedback(monkeypatch, admin, world):
         content_type="multipart/form-data")
     page = admin.get(response.headers["Location"].split("#")[0]).get_data(as_text=True)
     assert "blurry.jpg: Ảnh bị mờ" in page and "Đã thêm 1 ảnh" in page and "looks like HS002" in page
+
+
+# --- a refused form saves nothing ----------------------------------------------------------------------------
+
+
+def class_row(db, class_id: int) -> tuple:
+    with db.session() as s:
+        school_class = s.get(SchoolClass, class_id)
+        return school_class.code, school_class.grade, school_class.school_year
+
+
+def test_a_refused_class_form_saves_none_of_its_fields(admin, world, db):
+    before = class_row(db, world["a1"])
+    response = admin.post(f"/admin/classes/{world['a1']}", data={"code": "HACKED", "grade": "abc",
+                                                                 "school_year": "2030-2031"},
+                          headers={"Referer": f"http://localhost/admin/classes/{world['a1']}"})
+    assert response.status_code == 302
+    assert "the grade is a number from 1 to 12" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert class_row(db, world["a1"]) == before
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "class.update")) == 0
+
+
+def test_a_refused_student_form_saves_none_of_its_fields(admin, world, db):
+    response = admin.post(f"/admin/students/{world['an']}/edit", data={
+        "student_code": "HS999", "full_name": "Tên Khác", "class_id": str(world["a2"]), "active": "on",
+        "date_of_birth": "31/02/2014"})
+    assert response.status_code == 302
+    with db.session() as s:
+        an = s.get(Student, world["an"])
+        assert (an.student_code, an.full_name, an.class_id) == ("HS001", "Nguyễn Văn An", world["a1"])
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "student.update")) == 0
+    admin.post(f"/admin/students/{world['an']}/edit", data={
+        "student_code": "HS999", "full_name": "Nguyễn Văn An", "class_id": str(world["a1"]), "active": "on"})
+    with db.session() as s:
+        assert s.get(Student, world["an"]).student_code == "HS999"  # a valid new code is saved
+
+
+def test_a_refused_user_form_saves_none_of_its_fields(admin, world, db):
+    with db.session() as s:
+        me = s.scalar(select(User).where(User.username == "admin"))
+        my_id, my_name = me.id, me.full_name
+    response = admin.post(f"/admin/users/{my_id}", data={"full_name": "Tên Mới", "action": "save"})  # not active
+    assert response.status_code == 302
+    with db.session() as s:
+        me = s.get(User, my_id)
+        assert (me.full_name, me.active) == (my_name, True)
+
+
+@pytest.mark.parametrize("failure", ["core", "http", "csrf", "api"])
+def test_no_error_handler_commits_the_changes_of_a_failed_request(app, world, db, failure):
+    """Whichever handler turns the error into a page, a flash or a JSON error, the half-made change is gone."""
+    from flask import abort
+    from flask_wtf.csrf import CSRFError
+
+    from attendance.errors import InvalidInput
+    from dashboard.app import get_db_session
+
+    def change_then_fail():
+        get_db_session().get(SchoolClass, world["a1"]).code = "HACKED"
+        get_db_session().flush()  # sent to the database, not yet committed
+        if failure == "http":
+            abort(409)
+        if failure == "csrf":
+            raise CSRFError("the token is missing")
+        raise InvalidInput("refused")
+
+    path = "/api/v1/test-failure" if failure == "api" else "/test-failure"
+    app.add_url_rule(path, "change_then_fail", change_then_fail, methods=["POST"])
+    client = login(app.test_client(), "admin")
+    assert client.post(path).status_code == {"core": 302, "http": 409, "csrf": 400, "api": 422}[failure]
+    assert class_row(db, world["a1"])[0] == "6A1"
 
 
 def test_teacher_pages_render_for_each_role(app, world):

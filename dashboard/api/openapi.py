@@ -39,7 +39,7 @@ _EVENT_RESULT = {
         "checkin_id": {"type": "integer", "description": "check-ins: the stored row (created or duplicate)"},
         "unknown_id": {"type": "integer", "description": "unknown faces: the stored row"},
         "error": {"type": "object", "properties": {
-            "code": {"enum": ["invalid_event", "unknown_student", "bad_snapshot"]},
+            "code": {"enum": ["invalid_event", "unknown_student", "no_consent", "too_old", "bad_snapshot"]},
             "message": {"type": "string"}}},
     },
 }

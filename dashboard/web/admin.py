@@ -160,15 +160,15 @@ def school_settings():
         days = sorted({int(d) for d in form.getlist("school_days") if d in "1234567" and d})
         if not days:
             raise InvalidInput("choose at least one school day")
-        opens, on_time, absent = (_time(form.get(k, "")) for k in ("checkin_opens", "on_time_cutoff",
-                                                                     "absence_cutoff"))
-        if not opens <= on_time <= absent:
-            raise InvalidInput("check-in opens <= on-time cutoff <= absence cutoff")
+        # School.checkin_opens is not on the form: the roll counts a check-in at any hour, and no agent reads it
+        on_time, absent = _time(form.get("on_time_cutoff", "")), _time(form.get("absence_cutoff", ""))
+        if not on_time <= absent:
+            raise InvalidInput("the on-time cutoff must not be after the absence cutoff")
         school.name, school.timezone = name, timezone
         school.school_days = ",".join(str(d) for d in days)
-        school.checkin_opens, school.on_time_cutoff, school.absence_cutoff = opens, on_time, absent
+        school.on_time_cutoff, school.absence_cutoff = on_time, absent
         audit("school.update", f"school:{school.code}", school_id=school.id, detail={
-            "timezone": timezone, "school_days": school.school_days, "checkin_opens": opens.strftime("%H:%M"),
+            "timezone": timezone, "school_days": school.school_days,
             "on_time_cutoff": on_time.strftime("%H:%M"), "absence_cutoff": absent.strftime("%H:%M")})
         db.commit()
         flash(_("School settings saved."), "success")

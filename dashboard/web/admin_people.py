@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from attendance.db.models import ROLES, SchoolClass, Student, User, utcnow
+from attendance.db.models import ROLES, School, SchoolClass, Student, User, utcnow
 from attendance.directory import check_student_code, find_student, normalise_name
 from attendance.errors import Conflict, ImageError, InvalidInput, PhotoRejected
 from attendance.imports import import_roster, parse_date, read_roster
@@ -100,7 +100,8 @@ def edit_student(student_id: int):
     db = get_db_session()
     if request.method == "POST":
         code = check_student_code(request.form.get("student_code", ""))
-        other = find_student(db, student.school, code) if code != student.student_code else None
+        school = db.get(School, student.school_id)  # Student has no school relationship
+        other = find_student(db, school, code) if code != student.student_code else None
         if other is not None:
             raise Conflict(f"student code {code} is already in use")
         name = normalise_name(request.form.get("full_name", ""))

@@ -43,7 +43,7 @@ def xlsx_response(filename: str, title: str, header: Sequence[str], rows: Sequen
     sheet = workbook.active
     sheet.title = re.sub(r"[\[\]:*?/\\]", "-", title)[:31] or "Sheet"
     if heading:
-        sheet.append([heading])
+        sheet.append([safe_cell(heading)])  # it starts with the school name, typed by an admin
         sheet.cell(row=1, column=1).font = Font(bold=True, size=13)
     sheet.append([str(h) for h in header])
     header_row = sheet.max_row

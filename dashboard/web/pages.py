@@ -19,9 +19,9 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, SchoolClass, Student, UnknownFace
+from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, Student, UnknownFace
 from attendance.roll import COUNTED_STATUSES, compute_school_counts, load_day_rules
-from dashboard.app import get_db_session, get_settings
+from dashboard.app import end_db_session, get_db_session, get_settings
 from dashboard.auth import login_required, require_role
 from dashboard.i18n import STATUS_LABELS, format_time
 from dashboard.web.access import (
@@ -52,8 +52,9 @@ def today():
     context = _today_counts_context(school)
     classes = visible_classes(school)
     db = get_db_session()
+    class_ids = [c.id for c in classes]
     feed = [_feed_item(checkin, student, camera_name, school)
-            for checkin, student, camera_name in _latest_checkins(db, school, context["day"], classes, after_id=0)]
+            for checkin, student, camera_name in _latest_checkins(db, school, context["day"], class_ids, after_id=0)]
     # the stream starts after the newest row received, whatever order the page shows
     last_id = db.scalar(select(func.max(CheckIn.id)).where(CheckIn.school_id == school.id)) or 0
     return render_template("today.html", feed=feed, feed_size=FEED_SIZE, last_id=last_id, **context)
@@ -83,13 +84,12 @@ def _today_counts_context(school: School) -> dict:
             "is_school_day": load_day_rules(db, school, day).is_school_day}
 
 
-def _latest_checkins(db, school: School, day: dt.date, classes: list[SchoolClass], after_id: int):
-    """Up to ``FEED_SIZE`` check-ins of ``day`` in ``classes`` with id > ``after_id``, newest first.
+def _latest_checkins(db, school: School, day: dt.date, class_ids: list[int], after_id: int):
+    """Up to ``FEED_SIZE`` check-ins of ``day`` in the classes ``class_ids`` with id > ``after_id``, newest first.
 
     The first page orders by capture time (the latest arrivals at the gate); the stream orders by id (the
     latest received), so a batch an agent sends late still reaches the page.
     """
-    class_ids = [c.id for c in classes]
     if not class_ids:
         return []
     query = (select(CheckIn, Student, Camera.name).join(Student, Student.id == CheckIn.student_id)
@@ -131,10 +131,12 @@ def events():
 
     Polls the database every ``SSE_POLL_S`` for at most ``SSE_DURATION_S``, then ends; the browser
     reconnects with ``Last-Event-ID`` and carries on. At most ``SSE_MAX_STREAMS`` streams run at once (503
-    beyond), so live pages never hold every server thread.
+    beyond), so live pages never hold every server thread. The request's own session ends before the
+    stream starts; each poll opens a short session of its own, so no transaction stays open in between.
     """
     school = require_school()
-    classes = visible_classes(school)
+    school_id, class_ids = school.id, [c.id for c in visible_classes(school)]
+    end_db_session(commit=True)
     after = request.headers.get("Last-Event-ID") or request.args.get("after", "0")
     after_id = int(after) if after.isdigit() else 0
     slots = _stream_slots()
@@ -143,17 +145,16 @@ def events():
     config = current_app.config
     duration_s, poll_s = float(config["SSE_DURATION_S"]), float(config["SSE_POLL_S"])
     database = current_app.extensions["attendance_db"]
-    school_id, class_list = school.id, classes
 
     def generate():
         last_id = after_id
         deadline = time.monotonic() + duration_s
         yield "retry: 3000\n\n"
         while True:
-            with database.session() as db:
+            with database.session() as db:  # never the request's session: that one has ended
                 current_school = db.get(School, school_id)
                 day = school_today(current_school)
-                rows = _latest_checkins(db, current_school, day, class_list, last_id)
+                rows = _latest_checkins(db, current_school, day, class_ids, last_id)
                 items = [_feed_item(c, s, name, current_school) for c, s, name in reversed(rows)]
             for item in items:
                 last_id = max(last_id, item["id"])
