@@ -4,9 +4,8 @@ Rules (times in the school's zone, check-ins stored in UTC; the clock is always 
 
 * A day is a school day when its ISO weekday is in ``School.school_days`` and it is not a Holiday; any
   other day is ``no_school`` for everyone (overrides cannot be set on it).
-* The student's first check-in of the day counts; later sightings never change it. A check-in before
-  ``checkin_opens`` still counts (a student at the gate at 05:00 is on time): ``checkin_opens`` only tells
-  the gate agents when to start looking.
+* The student's first check-in of the day counts; later sightings never change it, and an early one
+  (a student at the gate at 05:00) is on time.
 * First check-in at or before ``on_time_cutoff``: ``on_time``. After it and at or before
   ``absence_cutoff``: ``late``, with ``minutes_late`` rounded up (07:00:01 is 1 minute late).
 * No check-in by ``absence_cutoff``: ``absent`` (a first check-in after the cutoff also leaves the student

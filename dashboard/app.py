@@ -22,6 +22,7 @@ from flask import Flask, flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from attendance.db import Database
 from attendance.errors import AttendanceError
@@ -60,6 +61,10 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
     )
     if test_config:
         app.config.update(test_config)
+    if settings.trusted_proxies:
+        # The client's own address and scheme, as the school's reverse proxy saw them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+                                x_host=settings.trusted_proxies)
     app.extensions["attendance_settings"] = settings
     app.extensions["attendance_db"] = database or Database.open(settings.resolved_database_url)
 
