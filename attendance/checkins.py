@@ -9,7 +9,10 @@ racing on one event both get an answer, one ``created`` and one ``duplicate``.
 A bad event is answered with a per-event error and never fails the batch: agents drop events answered
 ``error`` and retry only the ones with no answer. Error codes: ``invalid_event`` (a missing or malformed
 field, a timestamp without a zone), ``unknown_student`` (no active student of this school has the code),
-``bad_snapshot`` (not base64, not a JPEG, too large).
+``no_consent`` (the student has no guardian consent on record: an agent matching from a stale gallery),
+``too_old`` (captured more than ``checkin_max_age_days`` before it arrived, or before the camera was
+registered), ``bad_snapshot`` (not base64, not a JPEG, too large). A refused event's snapshot is never
+written.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from attendance.db.models import Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
+from attendance.settings import Settings
 from attendance.webhooks import enqueue_checkins
 
 logger = logging.getLogger(__name__)
@@ -37,8 +41,9 @@ logger = logging.getLogger(__name__)
 MAX_EVENT_ID_CHARS = 64
 MAX_SNAPSHOT_BYTES = 1024 * 1024
 MAX_LIVENESS_KEYS = 32
-# An agent's clock may be a little ahead of the server's; a day ahead is a broken clock.
+# An agent's clock may be a little ahead of (or behind) the server's; a day off is a broken clock.
 MAX_FUTURE_SKEW = dt.timedelta(days=1)
+DEFAULT_MAX_AGE_DAYS: int = Settings.checkin_max_age_days
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -112,10 +117,26 @@ def parse_aware_datetime(value: Any, key: str = "captured_at") -> dt.datetime:
     return parsed.astimezone(dt.timezone.utc)
 
 
-def _captured_at(event: dict, received_at: dt.datetime) -> dt.datetime:
+def oldest_accepted_at(camera: Camera, received_at: dt.datetime, max_age_days: int) -> dt.datetime:
+    """The earliest ``captured_at`` accepted from ``camera`` at ``received_at`` (aware UTC).
+
+    That is ``max_age_days`` (typically 7; 0 means no limit) before ``received_at``, and never before the
+    camera was registered, less a day for the agent's clock. A camera registered "after" ``received_at``
+    means the server's clock went back: the registration then counts as ``received_at``.
+    """
+    registered_at = min(camera.created_at, received_at) - MAX_FUTURE_SKEW
+    if max_age_days <= 0:
+        return registered_at
+    return max(received_at - dt.timedelta(days=max_age_days), registered_at)
+
+
+def _captured_at(event: dict, received_at: dt.datetime, not_before: dt.datetime | None = None) -> dt.datetime:
     captured_at = parse_aware_datetime(event.get("captured_at"))
     if captured_at > received_at + MAX_FUTURE_SKEW:
         raise EventError("invalid_event", "captured_at is more than a day in the future (check the agent's clock)")
+    if not_before is not None and captured_at < not_before:
+        raise EventError("too_old", f"captured_at is before {not_before.isoformat()}: too old to record "
+                                    "(older than the age limit, or before the camera was registered)")
     return captured_at
 
 
@@ -231,23 +252,28 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
 
 
 def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.datetime, *,
-                    instance_path: str | Path | None = None) -> list[dict[str, Any]]:
+                    instance_path: str | Path | None = None,
+                    max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> list[dict[str, Any]]:
     """Store a batch of named check-ins from ``camera``; one result per event, in order.
 
     Each result is ``{"event_id", "status": "created"|"duplicate"|"error", "checkin_id"?, "error"?}``.
-    Snapshots are written under ``instance_path`` (None: snapshots are not kept). New check-ins also
-    enqueue the school's ``checkin`` webhooks (one per student and day). The caller commits.
+    Snapshots are written under ``instance_path`` (None: snapshots are not kept). Events older than
+    ``max_age_days`` (the ``checkin_max_age_days`` setting) are refused as ``too_old``; events naming a
+    student without consent on record as ``no_consent``. New check-ins also enqueue the school's
+    ``checkin`` webhooks (one per student and day). The caller commits.
     """
     school = session.get(School, camera.school_id)
+    not_before = oldest_accepted_at(camera, received_at, max_age_days)
     codes = {e.get("student_code") for e in events if isinstance(e, dict) and isinstance(e.get("student_code"), str)}
-    students = dict(session.execute(select(Student.student_code, Student.id).where(
-        Student.school_id == school.id, Student.active.is_(True), Student.student_code.in_(codes))).all())
+    students = {code: (student_id, consent) for code, student_id, consent in session.execute(
+        select(Student.student_code, Student.id, Student.consent_given).where(
+            Student.school_id == school.id, Student.active.is_(True), Student.student_code.in_(codes)))}
 
     def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
         row = {
             "seq": _int(event, "seq", required=True),
             "student_id": None,
-            "captured_at": _captured_at(event, received_at),
+            "captured_at": _captured_at(event, received_at, not_before),
             "distance": _float(event, "distance"), "margin": _float(event, "margin"),
             "votes": _int(event, "votes", required=False),
             "model_id": _str(event, "model_id", 64, required=False) or "",
@@ -255,9 +281,12 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
         }
         code = _str(event, "student_code", 32, required=True)
         snapshot = _snapshot(event)
-        row["student_id"] = students.get(code)
-        if row["student_id"] is None:
+        if code not in students:
             raise EventError("unknown_student", f"no active student of this school has the code {code!r}")
+        row["student_id"], consent = students[code]
+        if not consent:  # consent withdrawn after the agent's gallery was fetched: keep neither row nor face
+            raise EventError("no_consent", f"student {code!r} has no guardian consent on record "
+                                           "(the agent's gallery is out of date)")
         return row, snapshot
 
     results, created = _record_batch(session, CheckIn, "checkin_id", camera, school, events, received_at,
@@ -267,15 +296,18 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
 
 
 def record_unknowns(session, camera: Camera, events: list[Any], received_at: dt.datetime, *,
-                    instance_path: str | Path | None = None) -> list[dict[str, Any]]:
-    """Store a batch of unknown-face tracks from ``camera`` (same idempotency and result shape as check-ins;
-    the id is ``unknown_id``). Fields: event_id, seq, captured_at, best_distance?, snapshot_jpeg_b64?, liveness?
+                    instance_path: str | Path | None = None,
+                    max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> list[dict[str, Any]]:
+    """Store a batch of unknown-face tracks from ``camera`` (same idempotency, age limit and result shape as
+    check-ins; the id is ``unknown_id``). Fields: event_id, seq, captured_at, best_distance?,
+    snapshot_jpeg_b64?, liveness?
     """
     school = session.get(School, camera.school_id)
+    not_before = oldest_accepted_at(camera, received_at, max_age_days)
 
     def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
         _int(event, "seq", required=True)
-        row = {"captured_at": _captured_at(event, received_at), "best_distance": _float(event, "best_distance"),
+        row = {"captured_at": _captured_at(event, received_at, not_before), "best_distance": _float(event, "best_distance"),
                "status": "open"}
         _liveness(event)
         return row, _snapshot(event)

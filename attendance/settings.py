@@ -102,7 +102,26 @@ class Settings:
     default_language: str = setting("vi", "Language of the dashboard for new users.", choices=("vi", "en"))
     max_request_mb: float = setting(16.0, "Largest request body the dashboard accepts, in MiB (photo uploads, batches).")
     webhook_timeout_s: float = setting(5.0, "Timeout of one webhook POST, in seconds.")
+    trusted_proxies: int = setting(
+        0, "Reverse proxies in front of the dashboard whose X-Forwarded-For/-Proto it trusts (1 behind one nginx "
+        "or Caddy); 0 trusts none. The login throttle counts failures per client address."
+    )
     camera_offline_after_s: int = setting(120, "A camera with no heartbeat for this long is shown as offline.")
+    checkin_max_age_days: int = setting(
+        7, "Refuse check-ins and unknown faces captured more than this many days before they reach the server, "
+        "or before their camera was registered (error `too_old`); 0 lifts the age limit."
+    )
+    absence_notice_delay_min: int = setting(
+        30, "Absence webhooks are queued this many minutes after the absence cutoff, and later while a camera "
+        "of the school still reports unsent check-ins."
+    )
+    snapshot_retention_days: int = setting(
+        30, "Check-in snapshots (face crops) are deleted this many days after capture; 0 keeps them."
+    )
+    unknown_retention_days: int = setting(
+        7, "Unknown-face snapshots are deleted this many days after capture, with their rows unless assigned to "
+        "a student; 0 keeps them."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,7 +2,10 @@
 
 Events are queued as WebhookDelivery rows in the same transaction as the check-in, so none is lost, and
 ``event_key`` makes each one happen once: ``checkin:<student>:<date>`` for a student's arrival (later
-sightings that day send nothing) and ``absence:<student>:<date>`` at the absence cutoff. A worker
+sightings that day send nothing) and ``absence:<student>:<date>`` after the absence cutoff. Absences wait
+``absence_notice_delay_min`` past the cutoff, and longer while a camera of the school still reports unsent
+check-ins: agents hold check-ins in their outbox during an outage, and a child at school must not be
+reported absent because the gate's check-in is still on its way. A worker
 (``deliver_pending_webhooks``, run every few seconds by the dashboard) POSTs each body as JSON signed with
 the webhook's secret:
 
@@ -33,7 +36,7 @@ from attendance.db.models import (
     AuditEntry, Camera, CheckIn, RollOverride, School, SchoolClass, Student, Webhook, WebhookDelivery,
 )
 from attendance.errors import InvalidInput
-from attendance.roll import load_day_rules
+from attendance.roll import DayRules, load_day_rules, school_zone
 
 logger = logging.getLogger(__name__)
 
@@ -125,12 +128,53 @@ def enqueue_checkins(session, school: School, camera: Camera, checkins: list[dic
     return _enqueue(session, hooks, "checkin", events, min(row["received_at"] for row in checkins))
 
 
-def enqueue_absences(session, school: School, school_date: dt.date, now_at: dt.datetime) -> int:
-    """Queue an ``absence`` event for every student absent on ``school_date`` once its absence cutoff has
-    passed at ``now_at``; safe to call again (already-queued students are skipped). The number queued.
+def cameras_still_sending(session, school: School, school_date: dt.date, since_at: dt.datetime) -> list[str]:
+    """Names of the school's cameras whose check-ins may still be on their way: not revoked, seen on
+    ``school_date``, and whose last heartbeat, received at or after ``since_at``, reported a ``queue_depth``
+    above 0. A heartbeat older than ``since_at`` holds nothing (a camera gone quiet must not hold absences)."""
+    zone = school_zone(school)
+    day_starts_at = dt.datetime.combine(school_date, dt.time(0), zone).astimezone(dt.timezone.utc)
+    cameras = session.scalars(select(Camera).where(
+        Camera.school_id == school.id, Camera.revoked_at.is_(None), Camera.last_seen_at >= day_starts_at))
+    return sorted(camera.name for camera in cameras if _reports_backlog(camera.last_heartbeat, since_at))
+
+
+def _reports_backlog(heartbeat: dict | None, since_at: dt.datetime) -> bool:
+    if not isinstance(heartbeat, dict):
+        return False
+    depth = heartbeat.get("queue_depth")
+    if isinstance(depth, bool) or not isinstance(depth, (int, float)) or depth <= 0:
+        return False
+    try:
+        received_at = dt.datetime.fromisoformat(str(heartbeat.get("received_at")))
+    except ValueError:
+        return False
+    return received_at.tzinfo is not None and received_at >= since_at
+
+
+def absences_due(session, school: School, rules: DayRules, now_at: dt.datetime, delay_min: int = 0) -> bool:
+    """True when ``absence`` events of ``rules``' day may be queued at ``now_at``: a school day, at least
+    ``delay_min`` minutes (the ``absence_notice_delay_min`` setting, typically 30) after the absence cutoff,
+    and no camera reporting unsent check-ins in the last ``delay_min`` minutes (``cameras_still_sending``)."""
+    delay = dt.timedelta(minutes=max(delay_min, 0))
+    if not rules.is_school_day or now_at < rules.absent_from + delay:
+        return False
+    if delay:
+        held_by = cameras_still_sending(session, school, rules.school_date, now_at - delay)
+        if held_by:
+            logger.debug("absences of school %s held: cameras %s still sending", school.code, held_by)
+            return False
+    return True
+
+
+def enqueue_absences(session, school: School, school_date: dt.date, now_at: dt.datetime,
+                     delay_min: int = 0) -> int:
+    """Queue an ``absence`` event for every student absent on ``school_date`` once ``absences_due`` at
+    ``now_at`` (``delay_min`` minutes past the cutoff, no camera still sending); safe to call again
+    (already-queued students are skipped). The number queued.
     """
     rules = load_day_rules(session, school, school_date)
-    if not rules.is_school_day or now_at < rules.absent_from:
+    if not absences_due(session, school, rules, now_at, delay_min):
         return 0
     hooks = active_webhooks(session, school.id, "absence")
     if not hooks:

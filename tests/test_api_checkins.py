@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from attendance.db.models import Camera, CheckIn, UnknownFace
+from attendance.db.models import Camera, CheckIn, School, UnknownFace
 from factories import make_camera, make_class, make_school, make_student
 
 NOW = dt.datetime(2026, 9, 7, 0, 30, tzinfo=dt.timezone.utc)  # Monday 07:30 in Ho Chi Minh
@@ -186,3 +186,73 @@ def test_heartbeat_marks_the_camera_seen(client, db, gate):
         assert "something_new" not in camera.last_heartbeat
     bad = client.post("/api/v1/heartbeat", headers=gate["headers"], json={"fps": [1]})
     assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid_input"
+
+
+def snapshot_files(app) -> list[Path]:
+    root = Path(app.instance_path) / "snapshots"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_a_student_without_consent_is_refused_and_no_face_is_kept(app, client, db, gate):
+    """An agent on a stale gallery still matches a child whose guardian withdrew consent: refuse, keep nothing."""
+    with db.session() as s:
+        camera = s.get(Camera, gate["camera_id"])
+        make_student(s, school=s.get(School, camera.school_id), code="HS003", consent=False)
+    snap = base64.b64encode(JPEG).decode()
+    results = post(client, gate, [event(1, snapshot_jpeg_b64=snap), event(2, "HS003", snapshot_jpeg_b64=snap),
+                                  event(3, "HS003")]).get_json()["results"]
+    assert [r["status"] for r in results] == ["created", "error", "error"]
+    assert {r["error"]["code"] for r in results[1:]} == {"no_consent"}
+    assert "checkin_id" not in results[1]
+    assert count(db, CheckIn) == 1
+    assert len(snapshot_files(app)) == 1  # only HS001's
+
+
+def aged(days: float) -> str:
+    return (NOW - dt.timedelta(days=days)).isoformat()
+
+
+def set_camera_created(db, gate, at: dt.datetime) -> None:
+    with db.session() as s:
+        s.get(Camera, gate["camera_id"]).created_at = at
+
+
+def test_events_older_than_the_age_limit_are_refused(app, client, db, gate):
+    set_camera_created(db, gate, NOW - dt.timedelta(days=90))
+    snap = base64.b64encode(JPEG).decode()
+    batch = [event(1, captured_at=aged(6.9)), event(2, captured_at=aged(7.1), snapshot_jpeg_b64=snap),
+             event(3, captured_at=aged(400))]
+    results = post(client, gate, batch).get_json()["results"]
+    assert [r["status"] for r in results] == ["created", "error", "error"]
+    assert {r["error"]["code"] for r in results[1:]} == {"too_old"}
+    unknowns = post(client, gate, [{"event_id": "u-1", "seq": 1, "captured_at": aged(8), "snapshot_jpeg_b64": snap}],
+                    "/api/v1/unknowns").get_json()["results"]
+    assert unknowns[0]["error"]["code"] == "too_old"
+    assert count(db, CheckIn) == 1 and count(db, UnknownFace) == 0 and snapshot_files(app) == []
+
+
+def test_events_from_before_the_camera_was_registered_are_refused(client, db, gate):
+    set_camera_created(db, gate, NOW - dt.timedelta(days=3))
+    batch = [event(1, captured_at=aged(3.5)), event(2, captured_at=aged(4.5))]
+    results = post(client, gate, batch).get_json()["results"]
+    # a day of clock skew is allowed before the registration; more is a replay of someone else's outbox
+    assert [r["status"] for r in results] == ["created", "error"]
+    assert results[1]["error"]["code"] == "too_old"
+
+
+def test_the_age_limit_is_a_parameter_and_zero_lifts_it(session):
+    from attendance.checkins import oldest_accepted_at, record_checkins
+
+    school = make_school(session, "THCS9")
+    make_student(session, make_class(session, school, "6A1"), "HS001")
+    camera, _ = make_camera(session, school, "gate-9")
+    camera.created_at = NOW - dt.timedelta(days=365)
+    assert oldest_accepted_at(camera, NOW, 7) == NOW - dt.timedelta(days=7)
+    assert oldest_accepted_at(camera, NOW, 0) == camera.created_at - dt.timedelta(days=1)
+    # a camera registered "after" now (the server's clock went back) counts as registered now
+    camera.created_at = NOW + dt.timedelta(days=30)
+    assert oldest_accepted_at(camera, NOW, 0) == NOW - dt.timedelta(days=1)
+    camera.created_at = NOW - dt.timedelta(days=365)
+    old = {"event_id": "e1", "seq": 1, "student_code": "HS001", "captured_at": aged(20)}
+    assert record_checkins(session, camera, [old], NOW, max_age_days=14)[0]["error"]["code"] == "too_old"
+    assert record_checkins(session, camera, [old], NOW, max_age_days=30)[0]["status"] == "created"

@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from attendance.checkins import record_checkins
-from attendance.db.models import Webhook, WebhookDelivery
+from attendance.db.models import Camera, Webhook, WebhookDelivery
 from attendance.errors import InvalidInput
 from attendance.roll import set_override
 from attendance.webhooks import (
-    MAX_ATTEMPTS, create_webhook, deliver_pending_webhooks, enqueue_absences, retry_delay_s, verify_signature,
+    MAX_ATTEMPTS, cameras_still_sending, create_webhook, deliver_pending_webhooks, enqueue_absences, retry_delay_s,
+    verify_signature,
 )
 from dashboard.webhook_worker import WebhookWorker, start_webhook_worker
 from factories import make_camera, make_class, make_school, make_student
@@ -177,8 +178,9 @@ def test_the_worker_queues_absences_and_delivers(app, db, receiver):
         create_webhook(s, school, receiver.url, events="absence")
     worker = WebhookWorker(app)
     assert worker.tick(local(8)) == {"delivered": 0, "failed": 0}
-    assert worker.tick(local(9, 1)) == {"delivered": 1, "failed": 0}
-    assert worker.tick(local(9, 2)) == {"delivered": 0, "failed": 0}
+    assert worker.tick(local(9, 1)) == {"delivered": 0, "failed": 0}  # absence_notice_delay_min = 30
+    assert worker.tick(local(9, 30)) == {"delivered": 1, "failed": 0}
+    assert worker.tick(local(9, 31)) == {"delivered": 0, "failed": 0}
     assert json.loads(receiver.requests[0][1])["data"]["student_code"] == "HS001"
     started = start_webhook_worker(app, interval_s=0.05)
     assert start_webhook_worker(app) is started and started.thread.is_alive()
@@ -186,3 +188,70 @@ def test_the_worker_queues_absences_and_delivers(app, db, receiver):
     assert not started.thread.is_alive()
     with db.session() as s:
         assert s.scalar(select(Webhook.events)) == "absence"
+
+
+def absences(session):
+    return sorted(d.payload["student_code"] for d in deliveries(session) if d.event_type == "absence")
+
+
+def heartbeat(session, camera, at, queue_depth):
+    from attendance.cameras import record_heartbeat
+
+    record_heartbeat(session, camera, {"queue_depth": queue_depth}, at)
+
+
+def test_absences_wait_the_notice_delay_after_the_cutoff(session, world):
+    school, _, camera, _, _ = world
+    check_in(session, camera, "HS001", local(6, 50), 1)
+    assert enqueue_absences(session, school, MONDAY, local(9, 0), delay_min=30) == 0
+    assert enqueue_absences(session, school, MONDAY, local(9, 29), delay_min=30) == 0
+    assert enqueue_absences(session, school, MONDAY, local(9, 30), delay_min=30) == 2
+    assert absences(session) == ["HS002", "HS003"]
+
+
+def test_a_camera_still_sending_holds_the_absences(session, world):
+    """The gate's outbox held HS002's 08:10 check-in through an outage: no "absent" message meanwhile."""
+    school, _, camera, _, _ = world
+    heartbeat(session, camera, local(9, 20), queue_depth=4)
+    assert cameras_still_sending(session, school, MONDAY, local(9, 1)) == ["gate-1"]
+    assert enqueue_absences(session, school, MONDAY, local(9, 31), delay_min=30) == 0
+    assert enqueue_absences(session, school, MONDAY, local(9, 49), delay_min=30) == 0
+    check_in(session, camera, "HS002", local(8, 10), 1)  # the backlog arrives
+    heartbeat(session, camera, local(9, 50), queue_depth=0)
+    assert enqueue_absences(session, school, MONDAY, local(9, 51), delay_min=30) == 2
+    assert absences(session) == ["HS001", "HS003"]
+
+
+@pytest.mark.parametrize("case", ["stale_heartbeat", "revoked", "seen_yesterday", "no_delay"])
+def test_what_does_not_hold_absences(session, world, case):
+    school, _, camera, _, _ = world
+    delay_min = 30
+    if case == "stale_heartbeat":  # a camera gone quiet with a backlog must not hold absences all day
+        heartbeat(session, camera, local(8, 59), queue_depth=4)
+    elif case == "revoked":
+        heartbeat(session, camera, local(9, 20), queue_depth=4)
+        camera.revoked_at = local(9, 25)
+    elif case == "seen_yesterday":
+        heartbeat(session, camera, local(9, 20), queue_depth=4)
+        camera.last_seen_at = local(17, day=MONDAY - dt.timedelta(days=1))
+    else:
+        heartbeat(session, camera, local(9, 0), queue_depth=4)
+        delay_min = 0
+    assert enqueue_absences(session, school, MONDAY, local(9, 30), delay_min=delay_min) == 3
+
+
+def test_the_worker_waits_for_the_delay_and_for_cameras_still_sending(app, db, receiver):
+    with db.session() as s:
+        school = make_school(s, "THCS1")
+        make_student(s, make_class(s, school, "6A1"), "HS001", "Nguyễn Văn An")
+        create_webhook(s, school, receiver.url, events="absence")
+        camera, _ = make_camera(s, school, "gate-1")
+        heartbeat(s, camera, local(9, 15), queue_depth=2)
+    worker = WebhookWorker(app)
+    assert app.extensions["attendance_settings"].absence_notice_delay_min == 30
+    assert worker.tick(local(9, 29)) == {"delivered": 0, "failed": 0}  # too early
+    assert worker.tick(local(9, 40)) == {"delivered": 0, "failed": 0}  # gate-1 still sending
+    with db.session() as s:
+        heartbeat(s, s.get(Camera, camera.id), local(9, 41), queue_depth=0)
+    assert worker.tick(local(9, 42)) == {"delivered": 1, "failed": 0}
+    assert worker.tick(local(9, 43)) == {"delivered": 0, "failed": 0}

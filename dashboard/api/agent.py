@@ -44,7 +44,8 @@ def post_checkins():
     events = _events()
     session = get_db_session()
     received_at = now_at()
-    results = record_checkins(session, g.api_camera, events, received_at, instance_path=current_app.instance_path)
+    results = record_checkins(session, g.api_camera, events, received_at, instance_path=current_app.instance_path,
+                              max_age_days=current_app.extensions["attendance_settings"].checkin_max_age_days)
     g.api_camera.last_seen_at = received_at
     # Commit before answering: an agent forgets every event answered "created".
     session.commit()
@@ -57,7 +58,8 @@ def post_unknowns():
     events = _events()
     session = get_db_session()
     received_at = now_at()
-    results = record_unknowns(session, g.api_camera, events, received_at, instance_path=current_app.instance_path)
+    results = record_unknowns(session, g.api_camera, events, received_at, instance_path=current_app.instance_path,
+                              max_age_days=current_app.extensions["attendance_settings"].checkin_max_age_days)
     g.api_camera.last_seen_at = received_at
     session.commit()
     return jsonify({"results": results})
