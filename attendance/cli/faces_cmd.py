@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from attendance.db import Database
 from attendance.directory import find_school
@@ -37,6 +40,15 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     faces.set_defaults(handler=run_faces)
 
 
+def read_images(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, np.ndarray | None, str]]:
+    """(path, image, "") for each readable image, (path, None, why) for each that is not: the run goes on."""
+    for path in paths:
+        try:
+            yield path, load_image(path, max_pixels=settings.max_image_pixels), ""
+        except ImageError as err:
+            yield path, None, err.message
+
+
 def run_identify(args: argparse.Namespace, settings: Settings) -> int:
     """Exit status 0, or 1 when some image could not be read (the others are still reported)."""
     engine = build_face_engine(settings, args.backend)
@@ -45,13 +57,10 @@ def run_identify(args: argparse.Namespace, settings: Settings) -> int:
     with database.session() as session:
         school = find_school(session, args.school)
         gallery, students = load_gallery(session, school.id, engine.model_id)
-        results, failed = [], 0
-        for path in args.images:
-            try:
-                image = load_image(path, max_pixels=settings.max_image_pixels)
-            except ImageError as err:
-                failed += 1
-                results.append({"image": str(path), "error": err.message})
+        results = []
+        for path, image, error in read_images(args.images, settings):
+            if error:
+                results.append({"image": str(path), "error": error})
                 continue
             found = identify_faces(engine, gallery, point, students, image)
             results.append({"image": str(path), "faces": [f.as_dict() for f in found]})
@@ -60,7 +69,7 @@ def run_identify(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(results, ensure_ascii=False, indent=2))
     else:
         print_identify_table(results)
-    return 1 if failed else 0
+    return 1 if any("error" in r for r in results) else 0
 
 
 def print_identify_table(results: list[dict]) -> None:
@@ -79,13 +88,10 @@ def print_identify_table(results: list[dict]) -> None:
 
 def run_faces(args: argparse.Namespace, settings: Settings) -> int:
     engine = build_face_engine(settings, args.backend)
-    results, failed = [], 0
-    for path in args.images:
-        try:
-            image = load_image(path, max_pixels=settings.max_image_pixels)
-        except ImageError as err:
-            failed += 1
-            results.append({"image": str(path), "error": err.message})
+    results = []
+    for path, image, error in read_images(args.images, settings):
+        if error:
+            results.append({"image": str(path), "error": error})
             continue
         faces = engine.find_faces(image, embed=True)
         results.append({"image": str(path), "width": image.shape[1], "height": image.shape[0], "faces": [
@@ -105,4 +111,4 @@ def run_faces(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{result['image']}: {result['width']}x{result['height']}, {len(result['faces'])} face(s)")
             for face in result["faces"]:
                 print(f"  box={face['box']} score={face['detection_score']} {face['quality']}")
-    return 1 if failed else 0
+    return 1 if any("error" in r for r in results) else 0
