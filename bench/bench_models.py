@@ -61,6 +61,8 @@ def build_pairs(dirs: list[Path], extras: bool) -> list[Pair]:
 
     def add(name, detector, landmarker, embedder, entry, variant=""):
         engine = FaceEngine(detector, landmarker, embedder)
+        if getattr(embedder, "flip", False) and "-flip" not in variant:
+            variant += "-flip"
         cache = f"models-{detector.model_id}-{landmarker.model_id}-{embedder.model_id}{variant}"
         pairs.append(Pair(name, engine, entry.threshold, entry.margin, cache))
 
@@ -83,10 +85,12 @@ def build_pairs(dirs: list[Path], extras: bool) -> list[Pair]:
         if path is None:
             continue
         embedder = zoo.build_embedder(entry, path, threads=1)
-        add(f"YuNet + {model_id}", yunet, zoo.build_landmarker(yunet, embedder), embedder, entry)
+        flipped = " (flip-averaged)" if entry.flip else ""
+        add(f"YuNet + {model_id}{flipped}", yunet, zoo.build_landmarker(yunet, embedder), embedder, entry)
         if extras and model_id == "mobilefacenet_paddlex":
-            add("  + flip averaging", yunet, zoo.build_landmarker(yunet, embedder),
-                zoo.build_embedder(entry, path, flip=True, threads=1), entry, "-flip")
+            add("  + flip averaging" if not entry.flip else "  without flip averaging", yunet,
+                zoo.build_landmarker(yunet, embedder), zoo.build_embedder(entry, path, flip=not entry.flip, threads=1),
+                entry)
             add(f"HOG + 68-pt landmarks + {model_id}", hog, zoo.build_landmarker(hog, embedder), embedder, entry)
             add(f"HOG + YuNet-on-region landmarks + {model_id}", hog,
                 zoo.build_landmarker(hog, embedder, yunet_path), embedder, entry, "-yunetregion")

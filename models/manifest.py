@@ -61,6 +61,7 @@ class ModelEntry:
     threshold: float = 0.0
     margin: float = 0.0
     combine: str = "nearest"  # how a student's templates make one distance (attendance/gallery.py)
+    flip: bool = False  # embed each chip and its mirror image and average (112x112 embedders)
     threshold_source: str = ""
     chip_size_px: int = 0
     input: dict[str, Any] = field(default_factory=dict)  # embedders: colour, mean, std, layout; detectors: text

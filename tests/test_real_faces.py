@@ -215,3 +215,18 @@ def test_rerunning_enrollment_keeps_a_withdrawn_consent(enrolled_all, capsys):
         student = session.scalar(select(Student).where(Student.student_code == "HS001"))
         student.consent_given = True
     database.close()
+
+
+def test_rebuild_lists_students_whose_photos_were_not_kept(tmp_path, monkeypatch, capsys):
+    paddlex = require_shared(SHARED_FACES.parent / "models" / "mobilefacenet_paddlex.onnx")
+    monkeypatch.setenv("ATTENDANCE_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("ATTENDANCE_KEEP_ENROLLMENT_PHOTOS", "false")
+    roster = make_roster(tmp_path / "roster", ["joe_biden"])
+    db_url = f"sqlite:///{tmp_path / 'school.db'}"
+    assert enroll_main([str(roster), "--db", db_url, "--quiet"]) == 0
+    assert not list((tmp_path / "instance").rglob("*.jpg"))  # only vectors were stored
+    assert attendance_main(["models", "download", "mobilefacenet_paddlex", "--path", str(paddlex), "--accept-terms"]) == 0
+    capsys.readouterr()
+    assert attendance_main(["gallery", "rebuild", "--db", db_url, "--model", "mobilefacenet_paddlex", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "0 templates added" in out and "1 students have no kept photo" in out and "HS001 joe_biden" in out

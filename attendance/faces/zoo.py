@@ -32,9 +32,12 @@ def build_detector(entry: Any, path: Path | str | None = None, **options: Any) -
     raise ModelError(f"model {entry.id} is not a detector this version can run")
 
 
-def build_embedder(entry: Any, path: Path | str | None = None, *, flip: bool = False,
+def build_embedder(entry: Any, path: Path | str | None = None, *, flip: bool | None = None,
                    providers: list[str] | None = None, threads: int = 0) -> Embedder:
-    """The embedder of manifest ``entry``; ``path`` is its installed file (unused for package models)."""
+    """The embedder of manifest ``entry``; ``path`` is its installed file (unused for package models).
+
+    ``flip`` (mirror-image averaging) defaults to the manifest's choice for the model.
+    """
     if entry.task != "embedder":
         raise ModelError(f"model {entry.id} is a {entry.task}, not an embedder")
     if entry.id == "dlib_resnet_v1":
@@ -51,7 +54,8 @@ def build_embedder(entry: Any, path: Path | str | None = None, *, flip: bool = F
         from attendance.faces.arcface import ArcfaceEmbedder, InputConvention
 
         return ArcfaceEmbedder(_required(entry, path), entry.model_id, InputConvention.from_mapping(entry.input),
-                               dim=entry.embedding_size, flip=flip, providers=providers, threads=threads)
+                               dim=entry.embedding_size, flip=entry.flip if flip is None else flip,
+                               providers=providers, threads=threads)
     raise ModelError(f"model {entry.id} is not an embedder this version can run")
 
 
