@@ -41,26 +41,24 @@ def _events() -> list[Any]:
 @api_bp.post("/checkins")
 @camera_required
 def post_checkins():
-    events = _events()
-    session = get_db_session()
-    received_at = now_at()
-    results = record_checkins(session, g.api_camera, events, received_at, instance_path=current_app.instance_path,
-                              max_age_days=current_app.extensions["attendance_settings"].checkin_max_age_days)
-    g.api_camera.last_seen_at = received_at
-    # Commit before answering: an agent forgets every event answered "created".
-    session.commit()
-    return jsonify({"results": results})
+    return _record_batch(record_checkins)
 
 
 @api_bp.post("/unknowns")
 @camera_required
 def post_unknowns():
+    return _record_batch(record_unknowns)
+
+
+def _record_batch(record):
+    """Store the request's events with ``record`` (check-ins or unknown faces); one result per event."""
     events = _events()
     session = get_db_session()
     received_at = now_at()
-    results = record_unknowns(session, g.api_camera, events, received_at, instance_path=current_app.instance_path,
-                              max_age_days=current_app.extensions["attendance_settings"].checkin_max_age_days)
+    results = record(session, g.api_camera, events, received_at, instance_path=current_app.instance_path,
+                     max_age_days=current_app.extensions["attendance_settings"].checkin_max_age_days)
     g.api_camera.last_seen_at = received_at
+    # Commit before answering: an agent forgets every event answered "created".
     session.commit()
     return jsonify({"results": results})
 
