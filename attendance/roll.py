@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 
 from attendance.db.models import (
     OVERRIDE_STATUSES, AuditEntry, Camera, CheckIn, Holiday, RollOverride, School, SchoolClass, Student, User,
@@ -166,9 +166,19 @@ def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
-def roster(session, school_class: SchoolClass) -> list[Student]:
-    """The active students of a class in Vietnamese roster order."""
-    students = session.scalars(select(Student).where(Student.class_id == school_class.id, Student.active.is_(True)))
+def roster(session, school_class: SchoolClass, first: dt.date | None = None,
+           last: dt.date | None = None) -> list[Student]:
+    """The class's students in Vietnamese roster order: the active ones, and for a period ``first``..``last``
+    also those deactivated since who have a check-in or an override in it (a past roll keeps them)."""
+    wanted = Student.active.is_(True)
+    if first is not None:
+        last = last or first
+        wanted = or_(
+            wanted,
+            exists().where(CheckIn.student_id == Student.id, CheckIn.school_date.between(first, last)),
+            exists().where(RollOverride.student_id == Student.id, RollOverride.school_date.between(first, last)),
+        )
+    students = session.scalars(select(Student).where(Student.class_id == school_class.id, wanted))
     return sorted(students, key=lambda s: vietnamese_sort_key(s.full_name))
 
 
@@ -180,7 +190,7 @@ def compute_class_roll(session, school_class: SchoolClass, school_date: dt.date,
     """
     school = session.get(School, school_class.school_id)
     rules = load_day_rules(session, school, school_date)
-    students = roster(session, school_class)
+    students = roster(session, school_class, school_date)
     class_students = select(Student.id).where(Student.class_id == school_class.id)
     # Every sighting of the class that day, earliest first; the first per student wins. A few rows per
     # student, and one plain indexed query is faster on both backends than a window function.
@@ -248,7 +258,7 @@ def compute_month_report(session, school_class: SchoolClass, year: int, month: i
     holidays = holidays_between(session, school, first, last)
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     rules = [day_rules(school, day, holidays) for day in days if is_school_day(school, day, holidays)]
-    students = roster(session, school_class)
+    students = roster(session, school_class, first, last)
     firsts = {(sid, day): _as_utc(at) for sid, day, at in _first_checkins(session, school.id, first, last,
                                                                          class_id=school_class.id)}
     overrides = {key: row.status for key, row in _overrides(

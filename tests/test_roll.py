@@ -210,3 +210,17 @@ def test_month_report(session, world):
     assert done.absent == 21 - 4
     with pytest.raises(InvalidInput):
         compute_month_report(session, klass, 2026, 13, local(MONDAY, 8))
+
+
+def test_a_deactivated_student_stays_on_the_rolls_of_days_with_records(session, world):
+    school, klass, camera = world
+    leaver = make_student(session, klass, "HS900", "Trần Văn Rời")
+    check_in(session, camera, leaver, local(MONDAY, 6, 40))
+    leaver.active = False
+    session.flush()
+    evening = local(MONDAY, 20)
+    assert status_of(session, klass, leaver, MONDAY, evening).status == "on_time"
+    tuesday = MONDAY + dt.timedelta(days=1)
+    assert leaver.id not in {e.student_id for e in compute_class_roll(session, klass, tuesday, local(tuesday, 20))}
+    report = {row.student_id: row for row in compute_month_report(session, klass, 2026, 9, local(tuesday, 20))}
+    assert leaver.id in report
