@@ -23,7 +23,7 @@ from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
 from attendance.errors import ImageError, PhotoRejected
 from attendance.faces.engine import FaceEngine
 from attendance.faces.image import decode_image, encode_jpeg
-from attendance.faces.types import Face
+from attendance.faces.types import Face, box_iou
 from attendance.recognition import bytes_to_vector, get_profile, vector_to_bytes
 from attendance.settings import Settings
 
@@ -189,17 +189,6 @@ def find_same_face(faces: list[Face], box: tuple[int, int, int, int], min_iou: f
     return best
 
 
-def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    """Intersection over union of two (x1, y1, x2, y2) boxes."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def store_photo_file(settings: Settings, student: Student, sha256: str, image_rgb: np.ndarray) -> str:
     """Write the upright photo as a metadata-free JPEG; return its path relative to the instance folder."""
     relative = Path("photos") / str(student.school_id) / str(student.id) / f"{sha256[:32]}.jpg"
@@ -209,16 +198,6 @@ def store_photo_file(settings: Settings, student: Student, sha256: str, image_rg
     return relative.as_posix()
 
 
-def delete_photo_files(settings: Settings, photos: list[EnrollmentPhoto]) -> int:
-    """Remove the kept files of ``photos`` from disk; returns how many were removed."""
-    removed = 0
-    for photo in photos:
-        if photo.file_path:
-            path = Path(settings.instance_path) / photo.file_path
-            if path.exists():
-                path.unlink()
-                removed += 1
-    return removed
 
 
 _ENGINE_LOCK = threading.Lock()

@@ -14,8 +14,6 @@ from attendance.errors import ModelError
 from attendance.gallery import Gallery, OperatingPoint
 from attendance.settings import Settings
 
-AUTO = "auto"
-
 
 @dataclass(frozen=True)
 class ModelProfile:

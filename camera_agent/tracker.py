@@ -13,19 +13,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from attendance.faces.types import box_iou as iou
+
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in full-resolution pixels
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes (0 when they do not touch, 1 when equal)."""
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    if inter == 0:
-        return 0.0
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[2] - b[0]) * (b[3] - b[1])
-    return inter / float(area_a + area_b - inter)
 
 
 @dataclass

@@ -13,7 +13,12 @@ import sys
 
 from sqlalchemy import select
 
-from attendance.cameras import create_api_token, create_camera, find_camera, revoke_camera
+from attendance.cameras import (
+    create_api_token,
+    create_camera,
+    find_camera,
+    revoke_camera,
+)
 from attendance.db import Database
 from attendance.db.models import Camera, SchoolClass, utcnow
 from attendance.directory import find_school
@@ -70,67 +75,51 @@ def _open(settings: Settings) -> Database:
 
 
 def run_camera_add(args: argparse.Namespace, settings: Settings) -> int:
-    database = _open(settings)
-    try:
-        with database.session() as session:
-            school = find_school(session, args.school)
-            camera, token = create_camera(session, school, args.name, args.location)
-            name, code = camera.name, school.code
-    finally:
-        database.close()
+    with _open(settings) as database, database.session() as session:
+        school = find_school(session, args.school)
+        camera, token = create_camera(session, school, args.name, args.location)
+        name, code = camera.name, school.code
     print(f"camera {name} added to school {code}; its token (shown only now):", file=sys.stderr)
     print(token)
     return 0
 
 
 def run_camera_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    database = _open(settings)
-    try:
-        with database.session() as session:
-            camera = find_camera(session, find_school(session, args.school), args.name)
-            revoke_camera(session, camera, utcnow())
-    finally:
-        database.close()
+    with _open(settings) as database, database.session() as session:
+        camera = find_camera(session, find_school(session, args.school), args.name)
+        revoke_camera(session, camera, utcnow())
     print(f"camera {args.name} revoked")
     return 0
 
 
 def run_camera_list(args: argparse.Namespace, settings: Settings) -> int:
-    database = _open(settings)
-    try:
-        with database.session() as session:
-            school = find_school(session, args.school)
-            cameras = session.scalars(select(Camera).where(Camera.school_id == school.id).order_by(Camera.name)).all()
-            for camera in cameras:
-                state = "revoked" if camera.revoked_at else "active"
-                seen = camera.last_seen_at.isoformat(timespec="seconds") if camera.last_seen_at else "never"
-                print(f"{camera.name}\t{state}\tlast seen {seen}\t{camera.location}")
-    finally:
-        database.close()
+    with _open(settings) as database, database.session() as session:
+        school = find_school(session, args.school)
+        cameras = session.scalars(select(Camera).where(Camera.school_id == school.id).order_by(Camera.name)).all()
+        for camera in cameras:
+            state = "revoked" if camera.revoked_at else "active"
+            seen = camera.last_seen_at.isoformat(timespec="seconds") if camera.last_seen_at else "never"
+            print(f"{camera.name}\t{state}\tlast seen {seen}\t{camera.location}")
     return 0
 
 
 def run_roll(args: argparse.Namespace, settings: Settings) -> int:
-    database = _open(settings)
-    try:
-        with database.session() as session:
-            school = find_school(session, args.school)
-            now_at = utcnow()
-            try:
-                school_date = dt.date.fromisoformat(args.date) if args.date else school_local_date(school, now_at)
-            except ValueError as err:
-                raise InvalidInput(f"--date must be YYYY-MM-DD, got {args.date!r}") from err
-            query = select(SchoolClass).where(SchoolClass.school_id == school.id)
-            if args.class_code:
-                query = query.where(SchoolClass.code == args.class_code)
-            classes = sorted(session.scalars(query), key=lambda c: (c.code, c.school_year))
-            if args.class_code and not classes:
-                raise NotFound(f"school {school.code} has no class {args.class_code!r}")
-            for school_class in classes:
-                entries = compute_class_roll(session, school_class, school_date, now_at)
-                _print_roll(school_class, school_date, entries, args.json, school)
-    finally:
-        database.close()
+    with _open(settings) as database, database.session() as session:
+        school = find_school(session, args.school)
+        now_at = utcnow()
+        try:
+            school_date = dt.date.fromisoformat(args.date) if args.date else school_local_date(school, now_at)
+        except ValueError as err:
+            raise InvalidInput(f"--date must be YYYY-MM-DD, got {args.date!r}") from err
+        query = select(SchoolClass).where(SchoolClass.school_id == school.id)
+        if args.class_code:
+            query = query.where(SchoolClass.code == args.class_code)
+        classes = sorted(session.scalars(query), key=lambda c: (c.code, c.school_year))
+        if args.class_code and not classes:
+            raise NotFound(f"school {school.code} has no class {args.class_code!r}")
+        for school_class in classes:
+            entries = compute_class_roll(session, school_class, school_date, now_at)
+            _print_roll(school_class, school_date, entries, args.json, school)
     return 0
 
 
@@ -155,27 +144,19 @@ def _print_roll(school_class: SchoolClass, school_date: dt.date, entries, as_jso
 
 
 def run_webhook_add(args: argparse.Namespace, settings: Settings) -> int:
-    database = _open(settings)
-    try:
-        with database.session() as session:
-            school = find_school(session, args.school)
-            hook, secret = create_webhook(session, school, args.url, args.events)
-            code = school.code
-    finally:
-        database.close()
+    with _open(settings) as database, database.session() as session:
+        school = find_school(session, args.school)
+        hook, secret = create_webhook(session, school, args.url, args.events)
+        code = school.code
     print(f"webhook added to school {code}; its signing secret (shown only now):", file=sys.stderr)
     print(secret)
     return 0
 
 
 def run_token_add(args: argparse.Namespace, settings: Settings) -> int:
-    database = _open(settings)
-    try:
-        with database.session() as session:
-            school = None if args.district else find_school(session, args.school)
-            _, token = create_api_token(session, args.name, school)
-    finally:
-        database.close()
+    with _open(settings) as database, database.session() as session:
+        school = None if args.district else find_school(session, args.school)
+        _, token = create_api_token(session, args.name, school)
     print(f"integration token {args.name} made; it is shown only now:", file=sys.stderr)
     print(token)
     return 0

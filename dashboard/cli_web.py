@@ -69,21 +69,17 @@ def run_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     from attendance.users import create_user, find_or_create_school, record_audit
 
     password = read_password(args.password_file)
-    database = Database.open(settings.resolved_database_url)
-    try:
-        with database.session() as session:
-            school = None
-            if not args.district:
-                school = find_or_create_school(session, args.school, args.school_name, settings.timezone)
-            role = "district_admin" if args.district else "school_admin"
-            user = create_user(session, args.username, password, role, school.id if school else None,
-                               full_name=args.full_name, language=settings.default_language)
-            record_audit(session, "cli", "user.create", school_id=user.school_id, target=f"user:{user.username}",
-                         detail={"role": role})
-            where = "every school" if school is None else f"school {school.code} ({school.name})"
-            print(f"created {role} {user.username} for {where}")
-    finally:
-        database.close()
+    with Database.open(settings.resolved_database_url) as database, database.session() as session:
+        school = None
+        if not args.district:
+            school = find_or_create_school(session, args.school, args.school_name, settings.timezone)
+        role = "district_admin" if args.district else "school_admin"
+        user = create_user(session, args.username, password, role, school.id if school else None,
+                           full_name=args.full_name, language=settings.default_language)
+        record_audit(session, "cli", "user.create", school_id=user.school_id, target=f"user:{user.username}",
+                     detail={"role": role})
+        where = "every school" if school is None else f"school {school.code} ({school.name})"
+        print(f"created {role} {user.username} for {where}")
     return 0
 
 
@@ -95,27 +91,23 @@ def run_add_teacher(args: argparse.Namespace, settings: Settings) -> int:
     from attendance.users import create_user, record_audit, set_teacher_classes
 
     password = read_password(args.password_file)
-    database = Database.open(settings.resolved_database_url)
-    try:
-        with database.session() as session:
-            school = find_school(session, args.school)
-            class_ids = []
-            for code in args.classes:
-                school_class = session.scalars(select(SchoolClass).where(
-                    SchoolClass.school_id == school.id, SchoolClass.code == code.strip().upper())
-                    .order_by(SchoolClass.school_year.desc())).first()
-                if school_class is None:
-                    raise NotFound(f"school {school.code} has no class {code!r}")
-                class_ids.append(school_class.id)
-            user = create_user(session, args.username, password, "teacher", school.id, full_name=args.full_name,
-                               language=settings.default_language)
-            set_teacher_classes(session, user, class_ids)
-            record_audit(session, "cli", "user.create", school_id=school.id, target=f"user:{user.username}",
-                         detail={"role": "teacher", "classes": [c.upper() for c in args.classes]})
-            classes = ", ".join(c.code for c in user.classes) or "no class yet"
-            print(f"created teacher {user.username} of {classes} in school {school.code}")
-    finally:
-        database.close()
+    with Database.open(settings.resolved_database_url) as database, database.session() as session:
+        school = find_school(session, args.school)
+        class_ids = []
+        for code in args.classes:
+            school_class = session.scalars(select(SchoolClass).where(
+                SchoolClass.school_id == school.id, SchoolClass.code == code.strip().upper())
+                .order_by(SchoolClass.school_year.desc())).first()
+            if school_class is None:
+                raise NotFound(f"school {school.code} has no class {code!r}")
+            class_ids.append(school_class.id)
+        user = create_user(session, args.username, password, "teacher", school.id, full_name=args.full_name,
+                           language=settings.default_language)
+        set_teacher_classes(session, user, class_ids)
+        record_audit(session, "cli", "user.create", school_id=school.id, target=f"user:{user.username}",
+                     detail={"role": "teacher", "classes": [c.upper() for c in args.classes]})
+        classes = ", ".join(c.code for c in user.classes) or "no class yet"
+        print(f"created teacher {user.username} of {classes} in school {school.code}")
     return 0
 
 

@@ -8,13 +8,12 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import SHARED_FACES, require_shared
 from PIL import Image, ImageFilter
 
 from attendance.cli.enroll_cmd import main as enroll_main
 from attendance.cli.main import main as attendance_main
-from conftest import SHARED_FACES, require_shared
 
 pytestmark = pytest.mark.realfaces
 
@@ -200,9 +199,10 @@ def test_a_better_model_is_installed_rebuilt_and_used(tmp_path, monkeypatch, cap
 
 
 def test_rerunning_enrollment_keeps_a_withdrawn_consent(enrolled_all, capsys):
+    from sqlalchemy import select
+
     from attendance.db import Database
     from attendance.db.models import Student
-    from sqlalchemy import select
 
     _, db_url, roster = enrolled_all
     database = Database.open(db_url)

@@ -52,9 +52,8 @@ def read_images(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, n
 def run_identify(args: argparse.Namespace, settings: Settings) -> int:
     """Exit status 0, or 1 when some image could not be read (the others are still reported)."""
     engine = build_face_engine(settings, args.backend)
-    database = Database.open(settings.resolved_database_url)
     point = resolve_operating_point(settings, engine.model_id)
-    with database.session() as session:
+    with Database.open(settings.resolved_database_url) as database, database.session() as session:
         school = find_school(session, args.school)
         gallery, students = load_gallery(session, school.id, engine.model_id)
         results = []
@@ -64,7 +63,6 @@ def run_identify(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             found = identify_faces(engine, gallery, point, students, image)
             results.append({"image": str(path), "faces": [f.as_dict() for f in found]})
-    database.close()
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=2))
     else:

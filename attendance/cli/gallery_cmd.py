@@ -32,9 +32,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     """Exit status 0, or 1 when some photo gave no template or some student has no kept photo."""
     models = [args.model] if args.model else [e.id for e in models_manager.installed_embedders(settings)]
-    database = Database.open(settings.resolved_database_url)
     incomplete = False
-    try:
+    with Database.open(settings.resolved_database_url) as database:
         for model in models:
             engine = build_face_engine(settings, model=model)
             with database.session() as session:
@@ -55,6 +54,4 @@ def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
                 for student in report.students_without_kept_photos:
                     print(f"    {student}")
             incomplete |= bool(report.photos_failed or report.students_without_kept_photos)
-    finally:
-        database.close()
     return 1 if incomplete else 0

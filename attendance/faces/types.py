@@ -52,6 +52,15 @@ class Face:
         return max(0, x2 - x1) * max(0, y2 - y1)
 
 
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes: 0 when they do not overlap, 1 when equal."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 class Detector(Protocol):
     """Finds faces. ``model_id`` names the model; boxes are in the pixels of the image it was given."""
 

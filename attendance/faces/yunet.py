@@ -15,7 +15,7 @@ import numpy as np
 
 from attendance.errors import ModelError
 from attendance.faces.landmarks import ARCFACE5, ARCFACE_TEMPLATE_112
-from attendance.faces.types import Detection
+from attendance.faces.types import Detection, box_iou
 
 logger = logging.getLogger(__name__)
 
@@ -143,15 +143,6 @@ class YunetLandmarker:
             logger.debug("YuNet found no face in the region of box %s; template landmarks used", box)
             return _template_in_box(box)
         return (best.landmarks + np.array([cx1, cy1], dtype=np.float32)).astype(np.float32)
-
-
-def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """Intersection over union of two (x1, y1, x2, y2) boxes; 0 when they do not overlap."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _to_detection(row: np.ndarray, factor: float, width: int, height: int) -> Detection:
