@@ -117,6 +117,14 @@ def settings(tmp_path, database_url) -> Settings:
 
 
 @pytest.fixture
+def instance(settings) -> Path:
+    """The test's instance folder (created), for code that writes photos and snapshots."""
+    path = Path(settings.instance_path).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
 def db(settings):
     database = Database.open(settings.resolved_database_url)
     yield database

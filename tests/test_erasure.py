@@ -1,7 +1,6 @@
 """Erasing a student leaves nothing behind: rows, files, webhook bodies, audit details, orphan photos."""
 
 import datetime as dt
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,13 +21,6 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16 + b"\xff\xd9"
 
 def local(hh, mm=0, day=MONDAY):
     return dt.datetime(day.year, day.month, day.day, hh, mm, tzinfo=HCM).astimezone(dt.timezone.utc)
-
-
-@pytest.fixture
-def instance(settings) -> Path:
-    path = Path(settings.instance_path).resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture

@@ -16,13 +16,6 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16 + b"\xff\xd9"
 
 
 @pytest.fixture
-def instance(settings) -> Path:
-    path = Path(settings.instance_path).resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture
 def gate(session):
     school = make_school(session, "THCS1")
     student = make_student(session, make_class(session, school, "6A1"), "HS001")
