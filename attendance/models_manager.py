@@ -143,7 +143,10 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
                          "file yourself and install it with --path FILE --sha256 HASH")
     target = models_dir(settings) / entry.file
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_file() and (current := file_sha256(target)) in accepted:
+    if entry.converter:
+        if target.is_file() and (current := file_sha256(target)) in _sidecar_hashes(target):
+            return InstallResult(entry, target, current, already_installed=True)
+    elif target.is_file() and (current := file_sha256(target)) in accepted:
         return InstallResult(entry, target, current, already_installed=True)
 
     handle, temp_name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".partial", dir=target.parent)
@@ -162,6 +165,8 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
             what = str(path) if path is not None else entry.url
             raise ModelError(f"{entry.id}: sha256 of {what} is {digest}, the manifest expects "
                              f"{' or '.join(accepted)}; the file was not installed")
+        if entry.converter:
+            return _install_converted(entry, temp, target)
         os.chmod(temp, 0o644)  # mkstemp makes it private; the agent or dashboard may run as another user
         os.replace(temp, target)
     finally:
@@ -172,6 +177,22 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
     return InstallResult(entry, target, digest)
 
 
+def _install_converted(entry: ModelEntry, source: Path, target: Path) -> InstallResult:
+    """Convert a checked source file (a MiniFASNet .pth) into ``target`` and record the result's sha256 beside it."""
+    from models.minifasnet_onnx import convert_minifasnet  # onnx is needed only while installing
+
+    digest = convert_minifasnet(source, target, entry.id)
+    os.chmod(target, 0o644)
+    target.with_name(target.name + _SIDECAR_SUFFIX).write_text(f"{digest}  {target.name}\n")
+    logger.info("converted and installed model %s at %s", entry.id, target)
+    return InstallResult(entry, target, digest)
+
+
+def liveness_entries(settings) -> list[ModelEntry]:
+    """The installed liveness models (MiniFASNetV2 and V1SE), in manifest order; empty when none is."""
+    return [e for e in manifest_entries().values() if e.task == "liveness" and is_installed(settings, e)]
+
+
 def verify_models(settings) -> list[ModelStatus]:
     """Every installed model with ``problem`` set when its file's sha256 is not the expected one."""
     statuses = []
@@ -179,7 +200,9 @@ def verify_models(settings) -> list[ModelStatus]:
         if not status.installed or status.path is None:
             statuses.append(status)
             continue
-        expected = status.entry.accepted_sha256 or _sidecar_hashes(status.path)
+        converted = bool(status.entry.converter)  # the manifest pins the source; the sidecar, the result
+        expected = _sidecar_hashes(status.path) if converted else (
+            status.entry.accepted_sha256 or _sidecar_hashes(status.path))
         digest = file_sha256(status.path)
         problem = ""
         if not expected:

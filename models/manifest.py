@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.toml")
-TASKS = ("detector", "landmarker", "embedder")
+TASKS = ("detector", "landmarker", "embedder", "liveness")
 INSTALL_KINDS = ("package", "convert", "download")
 METRICS = ("euclidean", "cosine")
 LANDMARK_SCHEMES = ("", "dlib5", "arcface5")
+CONVERTERS = ("", "minifasnet")  # what turns a downloaded source file into the installed file
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _PINNED_URL = re.compile(r"/[0-9a-f]{40}/")  # a full commit hash in the path
 
@@ -68,6 +69,10 @@ class ModelEntry:
     detector_options: dict[str, Any] = field(default_factory=dict)
     also_accepted: tuple[AcceptedCopy, ...] = ()
     notes: str = ""
+    converter: str = ""  # the url / --path file is a source the installer converts into ``file`` (sha256: the source's)
+    source_file: str = ""  # the source file's own name (``attendance models convert-minifasnet --dir`` looks for it)
+    crop_scale: float = 0.0  # liveness: the face box is grown by this about its centre before cropping
+    vendor_claim: str = ""  # the publisher's own figure, quoted, not measured here
 
     @property
     def accepted_sha256(self) -> tuple[str, ...]:
@@ -134,6 +139,10 @@ def _check(entry: ModelEntry) -> None:
             fail("the download url must be pinned to a full commit hash")
         if entry.url and not entry.sha256:
             fail("a download url needs its pinned sha256")
+    if entry.converter not in CONVERTERS:
+        fail(f"converter must be one of {', '.join(c for c in CONVERTERS if c)}, got {entry.converter!r}")
+    if entry.task == "liveness" and (entry.crop_scale <= 1.0 or not entry.converter):
+        fail("a liveness model needs crop_scale > 1 and its converter")
     if entry.install == "convert" and not (entry.file and entry.convert_command):
         fail("a converted model needs a file name and its convert_command")
     if not entry.licence or not entry.training_data or not entry.training_data_terms:

@@ -1,7 +1,7 @@
 """``attendance models list|download|verify|remove``: the optional face models, installed on purpose.
 
 More subcommands join the group through ``SUBCOMMANDS``: each is a function ``(models_subparsers, common)``
-that adds one parser and sets its ``handler`` (``convert-dlib`` is added this way).
+that adds one parser and sets its ``handler`` (``convert-dlib`` and ``convert-minifasnet`` are added this way).
 """
 
 from __future__ import annotations
@@ -63,7 +63,28 @@ def add_convert_dlib(models_sub: argparse._SubParsersAction, common: argparse.Ar
     parser.set_defaults(handler=run_convert_dlib)
 
 
-SUBCOMMANDS = [add_list, add_download, add_verify, add_remove, add_convert_dlib]
+def add_convert_minifasnet(models_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = models_sub.add_parser(
+        "convert-minifasnet", parents=[common],
+        help="install the MiniFASNet liveness models from their .pth files (converted to ONNX here)",
+        description="Check the sha256 of Minivision's 2.7_80x80_MiniFASNetV2.pth and 4_0_0_80x80_MiniFASNetV1SE.pth "
+        "in DIR against the manifest, convert them to ONNX without torch and install them (the same as "
+        "`attendance models download minifasnet_v2 --path FILE.pth`). No download.",
+    )
+    parser.add_argument("--dir", metavar="DIR", required=True, help="folder holding both .pth files")
+    parser.set_defaults(handler=run_convert_minifasnet)
+
+
+SUBCOMMANDS = [add_list, add_download, add_verify, add_remove, add_convert_dlib, add_convert_minifasnet]
+
+
+def run_convert_minifasnet(args: argparse.Namespace, settings: Settings) -> int:
+    entries = [e for e in models_manager.manifest_entries().values() if e.converter == "minifasnet"]
+    for entry in entries:
+        result = models_manager.install_model(settings, entry.id, Path(args.dir) / entry.source_file, notify=print)
+        verb = "already installed" if result.already_installed else "converted and installed"
+        print(f"{entry.id} {verb}: {result.path} (sha256 {result.sha256})")
+    return 0
 
 
 def run_convert_dlib(args: argparse.Namespace, settings: Settings) -> int:
@@ -77,6 +98,7 @@ def run_convert_dlib(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
     in_use = set()
+    in_use.update(e.id for e in models_manager.liveness_entries(settings))
     for task in ("detector", "embedder"):
         try:
             in_use.add(models_manager.model_in_use(settings, task).id)

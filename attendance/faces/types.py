@@ -45,6 +45,7 @@ class Face:
     quality: FaceQuality
     embedding: np.ndarray | None = None  # (dim,) float32
     chip: np.ndarray | None = field(default=None, repr=False)  # the aligned chip the embedding came from
+    liveness: float | None = None  # live score 0..1 when a liveness model filled it in (faces/liveness.py)
 
     @property
     def area_px(self) -> int:
