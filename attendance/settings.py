@@ -123,6 +123,16 @@ class Settings:
         "a student; 0 keeps them."
     )
 
+    liveness_threshold: float = setting(
+        0.05, "Liveness (MiniFASNet, when installed): a face whose live score (0-1, both networks averaged) is "
+        "below this counts as a suspected photo or screen. Chosen on NUAA subjects 0001-0004 "
+        "(python -m bench.bench_liveness)."
+    )
+    liveness_action: str = setting(
+        "flag", "What a suspected presentation attack does: `flag` stores the check-in marked for a teacher's "
+        "review; `refuse` stores it as a flagged unknown face, with no check-in.", choices=("flag", "refuse"),
+    )
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL, with the default SQLite file in the instance folder filled in."""

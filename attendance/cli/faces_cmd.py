@@ -12,8 +12,8 @@ import numpy as np
 
 from attendance.db import Database
 from attendance.directory import find_school
-from attendance.errors import ImageError
-from attendance.faces.factory import BACKENDS, build_face_engine
+from attendance.errors import ImageError, ModelError
+from attendance.faces.factory import BACKENDS, build_face_engine, build_liveness_checker
 from attendance.faces.image import load_image
 from attendance.identify import identify_faces
 from attendance.recognition import load_gallery, resolve_operating_point
@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     identify.add_argument("--json", action="store_true", help="print a JSON array, one object per image")
     identify.add_argument("--school", metavar="CODE", help="school code (default: the only school)")
     identify.add_argument("--backend", choices=BACKENDS, help="face embedder backend (default: the setting)")
+    identify.add_argument("--liveness", action="store_true",
+                          help="add each face's live score (MiniFASNet; a signal for review, not proof)")
     identify.set_defaults(handler=run_identify)
 
     faces = subparsers.add_parser(
@@ -53,6 +55,9 @@ def run_identify(args: argparse.Namespace, settings: Settings) -> int:
     """Exit status 0, or 1 when some image could not be read (the others are still reported)."""
     engine = build_face_engine(settings, args.backend)
     point = resolve_operating_point(settings, engine.model_id)
+    checker = build_liveness_checker(settings) if args.liveness else None
+    if args.liveness and checker is None:
+        raise ModelError("no liveness model is installed (run `attendance models convert-minifasnet --dir DIR`)")
     with Database.open(settings.resolved_database_url) as database, database.session() as session:
         school = find_school(session, args.school)
         gallery, students = load_gallery(session, school.id, engine.model_id)
@@ -62,7 +67,11 @@ def run_identify(args: argparse.Namespace, settings: Settings) -> int:
                 results.append({"image": str(path), "error": error})
                 continue
             found = identify_faces(engine, gallery, point, students, image)
-            results.append({"image": str(path), "faces": [f.as_dict() for f in found]})
+            faces = [f.as_dict() for f in found]
+            if checker is not None:
+                for face, result in zip(faces, checker.fill(image, [f.face for f in found])):
+                    face["liveness"] = result.as_dict()
+            results.append({"image": str(path), "faces": faces})
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=2))
     else:
@@ -81,7 +90,11 @@ def print_identify_table(results: list[dict]) -> None:
             who = f"{face['student_code']} {face['name']}" if face["student_code"] else "unknown"
             distance = "-" if face["distance"] is None else f"{face['distance']:.3f}"
             margin = "-" if face["margin"] is None else f"{face['margin']:.3f}"
-            print(f"{result['image']}: {who}  box={face['box']}  distance={distance}  margin={margin}")
+            live = ""
+            if "liveness" in face:
+                verdict = "live" if face["liveness"]["live"] else "SUSPECTED PHOTO/SCREEN"
+                live = f"  liveness={face['liveness']['score']:.3f} {verdict}"
+            print(f"{result['image']}: {who}  box={face['box']}  distance={distance}  margin={margin}{live}")
 
 
 def run_faces(args: argparse.Namespace, settings: Settings) -> int:

@@ -53,6 +53,25 @@ def build_enrollment_engines(settings: Settings, backend: str | None = None) -> 
     return engines
 
 
+def build_liveness_checker(settings: Settings):
+    """The MiniFASNet pair at ``liveness_threshold``, or None when neither is installed.
+
+    Raises ``ModelError`` when only one of the two is installed (the threshold was measured on the pair).
+    """
+    from attendance.faces.liveness import LivenessChecker, MinifasnetNetwork
+
+    entries = models_manager.liveness_entries(settings)
+    if not entries:
+        return None
+    if len(entries) < 2:
+        raise ModelError(f"only {entries[0].id} of the liveness pair is installed "
+                         "(run `attendance models convert-minifasnet --dir DIR`)")
+    providers = list(settings.onnx_providers) or None
+    networks = [MinifasnetNetwork(models_manager.model_path(settings, e), e.crop_scale, providers=providers,
+                                  threads=settings.onnx_threads) for e in entries]
+    return LivenessChecker(networks, settings.liveness_threshold)
+
+
 def installed_yunet_path(settings: Settings):
     """YuNet's file when it is installed (it places ArcFace landmarks behind another detector), else None."""
     try:

@@ -100,15 +100,23 @@ class LivenessChecker:
         self.networks = list(networks)
         self.threshold = threshold
 
-    def score_faces(self, items: Sequence[tuple[np.ndarray, Box]]) -> np.ndarray:
-        """Live scores (N,) for (image_rgb, box) pairs, which may come from different frames: one batch per network."""
-        if not items:
+    def crop_face(self, image_rgb: np.ndarray, box: Box) -> np.ndarray:
+        """The face's crop for each network: (networks, 80, 80, 3) uint8 BGR. Cheap; keep it to score later."""
+        return np.stack([crop_for_liveness(image_rgb, box, network.scale) for network in self.networks])
+
+    def score_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Live scores (N,) for N results of ``crop_face`` (any frames): one batch per network."""
+        if not len(crops):
             return np.zeros(0, dtype=np.float32)
-        total = np.zeros(len(items), dtype=np.float64)
-        for network in self.networks:
-            crops = np.stack([crop_for_liveness(image, box, network.scale) for image, box in items])
-            total += network.predict(crops)[:, LIVE_CLASS]
+        stacked = np.stack(crops)
+        total = np.zeros(len(stacked), dtype=np.float64)
+        for index, network in enumerate(self.networks):
+            total += network.predict(stacked[:, index])[:, LIVE_CLASS]
         return (total / len(self.networks)).astype(np.float32)
+
+    def score_faces(self, items: Sequence[tuple[np.ndarray, Box]]) -> np.ndarray:
+        """Live scores (N,) for (image_rgb, box) pairs, which may come from different frames, in one batch."""
+        return self.score_crops([self.crop_face(image, box) for image, box in items])
 
     def judge(self, score: float) -> LivenessResult:
         return LivenessResult(float(score), bool(score >= self.threshold))
