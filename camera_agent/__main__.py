@@ -18,7 +18,7 @@ from attendance.settings import load_settings
 from camera_agent import __version__
 from camera_agent.agent import Agent
 from camera_agent.client import DashboardClient
-from camera_agent.engine import build_engine, operating_point
+from camera_agent.engine import build_engine, build_liveness, operating_point
 from camera_agent.outbox import Outbox
 from camera_agent.settings import AGENT_ENV_PREFIX, AGENT_TOML_TABLE, AgentSettings
 from camera_agent.sources import open_source
@@ -85,13 +85,14 @@ def run(settings: AgentSettings, *, once: bool) -> int:
     try:
         engine = build_engine(settings)
         point = operating_point(settings, engine.embedder.model_id)
+        liveness = build_liveness(settings)
     except BaseException:
         source.close()
         raise
     outbox = Outbox(settings.outbox_path)
     client = DashboardClient(settings.server_url, settings.token, timeout_s=settings.request_timeout_s,
                              user_agent=f"camera-agent/{__version__}")
-    agent = Agent(settings, engine, source, outbox, client, point, status)
+    agent = Agent(settings, engine, source, outbox, client, point, status, liveness)
     _stop_on_signals(agent)
     dead_before = outbox.stats().dead
     try:

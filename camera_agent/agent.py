@@ -29,6 +29,7 @@ from camera_agent.preview import PreviewServer, annotate
 from camera_agent.sender import Backoff, Sender
 from camera_agent.settings import AgentSettings
 from camera_agent.sources import Frame, FrameSource, SourceEnded
+from camera_agent.spoof import TrackLiveness
 from camera_agent.status import AgentStatus
 from camera_agent.voting import VotingRule
 
@@ -85,7 +86,8 @@ class Agent:
     """One camera's agent. ``run`` returns the process exit status."""
 
     def __init__(self, settings: AgentSettings, engine: FaceEngine, source: FrameSource, outbox: Outbox,
-                 client: DashboardClient, point, status: AgentStatus | None = None) -> None:
+                 client: DashboardClient, point, status: AgentStatus | None = None,
+                 liveness: TrackLiveness | None = None) -> None:
         self.settings = settings
         self.source = source
         self.outbox = outbox
@@ -93,7 +95,7 @@ class Agent:
         self.status = status or AgentStatus()
         self.zone = ZoneInfo(settings.timezone)
         self.model_id = engine.embedder.model_id
-        self.pipeline = Pipeline(engine, pipeline_config(settings, point))
+        self.pipeline = Pipeline(engine, pipeline_config(settings, point), liveness)
         self.gallery = GallerySync(client, self.model_id, engine.embedder.dim, settings.gallery_cache_path, self.status)
         self.sender = Sender(outbox, client, self.status, batch_size=settings.batch_size,
                              backoff=Backoff(max_s=settings.retry_max_s))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from attendance.faces.engine import FaceEngine
-from attendance.faces.factory import build_face_engine
+from attendance.faces.factory import build_face_engine, build_liveness_checker
 from attendance.gallery import OperatingPoint
 from attendance.recognition import resolve_operating_point
 from attendance.settings import Settings, load_settings
 from camera_agent.settings import AgentSettings
+from camera_agent.spoof import TrackLiveness
 
 
 def core_settings(settings: AgentSettings) -> Settings:
@@ -17,13 +18,19 @@ def core_settings(settings: AgentSettings) -> Settings:
         "detect_upsample": settings.detect_upsample, "match_threshold": settings.match_threshold,
         "match_margin": settings.match_margin, "recognition_model": settings.recognition_model,
         "detector_model": settings.detector_model, "onnx_providers": settings.onnx_providers,
-        "onnx_threads": settings.onnx_threads,
+        "onnx_threads": settings.onnx_threads, "liveness_threshold": settings.liveness_threshold,
     })
 
 
 def build_engine(settings: AgentSettings) -> FaceEngine:
     """dlib's HOG detector and landmarks with the chosen embedder (``dlib`` or ``onnx``). Raises ModelError."""
     return build_face_engine(core_settings(settings), settings.backend)
+
+
+def build_liveness(settings: AgentSettings) -> TrackLiveness | None:
+    """The liveness step when the MiniFASNet pair is installed in ``instance_path`` (else None). Raises ModelError."""
+    checker = build_liveness_checker(core_settings(settings))
+    return TrackLiveness(checker) if checker is not None else None
 
 
 def operating_point(settings: AgentSettings, model_id: str) -> OperatingPoint:

@@ -25,6 +25,7 @@ from attendance.gallery import OperatingPoint
 from camera_agent.gallery_sync import GallerySnapshot
 from camera_agent.liveness import LivenessCues
 from camera_agent.sources import Frame
+from camera_agent.spoof import TrackLiveness
 from camera_agent.tracker import Box, IouTracker, Track, iou
 from camera_agent.voting import TrackVotes, Verdict, Vote, VotingRule, quality_weight
 
@@ -112,7 +113,7 @@ class Decision:
     t_s: float
     first_t_s: float
     first_seen_wall_s: float
-    liveness: dict[str, float | int]
+    liveness: dict[str, float | int | str]  # motion cues, and the liveness verdict with its evidence
     snapshot_jpeg: bytes | None = None
 
     @property
@@ -131,9 +132,10 @@ class FrameResult:
 class Pipeline:
     """Turns frames into decisions. One instance per camera; not thread-safe (the frame loop owns it)."""
 
-    def __init__(self, engine: FaceEngine, config: PipelineConfig) -> None:
+    def __init__(self, engine: FaceEngine, config: PipelineConfig, liveness: TrackLiveness | None = None) -> None:
         self.engine = engine
         self.config = config
+        self.liveness = liveness  # MiniFASNet on the embedding candidates only (camera_agent/spoof.py)
         self.tracker = IouTracker(config.track_min_iou, config.track_max_missed_frames)
         self.states: dict[int, TrackState] = {}
         self.frames_processed = 0
@@ -218,6 +220,10 @@ class Pipeline:
         started = time.perf_counter()
         vectors = self.engine.embedder.embed([s.candidate.chip for s in due])
         self.stage_ms["embed"] += (time.perf_counter() - started) * 1000.0
+        if self.liveness is not None:
+            started = time.perf_counter()
+            self.liveness.score([s.track.track_id for s in due])
+            self.stage_ms["liveness"] = self.stage_ms.get("liveness", 0.0) + (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
         matches = gallery.gallery.search(vectors, self.config.point)
         self.stage_ms["match"] += (time.perf_counter() - started) * 1000.0
@@ -269,6 +275,8 @@ class Pipeline:
         if state.candidate is None or weight > state.candidate.weight:
             crop = _snapshot_crop(image, face.box, cfg.snapshot_max_px) if cfg.snapshots else None
             state.candidate = Candidate(chip, quality, weight, crop)
+            if self.liveness is not None:
+                self.liveness.offer(state.track.track_id, image, face.box)
 
     def _decide(self, state: TrackState, verdict: Verdict, frame: Frame | None) -> Decision:
         state.verdict = verdict
@@ -277,7 +285,11 @@ class Pipeline:
         t_s = frame.t_s if frame is not None else state.first_t_s
         return Decision("checkin" if verdict.student_code else "unknown", verdict, state.track.track_id,
                         state.first_index, captured_at, t_s, state.first_t_s, state.first_seen_wall_s,
-                        state.cues.as_dict(), snapshot)
+                        self._liveness_evidence(state), snapshot)
+
+    def _liveness_evidence(self, state: TrackState) -> dict:
+        cues = state.cues.as_dict()
+        return cues if self.liveness is None else self.liveness.verdict(state.track.track_id, cues)
 
     def _final_decision(self, state: TrackState, frame: Frame | None) -> Decision | None:
         verdict = state.votes.final_verdict(self.config.voting)

@@ -50,6 +50,9 @@ class AgentSettings:
     min_sharpness: float = setting(0.0, "Smallest sharpness (Laplacian variance of the chip) that is "
                                    "embedded; 0 turns the gate off. Video chips measure 2 (out of focus) to 200.")
     max_yaw_deg: float = setting(45.0, "Largest head turn that is embedded, in degrees.")
+    liveness_threshold: float = setting(0.05, "Live score (MiniFASNet, when installed in `instance_path`) under "
+                                        "which a track's frames look like a photo or screen; see the dashboard's "
+                                        "`liveness_threshold`.")
     embed_every_frames: int = setting(6, "At most one embedding per track every N processed frames.")
     max_embeddings_per_track: int = setting(20, "Stop embedding a track after this many embeddings.")
     min_votes: int = setting(2, "Matching embeddings needed before a track is named.")
