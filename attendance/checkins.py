@@ -13,6 +13,12 @@ field, a timestamp without a zone), ``unknown_student`` (no active student of th
 ``too_old`` (captured more than ``checkin_max_age_days`` before it arrived, or before the camera was
 registered), ``bad_snapshot`` (not base64, not a JPEG, too large). A refused event's snapshot is never
 written.
+
+A check-in whose ``liveness.verdict`` is ``suspected_attack`` (camera_agent/spoof.py: the face looked like a
+photo or a screen) follows the ``liveness_action`` setting: ``flag`` stores it with ``review_status`` "pending"
+for a teacher to confirm or reject (``attendance/review.py``); ``refuse`` stores it as an unknown face with
+``flag`` set and the named student kept as ``claimed_student_id``, and no check-in (its result then carries
+``unknown_id``). Either way the answer is ``created``: the agent must not send it again.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ logger = logging.getLogger(__name__)
 MAX_EVENT_ID_CHARS = 64
 MAX_SNAPSHOT_BYTES = 1024 * 1024
 MAX_LIVENESS_KEYS = 32
+SUSPECTED_ATTACK = "suspected_attack"  # the agent's liveness verdict that flags an event
+LIVENESS_ACTIONS = ("flag", "refuse")
 # An agent's clock may be a little ahead of (or behind) the server's; a day off is a broken clock.
 MAX_FUTURE_SKEW = dt.timedelta(days=1)
 DEFAULT_MAX_AGE_DAYS: int = Settings.checkin_max_age_days
@@ -251,17 +259,26 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
     return results, [dict(pending[event_id], id=row_id) for event_id, row_id in inserted.items()]
 
 
+def is_suspected_attack(event: Any) -> bool:
+    """True when the agent's liveness verdict for this event's track is a suspected presentation attack."""
+    liveness = event.get("liveness") if isinstance(event, dict) else None
+    return isinstance(liveness, dict) and liveness.get("verdict") == SUSPECTED_ATTACK
+
+
 def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.datetime, *,
                     instance_path: str | Path | None = None,
-                    max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> list[dict[str, Any]]:
+                    max_age_days: int = DEFAULT_MAX_AGE_DAYS, liveness_action: str = "flag") -> list[dict[str, Any]]:
     """Store a batch of named check-ins from ``camera``; one result per event, in order.
 
     Each result is ``{"event_id", "status": "created"|"duplicate"|"error", "checkin_id"?, "error"?}``.
     Snapshots are written under ``instance_path`` (None: snapshots are not kept). Events older than
     ``max_age_days`` (the ``checkin_max_age_days`` setting) are refused as ``too_old``; events naming a
     student without consent on record as ``no_consent``. New check-ins also enqueue the school's
-    ``checkin`` webhooks (one per student and day). The caller commits.
+    ``checkin`` webhooks (one per student and day). Suspected attacks follow ``liveness_action`` (see the
+    module's docstring). The caller commits.
     """
+    if liveness_action not in LIVENESS_ACTIONS:
+        raise ValueError(f"liveness_action must be one of {LIVENESS_ACTIONS}, got {liveness_action!r}")
     school = session.get(School, camera.school_id)
     not_before = oldest_accepted_at(camera, received_at, max_age_days)
     codes = {e.get("student_code") for e in events if isinstance(e, dict) and isinstance(e.get("student_code"), str)}
@@ -278,6 +295,7 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
             "votes": _int(event, "votes", required=False),
             "model_id": _str(event, "model_id", 64, required=False) or "",
             "liveness": _liveness(event),
+            "review_status": "pending" if is_suspected_attack(event) else None,
         }
         code = _str(event, "student_code", 32, required=True)
         snapshot = _snapshot(event)
@@ -289,8 +307,20 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
                                            "(the agent's gallery is out of date)")
         return row, snapshot
 
-    results, created = _record_batch(session, CheckIn, "checkin_id", camera, school, events, received_at,
-                                     instance_path, parse)
+    def parse_refused(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
+        row, snapshot = parse(event, received_at)
+        return {"captured_at": row["captured_at"], "best_distance": row["distance"], "status": "open",
+                "flag": SUSPECTED_ATTACK, "claimed_student_id": row["student_id"]}, snapshot
+
+    refused = [liveness_action == "refuse" and is_suspected_attack(e) for e in events]
+    results, created = _record_batch(session, CheckIn, "checkin_id", camera, school,
+                                     [e for e, r in zip(events, refused) if not r], received_at, instance_path, parse)
+    if any(refused):
+        unknown_results, _ = _record_batch(session, UnknownFace, "unknown_id", camera, school,
+                                           [e for e, r in zip(events, refused) if r], received_at, instance_path,
+                                           parse_refused)
+        kept, stored_unknown = iter(results), iter(unknown_results)
+        results = [next(stored_unknown) if r else next(kept) for r in refused]
     enqueue_checkins(session, school, camera, created)
     return results
 

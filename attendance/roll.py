@@ -11,6 +11,8 @@ Rules (times in the school's zone, check-ins stored in UTC; the clock is always 
 * No check-in by ``absence_cutoff``: ``absent`` (a first check-in after the cutoff also leaves the student
   absent, as the absence notice has gone out; the roll still shows when they came, and a teacher can mark
   them present). Before the cutoff of today, or any future day, the status is ``not_yet``.
+* A check-in flagged as a suspected presentation attack counts while it waits for review (the roll shows
+  its badge, ``review_status`` "pending"); a teacher's "rejected" removes it from the roll, "confirmed" keeps it.
 * A teacher's override wins over the camera: ``excused`` or ``present_manual`` (stored as "present"),
   always with a reason; setting and clearing one writes an audit entry.
 """
@@ -54,6 +56,7 @@ class RollEntry:
     snapshot_path: str | None
     checkin_id: int | None
     override_reason: str | None
+    review_status: str | None = None  # the first check-in's liveness review: None, pending or confirmed
 
 
 @dataclass(frozen=True)
@@ -140,10 +143,16 @@ def load_day_rules(session, school: School, school_date: dt.date) -> DayRules:
     return day_rules(school, school_date, holidays_between(session, school, school_date, school_date))
 
 
+def counts_on_roll():
+    """The SQL condition of a check-in that counts: any but one a teacher rejected as a presentation attack."""
+    return or_(CheckIn.review_status.is_(None), CheckIn.review_status != "rejected")
+
+
 def _first_checkins(session, school_id: int, first: dt.date, last: dt.date, class_id: int | None = None):
     """(student_id, school_date, first captured_at) for each student's first check-in of each day."""
     query = (select(CheckIn.student_id, CheckIn.school_date, func.min(CheckIn.captured_at))
-             .where(CheckIn.school_id == school_id, CheckIn.school_date >= first, CheckIn.school_date <= last)
+             .where(CheckIn.school_id == school_id, CheckIn.school_date >= first, CheckIn.school_date <= last,
+                    counts_on_roll())
              .group_by(CheckIn.student_id, CheckIn.school_date))
     if class_id is not None:
         query = query.where(CheckIn.student_id.in_(select(Student.id).where(Student.class_id == class_id)))
@@ -195,10 +204,11 @@ def compute_class_roll(session, school_class: SchoolClass, school_date: dt.date,
     # Every sighting of the class that day, earliest first; the first per student wins. A few rows per
     # student, and one plain indexed query is faster on both backends than a window function.
     sightings = session.execute(
-        select(CheckIn.id, CheckIn.student_id, CheckIn.captured_at, CheckIn.snapshot_path, Camera.name)
+        select(CheckIn.id, CheckIn.student_id, CheckIn.captured_at, CheckIn.snapshot_path, CheckIn.review_status,
+               Camera.name)
         .join(Camera, Camera.id == CheckIn.camera_id)
         .where(CheckIn.school_id == school.id, CheckIn.school_date == school_date,
-               CheckIn.student_id.in_([s.id for s in students]))
+               CheckIn.student_id.in_([s.id for s in students]), counts_on_roll())
         .order_by(CheckIn.student_id, CheckIn.captured_at, CheckIn.id))
     firsts: dict[int, Any] = {}
     for row in sightings:
@@ -215,6 +225,7 @@ def compute_class_roll(session, school_class: SchoolClass, school_date: dt.date,
             class_code=school_class.code, status=status, first_seen_at=first_seen_at, minutes_late=minutes_late,
             camera_name=first.name if first else None, snapshot_path=first.snapshot_path if first else None,
             checkin_id=first.id if first else None, override_reason=override.reason if override else None,
+            review_status=first.review_status if first else None,
         ))
     return entries
 

@@ -124,7 +124,8 @@ def enqueue_checkins(session, school: School, camera: Camera, checkins: list[dic
         status, minutes_late = rules[day].judge(row["captured_at"], None, row["captured_at"])
         events.append((f"checkin:{student_id}:{day.isoformat()}", dict(
             info[student_id], school_date=day.isoformat(), captured_at=row["captured_at"].isoformat(),
-            camera=camera.name, status=status, minutes_late=minutes_late, checkin_id=row["id"])))
+            camera=camera.name, status=status, minutes_late=minutes_late, checkin_id=row["id"],
+            liveness_review=row.get("review_status"))))
     return _enqueue(session, hooks, "checkin", events, min(row["received_at"] for row in checkins))
 
 

@@ -27,6 +27,7 @@ NAMING_CONVENTION = {
 
 ROLES = ("district_admin", "school_admin", "teacher")
 OVERRIDE_STATUSES = ("excused", "present")
+REVIEW_STATUSES = ("pending", "confirmed", "rejected")  # CheckIn.review_status of a suspected attack
 PHOTO_SOURCES = ("folder", "csv", "upload", "unknown_face", "cli")
 UNKNOWN_STATUSES = ("open", "assigned", "dismissed")
 
@@ -214,6 +215,9 @@ class CheckIn(Base):
     liveness: Mapped[dict | None] = mapped_column(JSON)  # per-track cues: motion, size change, landmarks
     snapshot_path: Mapped[str | None] = mapped_column(String(500))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A suspected presentation attack kept for review: "pending", then "confirmed" or "rejected" by a teacher
+    # (a rejected check-in does not count on the roll); None when nothing was suspected (REVIEW_STATUSES).
+    review_status: Mapped[str | None] = mapped_column(String(12))
 
 
 class UnknownFace(Base):
@@ -233,6 +237,10 @@ class UnknownFace(Base):
     status: Mapped[str] = mapped_column(String(12), default="open")
     resolved_student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id", ondelete="SET NULL"))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A check-in refused as a suspected presentation attack (liveness_action = "refuse"): the flag, and the
+    # student the agent named, for the admin who reviews it.
+    flag: Mapped[str | None] = mapped_column(String(20))
+    claimed_student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id", ondelete="SET NULL"))
 
 
 class RollOverride(Base):

@@ -55,8 +55,10 @@ def _record_batch(record):
     events = _events()
     session = get_db_session()
     received_at = now_at()
+    settings = current_app.extensions["attendance_settings"]
+    options = {"liveness_action": settings.liveness_action} if record is record_checkins else {}
     results = record(session, g.api_camera, events, received_at, instance_path=current_app.instance_path,
-                     max_age_days=current_app.extensions["attendance_settings"].checkin_max_age_days)
+                     max_age_days=settings.checkin_max_age_days, **options)
     g.api_camera.last_seen_at = received_at
     # Commit before answering: an agent forgets every event answered "created".
     session.commit()

@@ -20,6 +20,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, Student, UnknownFace
+from attendance.review import count_flagged
 from attendance.roll import COUNTED_STATUSES, compute_school_counts, load_day_rules
 from dashboard.app import end_db_session, get_db_session, get_settings
 from dashboard.auth import login_required, require_role
@@ -81,7 +82,8 @@ def _today_counts_context(school: School) -> dict:
         for status in COUNTED_STATUSES:
             totals[status] += class_counts.get(status, 0)
     return {"day": day, "rows": rows, "totals": totals, "total_students": sum(r["size"] for r in rows),
-            "is_school_day": load_day_rules(db, school, day).is_school_day}
+            "is_school_day": load_day_rules(db, school, day).is_school_day,
+            "flagged": count_flagged(db, school.id, day)}
 
 
 def _latest_checkins(db, school: School, day: dt.date, class_ids: list[int], after_id: int):

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from attendance.errors import InvalidInput
+from attendance.review import review_checkin
 from attendance.roll import clear_override, compute_class_roll, compute_month_report, load_day_rules, set_override
 from dashboard.app import get_db_session
 from dashboard.auth import login_required
@@ -64,6 +65,28 @@ def override(class_id: int):
                 status=str(STATUS_LABELS.get(action, action)).lower()), "success")
     db.commit()
     return redirect(url_for("roll.class_roll", class_id=class_id, date=day.isoformat()) + f"#s{student.id}")
+
+
+@bp.route("/classes/<int:class_id>/review", methods=["POST"])
+@login_required
+def review(class_id: int):
+    """Confirm or reject a check-in flagged as a suspected photo or screen; audited by ``attendance.review``."""
+    school_class = require_class(class_id)
+    checkin_id = int(request.form.get("checkin_id", "0") or 0)
+    db = get_db_session()
+    checkin = review_checkin(db, checkin_id, request.form.get("decision", ""), current_user.id,
+                             school_id=school_class.school_id)
+    student = require_student(checkin.student_id)
+    if student.class_id != school_class.id:
+        db.rollback()
+        raise InvalidInput("the check-in is not of a student of this class")
+    db.commit()
+    if checkin.review_status == "confirmed":
+        flash(_("Check-in of %(name)s confirmed.", name=student.full_name), "success")
+    else:
+        flash(_("Check-in of %(name)s rejected: it no longer counts.", name=student.full_name), "success")
+    return redirect(url_for("roll.class_roll", class_id=class_id, date=checkin.school_date.isoformat())
+                    + f"#s{student.id}")
 
 
 @bp.route("/classes/<int:class_id>/roll.<any(csv, xlsx):fmt>")
