@@ -34,7 +34,7 @@ def erase_student(session: Session, instance_path: str | Path, student: Student)
 
     Kept enrollment photos (the whole ``photos/<school>/<student>/`` folder, with any orphan left by a
     failed upload), check-in snapshots and the snapshots of unknown faces that were assigned to the student
-    are removed from the instance folder; the database cascades the rows (templates, photos, check-ins,
+    (or refused as a suspected photo of them) are removed from the instance folder; the database cascades the rows (templates, photos, check-ins,
     overrides). Webhook deliveries about the student are deleted and the ``detail`` of audit entries about
     them is cleared: the entries keep who did what and when.
     """
@@ -42,7 +42,9 @@ def erase_student(session: Session, instance_path: str | Path, student: Student)
     paths = [p.file_path for p in student.photos if p.file_path]
     paths += [path for path in session.scalars(select(CheckIn.snapshot_path).where(CheckIn.student_id == student.id))
               if path]
-    assigned = list(session.scalars(select(UnknownFace).where(UnknownFace.resolved_student_id == student.id)))
+    # unknown faces assigned to the student, and refused suspected attacks that named them (their photo)
+    assigned = list(session.scalars(select(UnknownFace).where(or_(
+        UnknownFace.resolved_student_id == student.id, UnknownFace.claimed_student_id == student.id))))
     paths += [u.snapshot_path for u in assigned if u.snapshot_path]
     for unknown in assigned:
         session.delete(unknown)

@@ -165,3 +165,38 @@ def test_a_teacher_of_another_class_cannot_review(client, flagged_world, db):
     assert response.status_code == 403  # the check-in's student is not hers either
     with db.session() as s:
         assert s.get(CheckIn, flagged_world["checkin"]).review_status == "pending"
+
+
+def test_erasing_a_student_removes_the_refused_photos_that_named_them(session, gate, instance):
+    from attendance.erasure import erase_student
+
+    _, _, an, binh, camera = gate
+    flagged = dict(event(1, "HS001", ATTACK), snapshot_jpeg_b64=JPEG_B64)
+    other = dict(event(2, "HS002", ATTACK), snapshot_jpeg_b64=JPEG_B64)
+    record_checkins(session, camera, [flagged, other], NOW, instance_path=instance, liveness_action="refuse")
+    paths = {u.claimed_student_id: u.snapshot_path for u in session.scalars(select(UnknownFace))}
+    assert all((instance / p).is_file() for p in paths.values())
+    erase_student(session, instance, an)
+    assert [u.claimed_student_id for u in session.scalars(select(UnknownFace))] == [binh.id]
+    assert not (instance / paths[an.id]).exists() and (instance / paths[binh.id]).is_file()
+
+
+def test_admin_sees_a_refused_photo_flagged_and_cannot_enroll_it(app, client, db):
+    app.config["CLOCK"] = lambda: NOW
+    with db.session() as s:
+        school = make_school(s, "LL")
+        an = make_student(s, make_class(s, school, "6A1"), "HS001", "Nguyễn Văn An")
+        make_user(s, "admin", school=school, role="school_admin", password=PASSWORD)
+        camera, _ = make_camera(s, school, "gate-1")
+        [result] = record_checkins(s, camera, [event(1, "HS001", ATTACK)], NOW, liveness_action="refuse")
+        s.commit()
+        an_id = an.id
+    login(client, "admin")
+    page = client.get("/unknown").get_data(as_text=True)
+    assert "Đã từ chối vì nghi là ảnh của Nguyễn Văn An." in page
+    assert f"/unknown/{result['unknown_id']}/assign" not in page
+    response = client.post(f"/unknown/{result['unknown_id']}/assign", data={"student_id": an_id},
+                           follow_redirects=True)
+    assert "cannot be enrolled" in response.get_data(as_text=True)
+    with db.session() as s:
+        assert s.get(UnknownFace, result["unknown_id"]).status == "open"

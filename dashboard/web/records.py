@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from attendance.db.models import CheckIn, FaceTemplate, RollOverride, School, Student, UnknownFace
 from attendance.erasure import erase_student, remove_instance_file
+from attendance.errors import InvalidInput
 from attendance.roll import day_rules, holidays_between
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
@@ -120,7 +121,8 @@ def unknown_faces():
     classes = visible_classes(school)
     students = sorted(db.scalars(select(Student).where(Student.school_id == school.id, Student.active.is_(True))),
                       key=lambda s: (s.school_class.code if s.school_class else "", s.full_name))
-    return render_template("unknown.html", faces=faces, total=total, classes=classes, students=students)
+    return render_template("unknown.html", faces=faces, total=total, classes=classes, students=students,
+                           students_by_id={s.id: s for s in students})
 
 
 def _require_unknown(unknown_id: int) -> UnknownFace:
@@ -143,6 +145,8 @@ def assign_unknown(unknown_id: int):
     from dashboard.i18n import describe_error
 
     unknown = _require_unknown(unknown_id)
+    if unknown.flag:  # a suspected photo of a photo must not become a student's template
+        raise InvalidInput("a face refused as a suspected photo cannot be enrolled; dismiss it instead")
     student_id = request.form.get("student_id", "")
     student = require_student(int(student_id)) if student_id.isdigit() else None
     if student is None or student.school_id != unknown.school_id:
