@@ -37,7 +37,8 @@ _EVENT_RESULT = {
         "event_id": {"type": ["string", "null"]},
         "status": {"enum": ["created", "duplicate", "error"]},
         "checkin_id": {"type": "integer", "description": "check-ins: the stored row (created or duplicate)"},
-        "unknown_id": {"type": "integer", "description": "unknown faces: the stored row"},
+        "unknown_id": {"type": "integer", "description": "unknown faces, and check-ins refused as suspected "
+                       "presentation attacks (liveness_action = refuse): the stored row"},
         "error": {"type": "object", "properties": {
             "code": {"enum": ["invalid_event", "unknown_student", "no_consent", "too_old", "bad_snapshot"]},
             "message": {"type": "string"}}},
@@ -50,7 +51,8 @@ _COMMON_EVENT = {
     "captured_at": {"type": "string", "format": "date-time",
                     "description": "ISO 8601 WITH a zone (Z or +07:00); a naive time is refused"},
     "snapshot_jpeg_b64": {"type": "string", "description": "optional JPEG (base64, at most 1 MiB decoded)"},
-    "liveness": {"type": "object", "description": "optional per-track cues (numbers, booleans, short strings)"},
+    "liveness": {"type": "object", "description": "optional per-track cues (numbers, booleans, short strings); "
+                 "verdict = suspected_attack flags a check-in for review (or refuses it, per liveness_action)"},
 }
 
 DOCUMENT: dict[str, Any] = {
