@@ -254,6 +254,8 @@ def _check_value(name: str, value: Any, hint: Any, f: dataclasses.Field) -> Any:
     choices = f.metadata.get("choices")
     if choices and value not in choices:
         raise SettingsError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    if name == "liveness_threshold" and not 0.0 < value < 1.0:
+        raise SettingsError(name, f"must be between 0 and 1 (a live score), got {value!r}")
     if name == "timezone" or name.endswith("_timezone"):
         try:
             ZoneInfo(value)

@@ -157,3 +157,15 @@ def test_install_checks_the_pth_sha256_converts_and_verifies(tmp_path):
     [status] = [s for s in models_manager.verify_models(settings) if s.entry.id == "minifasnet_v2"]
     assert "sha256" in status.problem
     assert [e.id for e in models_manager.liveness_entries(settings)] == ["minifasnet_v2"]
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "-0.1"])
+def test_a_live_threshold_outside_0_1_does_not_start(value):
+    from attendance.errors import SettingsError
+    from attendance.settings import Settings, load_settings
+    from camera_agent.settings import AGENT_ENV_PREFIX, AgentSettings
+
+    with pytest.raises(SettingsError, match="liveness_threshold"):
+        load_settings(Settings, environ={"ATTENDANCE_LIVENESS_THRESHOLD": value})
+    with pytest.raises(SettingsError, match="liveness_threshold"):
+        load_settings(AgentSettings, prefix=AGENT_ENV_PREFIX, environ={f"{AGENT_ENV_PREFIX}LIVENESS_THRESHOLD": value})
