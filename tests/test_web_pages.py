@@ -105,7 +105,26 @@ def test_events_stream_new_checkins_of_the_users_classes(app, teacher, world, db
                       captured_at=local(9, 20), school_date=TODAY))
     body = teacher.get("/events", headers={"Last-Event-ID": str(last)}).get_data(as_text=True)
     assert "Lê Văn Cường" in body and "Nguyễn Văn An" not in body
-    assert '"status": "late"' in body
+    # 09:20 is after the absence cutoff (09:00): the roll says absent, and so does the feed
+    assert '"status": "absent"' in body and '"status": "late"' not in body
+
+
+def test_the_feed_shows_each_students_first_checkin_with_the_rolls_status(app, admin, world, db):
+    with db.session() as s:
+        s.add_all([CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["an"],
+                           event_id="e7", captured_at=local(7, 30), school_date=TODAY),
+                   CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"],
+                           event_id="e8", captured_at=local(9, 20), school_date=TODAY)])
+    page = admin.get("/today").get_data(as_text=True)
+    feed = page[page.index('id="feed"'):]
+    assert feed.count("Nguyễn Văn An") == 1 and "06:41" in feed and "07:30" not in feed  # one line, the first
+    cuong = feed[feed.index("Lê Văn Cường"):]
+    assert 'badge absent' in cuong[:400] and "09:20" in cuong[:400]  # after the cutoff: absent, as on the roll
+    roll = admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert roll.count("badge absent") >= 1
+    app.config.update(SSE_DURATION_S=0, SSE_POLL_S=0)
+    body = admin.get("/events?after=0").get_data(as_text=True)
+    assert body.count('"name": "Nguyễn Văn An"') == 1 and '"status": "late"' in body  # Bình, 07:12
 
 
 def test_events_hold_no_database_connection_between_polls(app, teacher, world, db):

@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from attendance.db.models import CheckIn, FaceTemplate, RollOverride, School, Student, UnknownFace
+from attendance.db.models import FaceTemplate, School, Student, UnknownFace
 from attendance.erasure import erase_student, remove_instance_file
-from attendance.roll import day_rules, holidays_between
+from attendance.roll import DECIDED_STATUSES, PRESENT_STATUSES, compute_student_month
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required, login_required
@@ -37,9 +37,9 @@ def student(student_id: int):
     db = get_db_session()
     today = school_today(school)
     year, month = parse_month(request.args.get("month"), today)
-    statuses = student_month_statuses(db, school, student, year, month)
-    attended = sum(1 for s in statuses.values() if s in ("on_time", "late", "present_manual"))
-    decided = sum(1 for s in statuses.values() if s in ("on_time", "late", "present_manual", "absent", "excused"))
+    statuses = compute_student_month(db, student, year, month, now_at())
+    attended = sum(1 for s in statuses.values() if s in PRESENT_STATUSES)
+    decided = sum(1 for s in statuses.values() if s in DECIDED_STATUSES)
     templates = db.execute(select(FaceTemplate.model_id, func.count()).where(FaceTemplate.student_id == student.id)
                            .group_by(FaceTemplate.model_id).order_by(FaceTemplate.model_id)).all()
     photos = [p for p in student.photos if p.kept and p.file_path]
@@ -52,35 +52,6 @@ def student(student_id: int):
         rate=round(100.0 * attended / decided, 1) if decided else None, today=today,
         previous_month=previous_month, next_month=next_month, all_photos=len(student.photos),
     )
-
-
-def student_month_statuses(db, school: School, student: Student, year: int, month: int) -> dict[dt.date, str]:
-    """The student's status on every day of a month, by ``attendance.roll``'s rules (``no_school`` included)."""
-    first = dt.date(year, month, 1)
-    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    holidays = holidays_between(db, school, first, last)
-    firsts = dict(db.execute(select(CheckIn.school_date, func.min(CheckIn.captured_at))
-                             .where(CheckIn.student_id == student.id, CheckIn.school_date >= first,
-                                    CheckIn.school_date <= last).group_by(CheckIn.school_date)).all())
-    overrides = dict(db.execute(select(RollOverride.school_date, RollOverride.status)
-                                .where(RollOverride.student_id == student.id, RollOverride.school_date >= first,
-                                       RollOverride.school_date <= last)).all())
-    now = now_at()
-    statuses = {}
-    day = first
-    while day <= last:
-        rules = day_rules(school, day, holidays)
-        statuses[day] = rules.judge(_aware(firsts.get(day)), overrides.get(day), now)[0]
-        day += dt.timedelta(days=1)
-    return statuses
-
-
-def _aware(value):
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
 @bp.route("/students/<int:student_id>/delete", methods=["GET", "POST"])
