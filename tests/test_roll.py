@@ -298,3 +298,38 @@ def test_a_holiday_cannot_be_changed_on_a_past_day(world):
     check_holiday_change(school, MONDAY, local(MONDAY, 10))
     with pytest.raises(InvalidInput):
         check_holiday_change(school, MONDAY - dt.timedelta(days=1), local(MONDAY, 10))
+
+
+# --- check-ins of other days from cameras ---------------------------------------------------------------------
+
+
+def test_a_checkin_for_a_past_day_changes_that_roll_visibly_and_is_audited(session, world):
+    _, klass, camera = world
+    student = make_student(session, klass, "S1")
+    tuesday = MONDAY + dt.timedelta(days=1)
+    assert status_of(session, klass, student, MONDAY, local(tuesday, 6)).status == "absent"
+    [result] = record_checkins(session, camera, [{
+        "event_id": "late-sync", "seq": 1, "student_code": "S1", "captured_at": local(MONDAY, 6, 50).isoformat()}],
+        local(tuesday, 6, 30))
+    assert result["status"] == "created"
+    entry = status_of(session, klass, student, MONDAY, local(tuesday, 7))
+    assert (entry.status, entry.camera_name, entry.received_on, entry.source) == ("on_time", "gate-1", tuesday, "camera")
+    [audit] = session.scalars(select(AuditEntry).where(AuditEntry.action == "checkin.past_day")).all()
+    assert (audit.actor, audit.target, audit.detail["school_date"]) == ("camera:gate-1", "student:S1", "2026-09-07")
+    # a check-in of the same day is not "late news"
+    check_in(session, camera, student, local(tuesday, 6, 55))
+    assert status_of(session, klass, student, tuesday, local(tuesday, 8)).received_on is None
+    assert len(session.scalars(select(AuditEntry).where(AuditEntry.action == "checkin.past_day")).all()) == 1
+
+
+def test_a_camera_cannot_check_a_student_in_for_a_future_day(session, world):
+    _, klass, camera = world
+    make_student(session, klass, "S1")
+    evening = local(MONDAY, 22)
+    results = record_checkins(session, camera, [
+        {"event_id": "tomorrow", "seq": 1, "student_code": "S1",
+         "captured_at": local(MONDAY + dt.timedelta(days=1), 6, 50).isoformat()},
+        {"event_id": "tonight", "seq": 2, "student_code": "S1", "captured_at": local(MONDAY, 21, 59).isoformat()},
+    ], evening)
+    assert [r["status"] for r in results] == ["error", "created"]
+    assert results[0]["error"]["code"] == "future_day"

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from attendance.db.models import (
     AuditEntry, Camera, CheckIn, EnrollmentPhoto, FaceTemplate, RollOverride, School, SchoolClass, Student,
-    UnknownFace, User,
+    Holiday, UnknownFace, User,
 )
 from attendance.errors import PhotoRejected
 from factories import make_camera, make_class, make_school, make_student, make_user
@@ -625,3 +625,60 @@ def test_teacher_pages_render_for_each_role(app, world):
             assert client.get(url).status_code == (200 if allowed else 403), (username, url)
         for url in ("/today", f"/classes/{world['a1']}", "/reports", f"/students/{world['an']}"):
             assert client.get(url).status_code == 200, (username, url)
+
+
+# --- the roll's history on the pages, reports and API ------------------------------------------------------
+
+
+def test_a_student_added_today_is_on_no_past_roll_report_or_api(app, admin, world, db):
+    from attendance.cameras import create_api_token
+
+    response = admin.post("/admin/students", data={"student_code": "HS010", "full_name": "Đặng Văn Mới",
+                                                   "class_id": str(world["a1"])})
+    assert response.status_code == 302
+    admin.get(response.headers["Location"])  # shows (and so clears) the flash with the name
+    friday = TODAY - dt.timedelta(days=3)
+    assert "Đặng Văn Mới" not in admin.get(f"/classes/{world['a1']}?date={friday.isoformat()}").get_data(as_text=True)
+    assert "Đặng Văn Mới" in admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    with db.session() as s:
+        mới = s.scalar(select(Student).where(Student.student_code == "HS010"))
+        token = create_api_token(s, "sis", s.get(School, world["school"]))[1]
+    report = admin.get(f"/classes/{world['a1']}/report.csv?month=2026-03").get_data(as_text=True)
+    row = next(line for line in report.splitlines() if "HS010" in line).split(",")
+    # on time, late, absent, excused, present, school days: today only (09:30, decided), not the 6 days before
+    assert row[4:10] == ["0", "0", "1", "0", "0", "1"]
+    calendar = admin.get(f"/students/{mới.id}?month=2026-03").get_data(as_text=True)
+    assert calendar.count('class="absent') == 1 and 'class="absent today"' in calendar  # today's only
+    api = app.test_client().get(f"/api/v1/roll?class=6A1&date={friday.isoformat()}",
+                                headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert "HS010" not in {s["student_code"] for s in api["students"]} and len(api["students"]) == 3
+
+
+def test_a_settings_change_never_rewrites_past_days(admin, world, db):
+    friday = TODAY - dt.timedelta(days=3)
+    with db.session() as s:  # Bình came at 07:12 on Friday too: late by the rules of then
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["binh"], event_id="f1",
+                      captured_at=local(7, 12) - dt.timedelta(days=3), school_date=friday))
+    admin.post("/admin/school", data={"name": "THCS Lê Lợi", "timezone": "Asia/Ho_Chi_Minh",
+                                      "school_days": ["1", "2", "3", "4", "5"], "on_time_cutoff": "07:15",
+                                      "absence_cutoff": "09:00"})
+    past = admin.get(f"/classes/{world['a1']}?date={friday.isoformat()}").get_data(as_text=True)
+    assert "trễ 12 phút" in past
+    assert "07:00" in past  # the cutoff of that day
+    today = admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert "trễ 12 phút" not in today and "07:15" in today
+    response = admin.post("/admin/school/holidays", data={"first": friday.isoformat(), "last": friday.isoformat(),
+                                                          "name": "quên"}, headers={"Referer": "http://localhost/admin/school"})
+    assert response.status_code in (302, 303, 400, 422)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Holiday)) == 0
+
+
+def test_the_roll_shows_a_checkin_that_arrived_on_a_later_day(admin, world, db):
+    friday = TODAY - dt.timedelta(days=3)
+    with db.session() as s:
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"], event_id="f2",
+                      captured_at=local(6, 50) - dt.timedelta(days=3), school_date=friday, received_at=NOW))
+    page = admin.get(f"/classes/{world['a1']}?date={friday.isoformat()}").get_data(as_text=True)
+    assert "cong-chinh" in page and "09/03/2026" in page
+    assert "từ camera cong-chinh" in page or "from camera cong-chinh" in page

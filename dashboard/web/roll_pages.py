@@ -37,7 +37,7 @@ def class_roll(class_id: int):
     rules = load_day_rules(db, school, day)
     return render_template(
         "class_roll.html", school_class=school_class, day=day, today=today, entries=entries, counts=counts,
-        is_school_day=rules.is_school_day, previous_day=day - dt.timedelta(days=1),
+        rules=rules, is_school_day=rules.is_school_day, previous_day=day - dt.timedelta(days=1),
         next_day=day + dt.timedelta(days=1), can_edit=rules.is_school_day and day <= today,
     )
 
