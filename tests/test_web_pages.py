@@ -387,8 +387,37 @@ def test_a_refused_unknown_face_says_why(monkeypatch, admin, world, unknown, db)
     monkeypatch.setattr(enrollment, "enroll_uploaded_photo", refuse)
     response = admin.post(f"/unknown/{unknown}/assign", data={"student_id": world["cuong"]})
     assert "Ảnh bị mờ" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    with db.session() as s:  # the photo is refused, the identification stands: Cường came
+        assert s.get(UnknownFace, unknown).status == "assigned"
+        assert s.scalar(select(CheckIn.source).where(CheckIn.student_id == world["cuong"])) == "review"
+        assert not s.scalars(select(FaceTemplate).where(FaceTemplate.student_id == world["cuong"])).all()
+
+
+def test_an_assigned_unknown_face_checks_the_student_in_that_morning(monkeypatch, app, admin, world, db):
+    import attendance.enrollment as enrollment
+
+    monkeypatch.setattr(enrollment, "enroll_uploaded_photo", lambda session, settings, student, *a, **k:
+                        enrollment.EnrollResult(status="enrolled", student_code=student.student_code))
+    (Path(app.instance_path) / "snapshots" / "u8.jpg").write_bytes(JPEG)
+    with db.session() as s:  # Cường, unrecognised at the gate at 06:58
+        face = UnknownFace(school_id=world["school"], camera_id=world["camera"], event_id="u8",
+                           captured_at=local(6, 58), school_date=TODAY, snapshot_path="snapshots/u8.jpg")
+        s.add(face)
+        s.flush()
+        face_id = face.id
+    roll = admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert roll[roll.index("Lê Văn Cường"):].split("</tr>")[0].count("badge absent") == 1
+    response = admin.post(f"/unknown/{face_id}/assign", data={"student_id": world["cuong"]})
+    assert "Đã điểm danh Lê Văn Cường ngày 09/03/2026" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    roll = admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    line = roll[roll.index("Lê Văn Cường"):].split("</tr>")[0]
+    assert "badge on_time" in line and "06:58" in line and "khuôn mặt lạ" in line
     with db.session() as s:
-        assert s.get(UnknownFace, unknown).status == "open"
+        checkin = s.scalar(select(CheckIn).where(CheckIn.student_id == world["cuong"]))
+        assert (checkin.source, checkin.captured_at, checkin.school_date) == ("review", local(6, 58), TODAY)
+        assert checkin.snapshot_path and checkin.snapshot_path != "snapshots/u8.jpg"
+        audit = s.scalar(select(AuditEntry).where(AuditEntry.action == "checkin.review"))
+        assert (audit.actor, audit.target, audit.detail["unknown_face_id"]) == ("user:admin", "student:HS003", face_id)
 
 
 def test_teachers_do_not_see_unknown_faces(teacher, unknown):

@@ -16,6 +16,7 @@ from attendance.erasure import erase_student, remove_instance_file
 from attendance.roll import DECIDED_STATUSES, PRESENT_STATUSES, compute_student_month
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
+from dashboard.i18n import format_date
 from dashboard.auth import admin_required, login_required
 from dashboard.web.access import (
     can_see_school, now_at, parse_month, require_school, require_student, school_today, visible_classes,
@@ -107,16 +108,19 @@ def _require_unknown(unknown_id: int) -> UnknownFace:
 @bp.route("/unknown/<int:unknown_id>/assign", methods=["POST"])
 @admin_required
 def assign_unknown(unknown_id: int):
-    """Enroll the unknown face's snapshot as a photo of the chosen student (same quality checks as an upload)."""
+    """Name an unknown face: it becomes the student's check-in of that morning (audited, ``source=review``),
+    and its snapshot is enrolled as a photo of the student (same quality checks as an upload). A photo the
+    checks refuse is reported; the check-in stands."""
     from attendance.enrollment import enroll_uploaded_photo
     from attendance.errors import PhotoRejected
+    from attendance.review import record_review_checkin
 
     from dashboard.i18n import describe_error
 
     unknown = _require_unknown(unknown_id)
     student_id = request.form.get("student_id", "")
-    student = require_student(int(student_id)) if student_id.isdigit() else None
-    if student is None or student.school_id != unknown.school_id:
+    student = require_student(int(student_id)) if student_id.isdigit() and len(student_id) < 10 else None
+    if student is None or student.school_id != unknown.school_id or not student.active:
         flash(_("Choose a student of this school."), "error")
         return redirect(url_for("records.unknown_faces"))
     instance = Path(get_settings().instance_path).resolve()
@@ -125,23 +129,29 @@ def assign_unknown(unknown_id: int):
         flash(_("The snapshot of this face is missing."), "error")
         return redirect(url_for("records.unknown_faces"))
     db = get_db_session()
+    actor = f"user:{current_user.username}"
+    checkin = record_review_checkin(db, unknown, student, actor=actor, user_id=current_user.id,
+                                    received_at=now_at(), instance_path=instance)
+    result = None
     try:
-        result = enroll_uploaded_photo(db, get_settings(), student, path.read_bytes(), path.name,
-                                       source="unknown_face")
+        with db.begin_nested():  # a refused photo undoes only its own rows, never the check-in
+            result = enroll_uploaded_photo(db, get_settings(), student, path.read_bytes(), path.name,
+                                           source="unknown_face")
     except PhotoRejected as err:
-        db.rollback()
-        flash(_("Not enrolled: %(reason)s", reason=describe_error(err)), "error")
-        return redirect(url_for("records.unknown_faces"))
-    unknown = db.get(UnknownFace, unknown_id)
+        flash(_("The photo was not added to the gallery: %(reason)s", reason=describe_error(err)), "warning")
     unknown.status = "assigned"
     unknown.resolved_student_id = student.id
-    record_audit(db, f"user:{current_user.username}", "unknown_face.assign", user_id=current_user.id,
+    record_audit(db, actor, "unknown_face.assign", user_id=current_user.id,
                  school_id=unknown.school_id, target=f"student:{student.student_code}",
-                 detail={"unknown_face_id": unknown.id, "result": result.status})
+                 detail={"unknown_face_id": unknown.id, "checkin_id": checkin.id,
+                         "result": result.status if result else "photo_refused"})
     db.commit()
-    flash(_("The face was added to %(name)s's photos.", name=student.full_name), "success")
-    for warning in result.warnings:
-        flash(warning, "warning")
+    flash(_("%(name)s is checked in for %(date)s.", name=student.full_name, date=format_date(unknown.school_date)),
+          "success")
+    if result is not None:
+        flash(_("The face was added to %(name)s's photos.", name=student.full_name), "success")
+        for warning in result.warnings:
+            flash(warning, "warning")
     return redirect(url_for("records.unknown_faces"))
 
 
