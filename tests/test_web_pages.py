@@ -365,7 +365,7 @@ def test_assigning_an_unknown_face_enrolls_it(monkeypatch, admin, world, unknown
 
     calls = []
 
-    def fake_enroll(session, settings, student, data, filename, source="upload"):
+    def fake_enroll(session, settings, student, data, filename, source="upload", **options):
         calls.append((student.id, data, source))
         return enrollment.EnrollResult(status="enrolled", student_code=student.student_code, warnings=[])
 
@@ -560,7 +560,7 @@ def test_admin_imports_a_roster_and_sees_row_errors(admin, world, db):
 def test_admin_uploads_photos_with_quality_feedback(monkeypatch, admin, world):
     import attendance.enrollment as enrollment
 
-    def fake_enroll(session, settings, student, data, filename, source="upload"):
+    def fake_enroll(session, settings, student, data, filename, source="upload", **options):
         if filename == "blurry.jpg":
             raise PhotoRejected("too_blurry", "sharpness 10")
         return enrollment.EnrollResult(status="enrolled", student_code=student.student_code,
@@ -711,3 +711,67 @@ def test_the_roll_shows_a_checkin_that_arrived_on_a_later_day(admin, world, db):
     page = admin.get(f"/classes/{world['a1']}?date={friday.isoformat()}").get_data(as_text=True)
     assert "cong-chinh" in page and "09/03/2026" in page
     assert "từ camera cong-chinh" in page or "from camera cong-chinh" in page
+
+
+# --- enrollment does not poison the gallery ------------------------------------------------------------------
+
+
+def test_a_lookalike_upload_is_refused_side_by_side_then_confirmed_and_audited(monkeypatch, app, admin, world, db):
+    import attendance.enrollment as enrollment
+    from attendance.errors import LookalikeRejected
+
+    (Path(app.instance_path) / "photos").mkdir(parents=True, exist_ok=True)
+    (Path(app.instance_path) / "photos" / "an.jpg").write_bytes(JPEG)
+    with db.session() as s:
+        photo = EnrollmentPhoto(student_id=world["an"], sha256="a" * 64, kept=True, file_path="photos/an.jpg")
+        s.add(photo)
+        s.flush()
+        an_photo = photo.id
+    calls = []
+
+    def fake_enroll(session, settings, student, data, filename, source="upload", allow_lookalike=False):
+        calls.append(allow_lookalike)
+        if not allow_lookalike:
+            raise LookalikeRejected("HS001", world["an"], 0.12, an_photo, face_jpeg=JPEG)
+        return enrollment.EnrollResult(status="enrolled", student_code=student.student_code, photo_id=99,
+                                       lookalike=enrollment.Lookalike("HS001", world["an"], 0.12, an_photo),
+                                       warnings=["looks very like student HS001 (distance 0.12)"])
+
+    monkeypatch.setattr(enrollment, "enroll_uploaded_photo", fake_enroll)
+    page = admin.post(f"/admin/students/{world['cuong']}/photos", data={"photos": [(io.BytesIO(JPEG), "same.jpg")]},
+                      content_type="multipart/form-data")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "giống một học sinh khác" in html and "Nguyễn Văn An" in html and "0.12" in html and "0.40" in html
+    assert "data:image/jpeg;base64," in html and f"/media/photo/{an_photo}.jpg" in html  # both faces
+    assert 'name="confirm_lookalike"' in html
+    with db.session() as s:
+        assert not s.scalar(select(AuditEntry).where(AuditEntry.action == "student.photo_lookalike_confirmed"))
+    confirmed = admin.post(f"/admin/students/{world['cuong']}/photos", data={
+        "photos": [(io.BytesIO(JPEG), "same.jpg")], "confirm_lookalike": "on"}, content_type="multipart/form-data")
+    assert confirmed.status_code == 302 and calls == [False, True]
+    with db.session() as s:
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "student.photo_lookalike_confirmed"))
+        assert (entry.target, entry.detail["other_student"]) == ("student:HS003", "HS001")
+
+
+def test_an_admin_lists_and_deletes_one_photo_with_its_templates(app, admin, world, db):
+    (Path(app.instance_path) / "photos").mkdir(parents=True, exist_ok=True)
+    (Path(app.instance_path) / "photos" / "an2.jpg").write_bytes(JPEG)
+    with db.session() as s:
+        photo = EnrollmentPhoto(student_id=world["an"], sha256="b" * 64, kept=True, file_path="photos/an2.jpg",
+                                original_name="an2.jpg")
+        s.add(photo)
+        s.flush()
+        s.add(FaceTemplate(student_id=world["an"], photo_id=photo.id, model_id="dlib_resnet_v1", vector=b"\0" * 512))
+        photo_id = photo.id
+    page = admin.get(f"/students/{world['an']}").get_data(as_text=True)
+    assert f'id="photo-{photo_id}"' in page and f"/admin/students/{world['an']}/photos/{photo_id}/delete" in page
+    response = admin.post(f"/admin/students/{world['an']}/photos/{photo_id}/delete")
+    assert response.status_code == 302
+    assert not (Path(app.instance_path) / "photos" / "an2.jpg").exists()
+    with db.session() as s:
+        assert s.get(EnrollmentPhoto, photo_id) is None
+        assert s.scalar(select(func.count()).select_from(FaceTemplate).where(FaceTemplate.student_id == world["an"])) == 2
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "student.photo_remove")).actor == "user:admin"
+    assert admin.post(f"/admin/students/{world['an']}/photos/{photo_id}/delete").status_code in (302, 404)  # a message, no 500

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from attendance.db.models import FaceTemplate, School, Student, UnknownFace
 from attendance.erasure import erase_student, remove_instance_file
+from attendance.photos import list_photos
 from attendance.roll import DECIDED_STATUSES, PRESENT_STATUSES, compute_student_month
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
@@ -44,6 +45,7 @@ def student(student_id: int):
     templates = db.execute(select(FaceTemplate.model_id, func.count()).where(FaceTemplate.student_id == student.id)
                            .group_by(FaceTemplate.model_id).order_by(FaceTemplate.model_id)).all()
     photos = [p for p in student.photos if p.kept and p.file_path]
+    photo_list = list_photos(db, student) if current_user.role in ("school_admin", "district_admin") else []
     first_of_month = dt.date(year, month, 1)
     previous_month = (first_of_month - dt.timedelta(days=1)).strftime("%Y-%m")
     next_month = (first_of_month + dt.timedelta(days=32)).strftime("%Y-%m")
@@ -51,7 +53,7 @@ def student(student_id: int):
         "student.html", student=student, photos=photos, templates=templates, weeks=month_days(year, month),
         statuses=statuses, year=year, month=month, attended=attended, decided=decided,
         rate=round(100.0 * attended / decided, 1) if decided else None, today=today,
-        previous_month=previous_month, next_month=next_month, all_photos=len(student.photos),
+        previous_month=previous_month, next_month=next_month, all_photos=len(student.photos), photo_list=photo_list,
     )
 
 
