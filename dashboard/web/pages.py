@@ -82,8 +82,9 @@ def _today_counts_context(school: School) -> dict:
         rows.append({"class": school_class, "counts": class_counts, "size": size, "present": present})
         for status in COUNTED_STATUSES:
             totals[status] += class_counts.get(status, 0)
+    rules = load_day_rules(db, school, day)
     return {"day": day, "rows": rows, "totals": totals, "total_students": sum(r["size"] for r in rows),
-            "is_school_day": load_day_rules(db, school, day).is_school_day}
+            "is_school_day": rules.is_school_day, "rules": rules}
 
 
 def _feed_item(arrival: Arrival, school: School) -> dict:

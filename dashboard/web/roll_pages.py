@@ -9,8 +9,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from attendance.db.models import ClassMembership
 from attendance.errors import InvalidInput
-from attendance.roll import clear_override, compute_class_roll, compute_month_report, load_day_rules, set_override
+from attendance.roll import (
+    clear_override, compute_class_roll, compute_month_report, load_day_rules, members_on, set_override,
+)
 from dashboard.app import get_db_session
 from dashboard.auth import login_required
 from dashboard.i18n import STATUS_LABELS, format_date, format_time
@@ -48,13 +51,13 @@ def override(class_id: int):
     """Mark a student excused or present (with a reason), or clear the mark; audited by ``attendance.roll``."""
     school_class = require_class(class_id)
     student = require_student(int(request.form.get("student_id", "0") or 0))
-    if student.class_id != school_class.id:
-        raise InvalidInput("the student is not in this class")
     day = parse_day(request.form.get("date"), school_today(school_class.school))
+    db = get_db_session()
+    if student.id not in set(db.scalars(members_on([school_class.id], day).with_only_columns(ClassMembership.student_id))):
+        raise InvalidInput("the student is not on this class's roll that day")
     if day > school_today(school_class.school):
         raise InvalidInput("a day in the future cannot be marked")
     action = request.form.get("action", "")
-    db = get_db_session()
     if action == "clear":
         clear_override(db, student, day, current_user.id)
         flash(_("Mark removed for %(name)s.", name=student.full_name), "success")
