@@ -125,14 +125,14 @@ def _as_utc(value: dt.datetime | str | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
-def _first_checkins(session, school_id: int, first: dt.date, last: dt.date, student_ids: Any):
-    """{(student_id, school_date): first captured_at} of the students ``student_ids`` (ids or a SELECT)."""
-    rows = session.execute(
-        select(CheckIn.student_id, CheckIn.school_date, func.min(CheckIn.captured_at))
-        .where(CheckIn.school_id == school_id, CheckIn.school_date >= first, CheckIn.school_date <= last,
-               CheckIn.student_id.in_(student_ids))
-        .group_by(CheckIn.student_id, CheckIn.school_date))
-    return {(sid, day): _as_utc(at) for sid, day, at in rows}
+def _first_checkins(session, school_id: int, first: dt.date, last: dt.date, student_ids: Any = None):
+    """{(student_id, school_date): first captured_at} of the students ``student_ids`` (ids; None: the school's)."""
+    query = (select(CheckIn.student_id, CheckIn.school_date, func.min(CheckIn.captured_at))
+             .where(CheckIn.school_id == school_id, CheckIn.school_date >= first, CheckIn.school_date <= last)
+             .group_by(CheckIn.student_id, CheckIn.school_date))
+    if student_ids is not None:
+        query = query.where(CheckIn.student_id.in_(student_ids))
+    return {(sid, day): _as_utc(at) for sid, day, at in session.execute(query)}
 
 
 def _overrides(session, student_ids: Any, first: dt.date, last: dt.date) -> dict[tuple[int, dt.date], RollOverride]:
@@ -212,7 +212,7 @@ def compute_school_statuses(session, school: School, school_date: dt.date,
     members = {student_id: class_id for class_id, student_id in rows if student_id is not None}
     school_members = members_on(select(SchoolClass.id).where(SchoolClass.school_id == school.id),
                                 school_date).with_only_columns(ClassMembership.student_id)
-    firsts = _first_checkins(session, school.id, school_date, school_date, school_members)
+    firsts = _first_checkins(session, school.id, school_date, school_date)  # every one: faster than IN (...)
     overrides = {sid: row.status for (sid, _), row in
                  _overrides(session, school_members, school_date, school_date).items()}
     statuses = []

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from attendance.db.models import (
-    AuditEntry, Camera, CheckIn, RollOverride, School, SchoolClass, Student, Webhook, WebhookDelivery,
+    AuditEntry, Camera, School, SchoolClass, Student, Webhook, WebhookDelivery,
 )
 from attendance.errors import InvalidInput
 from attendance.roll import DayRules, compute_school_statuses, load_day_rules, school_zone
