@@ -53,3 +53,42 @@ def test_db_upgrade_command(cli, tmp_path):
     assert status == 0 and head_revision() in out
     status, out, _ = cli("db", "status", "--db", url)
     assert status == 0
+
+
+def test_upgrading_keeps_every_student_on_the_rolls_of_their_days(tmp_path):
+    """0003 (class history): an active student is in their class "since always"; a deactivated one stays on the
+    rolls up to their last check-in, as the roll showed them before the upgrade."""
+    import datetime as dt
+
+    from sqlalchemy import select, text
+
+    from attendance.db.models import ClassMembership
+    from attendance.db.session import make_session_factory
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_database(engine, "0001")
+    now = "2026-09-01 00:00:00"
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO schools (id, code, name, timezone, school_days, checkin_opens, on_time_cutoff, absence_cutoff,"
+            " created_at) VALUES (1, 'S', 'S', 'Asia/Ho_Chi_Minh', '1,2,3,4,5', '05:30:00', '07:00:00', '09:00:00', :now)"),
+            {"now": now})
+        connection.execute(text("INSERT INTO school_classes (id, school_id, code, school_year) VALUES (1, 1, '6A1', '')"))
+        connection.execute(text(
+            "INSERT INTO cameras (id, school_id, name, location, token_hash, created_at) VALUES (1, 1, 'g', '', 'h', :now)"),
+            {"now": now})
+        for sid, active in ((1, 1), (2, 0), (3, 0)):
+            connection.execute(text(
+                "INSERT INTO students (id, school_id, class_id, student_code, full_name, active, consent_given, consent_by,"
+                " created_at) VALUES (:id, 1, 1, :code, 'X', :active, 1, '', :now)"),
+                {"id": sid, "code": f"HS{sid}", "active": active, "now": now})
+        connection.execute(text(
+            "INSERT INTO checkins (school_id, camera_id, student_id, event_id, seq, captured_at, school_date, model_id,"
+            " received_at) VALUES (1, 1, 2, 'e1', 0, :now, '2026-09-07', '', :now)"), {"now": now})
+    upgrade_database(engine)
+    with Database(engine=engine, sessions=make_session_factory(engine)).session() as session:
+        rows = {(m.student_id, m.class_id, m.from_date, m.until_date) for m in session.scalars(select(ClassMembership))}
+        sources = set(session.scalars(text("SELECT source FROM checkins")))
+    assert rows == {(1, 1, None, None), (2, 1, None, dt.date(2026, 9, 8))}  # HS3 left with no record: no roll
+    assert sources == {"camera"}
+    engine.dispose()
