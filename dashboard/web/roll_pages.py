@@ -79,7 +79,7 @@ def export_roll(class_id: int, fmt: str):
     header = [_("No."), _("Student code"), _("Full name"), _("Class"), _("Date"), _("Status"), _("Time"),
               _("Minutes late"), _("Camera"), _("Reason")]
     rows = [[i, e.student_code, e.full_name, e.class_code, format_date(day), str(STATUS_LABELS[e.status]),
-             format_time(e.first_seen_at, school.timezone), e.minutes_late or "", e.camera_name or "",
+             format_time(e.first_seen_at, school.timezone), e.minutes_late or "", _camera_note(e),
              e.override_reason or ""] for i, e in enumerate(entries, start=1)]
     prefix = _("roll")
     filename = f"{prefix}-{school_class.code}-{day.isoformat()}.{fmt}"
@@ -87,6 +87,16 @@ def export_roll(class_id: int, fmt: str):
         return csv_response(filename, header, rows)
     heading = _("Roll of class %(code)s, %(date)s", code=school_class.code, date=format_date(day))
     return xlsx_response(filename, school_class.code, header, rows, heading=f"{school.name}: {heading}")
+
+
+def _camera_note(entry) -> str:
+    """The camera column of an export, as on the page: who named the face, or when a late batch arrived."""
+    if entry.source == "review":
+        return _("Named on the unknown-faces page")
+    if entry.received_on:
+        return _("arrived from camera %(camera)s on %(date)s", camera=entry.camera_name,
+                 date=format_date(entry.received_on))
+    return entry.camera_name or ""
 
 
 @bp.route("/reports")
