@@ -11,12 +11,14 @@ A bad event is answered with a per-event error and never fails the batch: agents
 field, a timestamp without a zone), ``unknown_student`` (no active student of this school has the code),
 ``no_consent`` (the student has no guardian consent on record: an agent matching from a stale gallery),
 ``too_old`` (captured more than ``checkin_max_age_days`` before it arrived, or before the camera was
-registered), ``bad_snapshot`` (not base64, not a JPEG, too large). A refused event's snapshot is never
-written.
+registered), ``future_day`` (captured on a school-local day after the server's today: a camera cannot
+check a student in for tomorrow), ``bad_snapshot`` (not base64, not a JPEG, too large). A refused event's
+snapshot is never written. A check-in of a day already past (an agent that was offline) is stored, changes
+that day's roll and is audited as ``checkin.past_day``.
 
 A check-in whose ``liveness.verdict`` is ``suspected_attack`` (camera_agent/spoof.py: the face looked like a
 photo or a screen) follows the ``liveness_action`` setting: ``flag`` stores it with ``review_status`` "pending"
-for a teacher to confirm or reject (``attendance/review.py``); ``refuse`` stores it as an unknown face with
+for a teacher to confirm or reject (``attendance/liveness_review.py``); ``refuse`` stores it as an unknown face with
 ``flag`` set and the named student kept as ``claimed_student_id``, and no check-in (its result then carries
 ``unknown_id``). Either way the answer is ``created``: the agent must not send it again.
 """
@@ -37,7 +39,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from attendance.db.models import Camera, CheckIn, School, SchoolClass, Student, UnknownFace
+from attendance.db.models import AuditEntry, Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
 from attendance.settings import Settings
 from attendance.webhooks import enqueue_checkins
@@ -235,10 +237,13 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
                 results.append({"event_id": event_id, "status": "duplicate"})
                 continue
             row, snapshot = parse(event, received_at)
+            row["school_date"] = school_local_date(school, row["captured_at"])
+            if row["school_date"] > school_local_date(school, received_at):
+                raise EventError("future_day", f"captured_at is on {row['school_date'].isoformat()}, a school day "
+                                               "that has not begun (check the agent's clock)")
         except EventError as err:
             results.append(_result_error(raw_id, err))
             continue
-        row["school_date"] = school_local_date(school, row["captured_at"])
         row.update(school_id=school.id, camera_id=camera.id, event_id=event_id, received_at=received_at,
                    snapshot_path=_save_snapshot(instance_path, school.id, row["school_date"], snapshot))
         pending[event_id] = row
@@ -322,7 +327,24 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
         kept, stored_unknown = iter(results), iter(unknown_results)
         results = [next(stored_unknown) if r else next(kept) for r in refused]
     enqueue_checkins(session, school, camera, created)
+    codes_by_id = {student_id: code for code, (student_id, _) in students.items()}
+    _audit_past_days(session, school, camera, created, codes_by_id, received_at)
     return results
+
+
+def _audit_past_days(session, school: School, camera: Camera, created: list[dict[str, Any]],
+                     codes_by_id: dict[int, str], received_at: dt.datetime) -> None:
+    """An audit entry for each new check-in of a day already past (an agent back online): it changes a roll
+    teachers may have read, so it is recorded, and the roll shows when it arrived."""
+    today = school_local_date(school, received_at)
+    for row in created:
+        if row["school_date"] >= today:
+            continue
+        session.add(AuditEntry(
+            school_id=school.id, actor=f"camera:{camera.name}", action="checkin.past_day",
+            target=f"student:{codes_by_id.get(row['student_id'], row['student_id'])}",
+            detail={"school_date": row["school_date"].isoformat(), "captured_at": row["captured_at"].isoformat(),
+                    "received_at": received_at.isoformat(), "event_id": row["event_id"], "checkin_id": row["id"]}))
 
 
 def record_unknowns(session, camera: Camera, events: list[Any], received_at: dt.datetime, *,

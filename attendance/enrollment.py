@@ -1,8 +1,11 @@
 """Enrollment: a photo of a student becomes a stored face template, or a rejection with its reason.
 
 A photo is refused when it cannot be read, shows no face, shows several faces with none clearly dominant,
-or when the face is too small, too blurry or turned too far. A photo already enrolled for the student
-(same content hash) is recognised and skipped, so re-running an enrollment is harmless.
+or when the face is too small, too blurry or turned too far. A face closer to *another* student's template
+than ``duplicate_warn_distance`` is refused too (``LookalikeRejected``: the same photo given to two students
+poisons the gallery and makes both unrecognisable), unless the caller confirms it (twins, siblings), and
+then it is enrolled with a warning. A photo already enrolled for the student (same content hash) is
+recognised and skipped, so re-running an enrollment is harmless.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
-from attendance.errors import ImageError, PhotoRejected
+from attendance.errors import ImageError, LookalikeRejected, PhotoRejected
 from attendance.faces.engine import FaceEngine
 from attendance.faces.image import decode_image, encode_jpeg
 from attendance.faces.types import Face, box_iou
@@ -36,6 +39,7 @@ REJECT_REASONS = {
     "face_too_small": "the face is too small",
     "too_blurry": "the photo is too blurry",
     "pose_not_frontal": "the head is turned too far from the camera",
+    "looks_like_other": "the face is very close to another student's (the same photo twice, or a twin?)",
 }
 # A second face smaller than this fraction of the largest face's side is background, not a rival.
 DOMINANT_FACE_RATIO = 0.6
@@ -50,6 +54,7 @@ class EnrollResult:
     face: Face | None = None
     photo_id: int | None = None
     warnings: list[str] = field(default_factory=list)
+    lookalike: Lookalike | None = None
 
 
 def pick_enrollment_face(faces: list[Face], settings: Settings) -> Face:
@@ -69,13 +74,23 @@ def pick_enrollment_face(faces: list[Face], settings: Settings) -> Face:
     return main
 
 
+@dataclass(frozen=True)
+class Lookalike:
+    """Another student's template close to a new face: who, how close, and the photo it came from."""
+
+    student_code: str
+    student_id: int | None
+    distance: float
+    photo_id: int | None
+
+
 class DuplicateChecker:
-    """Warns when a new face is very close to *another* student's template (a duplicate or a sibling)."""
+    """Finds a new face very close to *another* student's template (a duplicate photo, a twin or a sibling)."""
 
     def __init__(self, session: Session, school_id: int, model_id: str, warn_distance: float) -> None:
         profile = get_profile(model_id)
         rows = session.execute(
-            select(FaceTemplate.student_id, FaceTemplate.vector, Student.student_code)
+            select(FaceTemplate.student_id, FaceTemplate.photo_id, FaceTemplate.vector, Student.student_code)
             .join(Student, Student.id == FaceTemplate.student_id)
             .where(Student.school_id == school_id, FaceTemplate.model_id == model_id)
         ).all()
@@ -83,13 +98,16 @@ class DuplicateChecker:
         self.warn_distance = warn_distance
         self._vectors = [bytes_to_vector(r.vector) for r in rows]
         self._codes = [r.student_code for r in rows]
+        self._sources = [(r.student_id, r.photo_id) for r in rows]
 
-    def add(self, student_code: str, vector: np.ndarray) -> None:
+    def add(self, student_code: str, vector: np.ndarray, student_id: int | None = None,
+            photo_id: int | None = None) -> None:
         self._vectors.append(np.asarray(vector, dtype=np.float32))
         self._codes.append(student_code)
+        self._sources.append((student_id, photo_id))
 
-    def find_lookalike(self, student_code: str, vector: np.ndarray) -> tuple[str, float] | None:
-        """(other student's code, distance) of the closest other student within the warning distance."""
+    def find_lookalike(self, student_code: str, vector: np.ndarray) -> Lookalike | None:
+        """The closest other student within the duplicate distance, or None."""
         others = [i for i, code in enumerate(self._codes) if code != student_code]
         if not others:
             return None
@@ -101,7 +119,8 @@ class DuplicateChecker:
             distances = np.linalg.norm(matrix - vector, axis=1)
         best = int(np.argmin(distances))
         if distances[best] <= self.warn_distance:
-            return self._codes[others[best]], float(distances[best])
+            student_id, photo_id = self._sources[others[best]]
+            return Lookalike(self._codes[others[best]], student_id, float(distances[best]), photo_id)
         return None
 
 
@@ -118,12 +137,14 @@ def find_enrolled_photo(session: Session, student: Student, sha256: str, model_i
 def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, student: Student, data: bytes, *,
                  source: str = "folder", original_name: str = "", dry_run: bool = False,
                  duplicates: DuplicateChecker | None = None,
-                 other_engines: Sequence[FaceEngine] = ()) -> EnrollResult:
+                 other_engines: Sequence[FaceEngine] = (), allow_lookalike: bool = False) -> EnrollResult:
     """Check one photo of ``student`` and store its face template (and the photo, if photos are kept).
 
     ``engine`` (the model in use) decides which face is enrolled and whether the photo is good enough;
     each of ``other_engines`` (the other installed models) adds its own template of that same face.
-    Raises ``PhotoRejected`` (with ``reason`` one of ``REJECT_REASONS``) and stores nothing for a bad photo.
+    Raises ``PhotoRejected`` (with ``reason`` one of ``REJECT_REASONS``) and stores nothing for a bad photo;
+    ``LookalikeRejected`` for a face within the duplicate distance of another student's, unless
+    ``allow_lookalike`` (an admin confirmed twins or siblings: then a warning, and ``result.lookalike``).
     With ``dry_run`` every check runs but nothing is written.
     """
     sha256 = hashlib.sha256(data).hexdigest()
@@ -137,10 +158,13 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
     result = EnrollResult("enrolled", student.student_code, face=face)
     if duplicates is not None:
         lookalike = duplicates.find_lookalike(student.student_code, face.embedding)
+        if lookalike and not allow_lookalike:
+            raise LookalikeRejected(lookalike.student_code, lookalike.student_id, lookalike.distance,
+                                    lookalike.photo_id, face_jpeg=_face_jpeg(image, face))
         if lookalike:
-            result.warnings.append(
-                f"looks very like student {lookalike[0]} (distance {lookalike[1]:.2f}): a duplicate or a sibling?"
-            )
+            result.lookalike = lookalike
+            result.warnings.append(f"looks very like student {lookalike.student_code} (distance "
+                                   f"{lookalike.distance:.2f}): enrolled as confirmed (twins or siblings)")
     if dry_run:
         return result
     photo = session.scalar(
@@ -167,9 +191,21 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
                                  vector=vector_to_bytes(same_face.embedding), quality=same_face.quality.sharpness))
     session.flush()
     if duplicates is not None:
-        duplicates.add(student.student_code, face.embedding)
+        duplicates.add(student.student_code, face.embedding, student.id, photo.id)
     result.photo_id = photo.id
     return result
+
+
+def _face_jpeg(image_rgb: np.ndarray, face: Face, max_side_px: int = 240) -> bytes:
+    """A small JPEG of the face with some margin, to show a person beside the face it resembles."""
+    x1, y1, x2, y2 = face.box
+    margin = max(x2 - x1, y2 - y1) // 4
+    height, width = image_rgb.shape[:2]
+    crop = image_rgb[max(0, y1 - margin):min(height, y2 + margin), max(0, x1 - margin):min(width, x2 + margin)]
+    if crop.size == 0:
+        return b""
+    step = max(1, -(-max(crop.shape[:2]) // max_side_px))  # ceil: a thumbnail, not a copy of the photo
+    return encode_jpeg(np.ascontiguousarray(crop[::step, ::step]), quality=85)
 
 
 def template_exists(session: Session, photo_id: int, model_id: str) -> bool:
@@ -211,7 +247,7 @@ def _cached_engines(settings: Settings) -> list[FaceEngine]:
 
 
 def enroll_uploaded_photo(session: Session, settings: Settings, student: Student, data: bytes, filename: str,
-                          source: str = "upload") -> EnrollResult:
+                          source: str = "upload", allow_lookalike: bool = False) -> EnrollResult:
     """Enroll one photo uploaded through the dashboard (or assigned from an unknown face).
 
     Uses one face engine per process (built on first use) and serialises calls to it, since a web server
@@ -221,4 +257,4 @@ def enroll_uploaded_photo(session: Session, settings: Settings, student: Student
         engine, *others = _cached_engines(settings)
         duplicates = DuplicateChecker(session, student.school_id, engine.model_id, settings.duplicate_warn_distance)
         return enroll_photo(session, engine, settings, student, data, source=source, original_name=filename,
-                            duplicates=duplicates, other_engines=others)
+                            duplicates=duplicates, other_engines=others, allow_lookalike=allow_lookalike)

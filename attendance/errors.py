@@ -40,6 +40,22 @@ class PhotoRejected(AttendanceError):
         self.detail = detail
 
 
+class LookalikeRejected(PhotoRejected):
+    """The photo's face is closer to *another* student than the duplicate distance: the same photo given
+    to two students, or a twin or sibling. Refused unless an admin confirms it; carries what a person needs to
+    decide: the other student, the distance, their closest photo (if kept) and this face's crop (a JPEG,
+    never stored)."""
+
+    def __init__(self, other_student_code: str, other_student_id: int | None, distance: float,
+                 other_photo_id: int | None = None, face_jpeg: bytes = b"") -> None:
+        super().__init__("looks_like_other", f"closest to student {other_student_code} (distance {distance:.2f})")
+        self.other_student_code = other_student_code
+        self.other_student_id = other_student_id
+        self.distance = distance
+        self.other_photo_id = other_photo_id
+        self.face_jpeg = face_jpeg
+
+
 class ModelError(AttendanceError):
     """A face model is missing, unknown, or its file does not match what the manifest says."""
 

@@ -1,59 +1,62 @@
-"""Teachers' review of check-ins flagged as suspected presentation attacks (a photo or screen at the gate).
+"""Naming an unknown face: an admin's identification becomes that student's check-in of that morning.
 
-A flagged check-in (``CheckIn.review_status`` "pending", see ``checkins.py``) counts on the roll until a
-teacher looks at its snapshot: "confirm" (the student was really there) keeps it, "reject" (someone held up
-their photo) takes it off the roll. Every decision is audited (``checkin.review``) and can be changed again.
-The liveness score behind a flag is a signal for review, not proof either way.
+The check-in keeps the unknown face's camera, capture time and school date, has ``source="review"`` and
+an event id of its own (``review-<unknown id>``, so naming the same face twice stores one check-in), and
+is audited as ``checkin.review``. The roll judges it like any other: the first check-in of the day counts.
+The snapshot is copied for the check-in only when the student's guardian consent is on record.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import uuid
+from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from attendance.db.models import CheckIn, Student, User
-from attendance.errors import InvalidInput, NotFound
-from attendance.users import record_audit
-
-DECISIONS = {"confirm": "confirmed", "reject": "rejected"}
+from attendance.db.models import AuditEntry, CheckIn, Student, UnknownFace
+from attendance.errors import InvalidInput
 
 
-def review_checkin(session, checkin_id: int, decision: str, user_id: int | None, *,
-                   school_id: int | None = None) -> CheckIn:
-    """Record a teacher's ``decision`` ("confirm" or "reject") on a flagged check-in and audit it.
+def _copy_snapshot(instance_path: str | Path | None, unknown: UnknownFace) -> str | None:
+    if instance_path is None or not unknown.snapshot_path:
+        return None
+    instance = Path(instance_path).resolve()
+    source = (instance / unknown.snapshot_path).resolve()
+    if not source.is_relative_to(instance) or not source.is_file():
+        return None
+    relative = (Path("snapshots") / str(unknown.school_id) / unknown.school_date.isoformat()
+                / f"{uuid.uuid4().hex}.jpg")
+    (instance / relative).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, instance / relative)
+    return relative.as_posix()
 
-    ``school_id`` limits the look-up to one school (None: any, for a district admin or the CLI). Raises
-    ``NotFound`` for a missing check-in, ``InvalidInput`` for a bad decision or a check-in never flagged.
-    """
-    if decision not in DECISIONS:
-        raise InvalidInput(f"a review decision is confirm or reject, got {decision!r}")
-    checkin = session.get(CheckIn, checkin_id)
-    if checkin is None or (school_id is not None and checkin.school_id != school_id):
-        raise NotFound(f"no check-in {checkin_id}")
-    if checkin.review_status is None:
-        raise InvalidInput(f"check-in {checkin_id} was not flagged for review")
-    previous = checkin.review_status
-    checkin.review_status = DECISIONS[decision]
-    student = session.get(Student, checkin.student_id)
-    user = session.get(User, user_id) if user_id is not None else None
-    actor = f"user:{user.username}" if user else "cli"
-    record_audit(session, actor, "checkin.review", user_id=user_id, school_id=checkin.school_id,
-                 target=f"student:{student.student_code if student else checkin.student_id}",
-                 detail={"checkin_id": checkin.id, "school_date": checkin.school_date.isoformat(),
-                         "decision": checkin.review_status, "previous": previous,
-                         "score_mean": (checkin.liveness or {}).get("spoof_score_mean")})
+
+def record_review_checkin(session, unknown: UnknownFace, student: Student, *, actor: str, user_id: int | None,
+                          received_at: dt.datetime, instance_path: str | Path | None = None) -> CheckIn:
+    """Store the check-in of ``student`` that ``unknown`` was (at its capture time) and audit it; the
+    existing one when this face was named before. InvalidInput for a student of another school or inactive.
+    The caller commits."""
+    if student.school_id != unknown.school_id or not student.active:
+        raise InvalidInput("choose an active student of this school")
+    event_id = f"review-{unknown.id}"
+    existing = session.scalar(select(CheckIn).where(CheckIn.camera_id == unknown.camera_id,
+                                                    CheckIn.event_id == event_id))
+    if existing is not None:
+        return existing
+    checkin = CheckIn(
+        school_id=unknown.school_id, camera_id=unknown.camera_id, student_id=student.id, event_id=event_id,
+        seq=0, captured_at=unknown.captured_at, school_date=unknown.school_date, distance=unknown.best_distance,
+        model_id="", received_at=received_at, source="review",
+        snapshot_path=_copy_snapshot(instance_path, unknown) if student.consent_given else None,
+    )
+    session.add(checkin)
+    session.flush()
+    session.add(AuditEntry(
+        school_id=unknown.school_id, user_id=user_id, actor=actor, action="checkin.review",
+        target=f"student:{student.student_code}",
+        detail={"unknown_face_id": unknown.id, "checkin_id": checkin.id,
+                "school_date": unknown.school_date.isoformat(), "captured_at": unknown.captured_at.isoformat()}))
     session.flush()
     return checkin
-
-
-def count_flagged(session, school_id: int, school_date: dt.date) -> dict[str, int]:
-    """How many of the school's check-ins of ``school_date`` are in each review state (pending, confirmed,
-    rejected); states with none are 0."""
-    counts = dict.fromkeys(DECISIONS.values(), 0) | {"pending": 0}
-    rows = session.execute(select(CheckIn.review_status, func.count()).where(
-        CheckIn.school_id == school_id, CheckIn.school_date == school_date, CheckIn.review_status.is_not(None),
-    ).group_by(CheckIn.review_status))
-    for status, count in rows:
-        counts[status] = count
-    return counts

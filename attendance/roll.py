@@ -1,9 +1,14 @@
 """The roll: who came to school on a day, on time or late, from the stored check-ins and teachers' overrides.
 
-Rules (times in the school's zone, check-ins stored in UTC; the clock is always passed in as ``now_at``):
+This module is the one place the rules are applied; every page, export, the CLI, the API and the webhooks
+take their statuses from it. Rules (times in the school's zone, check-ins stored in UTC; the clock is always
+passed in as ``now_at``):
 
-* A day is a school day when its ISO weekday is in ``School.school_days`` and it is not a Holiday; any
-  other day is ``no_school`` for everyone (overrides cannot be set on it).
+* A class's roll of day D lists the students who were in the class on D (``attendance.db.history``): a
+  student added or moved in on D is on it from D, and one who left is on the rolls of the days before.
+* The school's rules of D are those in force on D (``attendance.school_rules``): a change of school days,
+  cutoffs or holidays applies from its own date on. A day that is not a school day is ``no_school`` for
+  everyone (overrides cannot be set on it).
 * The student's first check-in of the day counts; later sightings never change it, and an early one
   (a student at the gate at 05:00) is on time.
 * First check-in at or before ``on_time_cutoff``: ``on_time``. After it and at or before
@@ -14,36 +19,40 @@ Rules (times in the school's zone, check-ins stored in UTC; the clock is always 
 * A check-in flagged as a suspected presentation attack counts while it waits for review (the roll shows
   its badge, ``review_status`` "pending"); a teacher's "rejected" removes it from the roll, "confirmed" keeps it.
 * A teacher's override wins over the camera: ``excused`` or ``present_manual`` (stored as "present"),
-  always with a reason; setting and clearing one writes an audit entry.
+  always with a reason (``attendance.overrides``).
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-import math
-from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
-from attendance.db.models import (
-    OVERRIDE_STATUSES, AuditEntry, Camera, CheckIn, Holiday, RollOverride, School, SchoolClass, Student, User,
-)
+from attendance.db.history import covers
+from attendance.db.models import Camera, CheckIn, ClassMembership, RollOverride, School, SchoolClass, Student
 from attendance.errors import InvalidInput
 from attendance.names import vietnamese_sort_key
+from attendance.overrides import MAX_REASON_CHARS, clear_override, set_override  # noqa: F401 (the roll's API)
+from attendance.school_rules import (  # noqa: F401 (the roll's API)
+    DayRules, holidays_between, is_school_day, load_calendar, load_day_rules, school_local_date, school_weekdays,
+    school_zone,
+)
 
 STATUSES = ("on_time", "late", "absent", "excused", "present_manual", "not_yet", "no_school")
 COUNTED_STATUSES = ("on_time", "late", "absent", "excused", "present_manual", "not_yet")
-_OVERRIDE_TO_STATUS = {"excused": "excused", "present": "present_manual"}
-MAX_REASON_CHARS = 500
+PRESENT_STATUSES = ("on_time", "late", "present_manual")  # at school that day
+DECIDED_STATUSES = (*PRESENT_STATUSES, "absent", "excused")  # the school days counted in a rate
 
 
 @dataclass(frozen=True)
 class RollEntry:
-    """One student's line of a class roll. ``first_seen_at`` is aware UTC; ``minutes_late`` only when late."""
+    """One student's line of a class roll. ``first_seen_at`` is aware UTC; ``minutes_late`` only when late;
+    ``received_on`` is the school date the first check-in reached the server when later than its own day (an
+    agent that was offline); ``source`` is ``camera`` or ``review`` (named on the unknown-faces page)."""
 
     student_id: int
     student_code: str
@@ -56,12 +65,15 @@ class RollEntry:
     snapshot_path: str | None
     checkin_id: int | None
     override_reason: str | None
+    source: str | None = None
+    received_on: dt.date | None = None
     review_status: str | None = None  # the first check-in's liveness review: None, pending or confirmed
 
 
 @dataclass(frozen=True)
 class MonthRow:
-    """One student's month: days per status; ``school_days`` counts the school days already decided."""
+    """One student's month: days per status; ``school_days`` counts the school days already decided (only
+    days they were in the class)."""
 
     student_id: int
     student_code: str
@@ -76,97 +88,38 @@ class MonthRow:
 
 
 @dataclass(frozen=True)
-class DayRules:
-    """A school's rules for one date, as UTC instants."""
+class Arrival:
+    """A student's first check-in of a day with the roll's status, for the live feed."""
 
-    school_date: dt.date
-    is_school_day: bool
-    on_time_until: dt.datetime
-    absent_from: dt.datetime
-
-    def judge(self, first_seen_at: dt.datetime | None, override: str | None,
-              now_at: dt.datetime) -> tuple[str, int | None]:
-        """The status and minutes late of one student from their first check-in and override."""
-        if not self.is_school_day:
-            return "no_school", None
-        if override is not None:
-            return _OVERRIDE_TO_STATUS[override], None
-        if first_seen_at is not None and first_seen_at <= self.absent_from:
-            if first_seen_at <= self.on_time_until:
-                return "on_time", None
-            return "late", math.ceil((first_seen_at - self.on_time_until).total_seconds() / 60)
-        if now_at < self.absent_from:
-            return "not_yet", None
-        return "absent", None
+    checkin_id: int
+    student_id: int
+    full_name: str
+    class_code: str
+    first_seen_at: dt.datetime
+    status: str
+    minutes_late: int | None
+    camera_name: str
+    has_snapshot: bool
+    source: str
 
 
-def school_zone(school: School) -> ZoneInfo:
-    return ZoneInfo(school.timezone)
+def _member_on(day: dt.date):
+    return and_(or_(ClassMembership.from_date.is_(None), ClassMembership.from_date <= day),
+                or_(ClassMembership.until_date.is_(None), ClassMembership.until_date > day))
 
 
-def school_local_date(school: School, at: dt.datetime) -> dt.date:
-    """The school-local date of the aware instant ``at`` (00:30 UTC is 07:30 the same day in Ho Chi Minh)."""
-    if at.tzinfo is None:
-        raise InvalidInput("a naive datetime has no school date; give an aware one")
-    return at.astimezone(school_zone(school)).date()
+def _member_during(first: dt.date, last: dt.date):
+    return and_(or_(ClassMembership.from_date.is_(None), ClassMembership.from_date <= last),
+                or_(ClassMembership.until_date.is_(None), ClassMembership.until_date > first))
 
 
-def school_weekdays(school: School) -> frozenset[int]:
-    """ISO weekdays (1 = Monday) of the roll, from ``School.school_days`` like "1,2,3,4,5"."""
-    return frozenset(int(part) for part in (school.school_days or "").split(",") if part.strip().isdigit())
+def members_on(class_ids: Any, day: dt.date):
+    """A SELECT of (student_id, class_id) of the students on the rolls of ``class_ids`` on ``day``."""
+    return select(ClassMembership.student_id, ClassMembership.class_id).where(
+        ClassMembership.class_id.in_(class_ids), _member_on(day))
 
 
-def is_school_day(school: School, day: dt.date, holidays: Collection[dt.date] | Iterable[Holiday]) -> bool:
-    """True when ``day`` is one of the school's weekdays and not in ``holidays`` (dates or Holiday rows)."""
-    days = {h if isinstance(h, dt.date) else h.day for h in holidays}
-    return day.isoweekday() in school_weekdays(school) and day not in days
-
-
-def holidays_between(session, school: School, first: dt.date, last: dt.date) -> set[dt.date]:
-    """The school's holidays from ``first`` to ``last`` inclusive."""
-    return set(session.scalars(select(Holiday.day).where(
-        Holiday.school_id == school.id, Holiday.day >= first, Holiday.day <= last)))
-
-
-def day_rules(school: School, school_date: dt.date, holidays: Collection[dt.date]) -> DayRules:
-    """The rules of ``school`` on ``school_date`` (cutoffs as UTC instants, DST-safe via the zone)."""
-    zone = school_zone(school)
-
-    def at(t: dt.time) -> dt.datetime:
-        return dt.datetime.combine(school_date, t, tzinfo=zone).astimezone(dt.timezone.utc)
-
-    return DayRules(school_date, is_school_day(school, school_date, holidays),
-                    at(school.on_time_cutoff), at(school.absence_cutoff))
-
-
-def load_day_rules(session, school: School, school_date: dt.date) -> DayRules:
-    return day_rules(school, school_date, holidays_between(session, school, school_date, school_date))
-
-
-def counts_on_roll():
-    """The SQL condition of a check-in that counts: any but one a teacher rejected as a presentation attack."""
-    return or_(CheckIn.review_status.is_(None), CheckIn.review_status != "rejected")
-
-
-def _first_checkins(session, school_id: int, first: dt.date, last: dt.date, class_id: int | None = None):
-    """(student_id, school_date, first captured_at) for each student's first check-in of each day."""
-    query = (select(CheckIn.student_id, CheckIn.school_date, func.min(CheckIn.captured_at))
-             .where(CheckIn.school_id == school_id, CheckIn.school_date >= first, CheckIn.school_date <= last,
-                    counts_on_roll())
-             .group_by(CheckIn.student_id, CheckIn.school_date))
-    if class_id is not None:
-        query = query.where(CheckIn.student_id.in_(select(Student.id).where(Student.class_id == class_id)))
-    return session.execute(query)
-
-
-def _overrides(session, student_ids_query, first: dt.date, last: dt.date) -> dict[tuple[int, dt.date], RollOverride]:
-    rows = session.scalars(select(RollOverride).where(
-        RollOverride.student_id.in_(student_ids_query), RollOverride.school_date >= first,
-        RollOverride.school_date <= last))
-    return {(row.student_id, row.school_date): row for row in rows}
-
-
-def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
+def _as_utc(value: dt.datetime | str | None) -> dt.datetime | None:
     # MIN() over a UTCDateTime column comes back as a plain value: naive UTC on SQLite, aware on PostgreSQL.
     if value is None:
         return None
@@ -175,20 +128,44 @@ def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
-def roster(session, school_class: SchoolClass, first: dt.date | None = None,
-           last: dt.date | None = None) -> list[Student]:
-    """The class's students in Vietnamese roster order: the active ones, and for a period ``first``..``last``
-    also those deactivated since who have a check-in or an override in it (a past roll keeps them)."""
-    wanted = Student.active.is_(True)
-    if first is not None:
-        last = last or first
-        wanted = or_(
-            wanted,
-            exists().where(CheckIn.student_id == Student.id, CheckIn.school_date.between(first, last)),
-            exists().where(RollOverride.student_id == Student.id, RollOverride.school_date.between(first, last)),
-        )
-    students = session.scalars(select(Student).where(Student.class_id == school_class.id, wanted))
-    return sorted(students, key=lambda s: vietnamese_sort_key(s.full_name))
+def counts_on_roll():
+    """The SQL condition of a check-in that counts: any but one a teacher rejected as a presentation attack."""
+    return or_(CheckIn.review_status.is_(None), CheckIn.review_status != "rejected")
+
+
+def _first_checkins(session, school_id: int, first: dt.date, last: dt.date, student_ids: Any = None):
+    """{(student_id, school_date): first captured_at} of the students ``student_ids`` (ids; None: the school's)."""
+    query = (select(CheckIn.student_id, CheckIn.school_date, func.min(CheckIn.captured_at))
+             .where(CheckIn.school_id == school_id, CheckIn.school_date >= first, CheckIn.school_date <= last,
+                    counts_on_roll())
+             .group_by(CheckIn.student_id, CheckIn.school_date))
+    if student_ids is not None:
+        query = query.where(CheckIn.student_id.in_(student_ids))
+    return {(sid, day): _as_utc(at) for sid, day, at in session.execute(query)}
+
+
+def _overrides(session, student_ids: Any, first: dt.date, last: dt.date) -> dict[tuple[int, dt.date], RollOverride]:
+    rows = session.scalars(select(RollOverride).where(
+        RollOverride.student_id.in_(student_ids), RollOverride.school_date >= first,
+        RollOverride.school_date <= last))
+    return {(row.student_id, row.school_date): row for row in rows}
+
+
+def roster(session, school_class: SchoolClass, first: dt.date, last: dt.date | None = None,
+           ) -> list[tuple[Student, list[tuple[dt.date | None, dt.date | None]]]]:
+    """The students on the class's roll on some day of ``first``..``last``, in Vietnamese roster order, each
+    with their spans in the class (``(from_date, until_date)``, see ``attendance.db.history``)."""
+    last = last or first
+    rows = session.execute(select(Student, ClassMembership.from_date, ClassMembership.until_date)
+                           .join(ClassMembership, ClassMembership.student_id == Student.id)
+                           .where(ClassMembership.class_id == school_class.id, _member_during(first, last)))
+    spans: dict[int, list] = {}
+    students: dict[int, Student] = {}
+    for student, from_date, until_date in rows:
+        students[student.id] = student
+        spans.setdefault(student.id, []).append((from_date, until_date))
+    ordered = sorted(students.values(), key=lambda s: vietnamese_sort_key(s.full_name))
+    return [(student, spans[student.id]) for student in ordered]
 
 
 def compute_class_roll(session, school_class: SchoolClass, school_date: dt.date,
@@ -199,85 +176,105 @@ def compute_class_roll(session, school_class: SchoolClass, school_date: dt.date,
     """
     school = session.get(School, school_class.school_id)
     rules = load_day_rules(session, school, school_date)
-    students = roster(session, school_class, school_date)
-    class_students = select(Student.id).where(Student.class_id == school_class.id)
+    students = [student for student, _ in roster(session, school_class, school_date)]
+    ids = [s.id for s in students]
     # Every sighting of the class that day, earliest first; the first per student wins. A few rows per
     # student, and one plain indexed query is faster on both backends than a window function.
     sightings = session.execute(
-        select(CheckIn.id, CheckIn.student_id, CheckIn.captured_at, CheckIn.snapshot_path, CheckIn.review_status,
-               Camera.name)
+        select(CheckIn.id, CheckIn.student_id, CheckIn.captured_at, CheckIn.snapshot_path, CheckIn.source,
+               CheckIn.received_at, CheckIn.review_status, Camera.name)
         .join(Camera, Camera.id == CheckIn.camera_id)
-        .where(CheckIn.school_id == school.id, CheckIn.school_date == school_date,
-               CheckIn.student_id.in_([s.id for s in students]), counts_on_roll())
+        .where(CheckIn.school_id == school.id, CheckIn.school_date == school_date, CheckIn.student_id.in_(ids),
+               counts_on_roll())
         .order_by(CheckIn.student_id, CheckIn.captured_at, CheckIn.id))
     firsts: dict[int, Any] = {}
     for row in sightings:
         firsts.setdefault(row.student_id, row)
-    overrides = _overrides(session, class_students, school_date, school_date)
+    overrides = _overrides(session, ids, school_date, school_date)
     entries = []
     for student in students:
         first = firsts.get(student.id)
         override = overrides.get((student.id, school_date))
         first_seen_at = first.captured_at if first else None
         status, minutes_late = rules.judge(first_seen_at, override.status if override else None, now_at)
+        received_on = school_local_date(school, first.received_at) if first else None
         entries.append(RollEntry(
             student_id=student.id, student_code=student.student_code, full_name=student.full_name,
             class_code=school_class.code, status=status, first_seen_at=first_seen_at, minutes_late=minutes_late,
             camera_name=first.name if first else None, snapshot_path=first.snapshot_path if first else None,
             checkin_id=first.id if first else None, override_reason=override.reason if override else None,
+            source=first.source if first else None,
+            received_on=received_on if received_on is not None and received_on > school_date else None,
             review_status=first.review_status if first else None,
         ))
     return entries
 
 
+def compute_school_statuses(session, school: School, school_date: dt.date,
+                            now_at: dt.datetime) -> tuple[list[int], list[tuple[int, int, str]]]:
+    """(every class id of the school, ``(student_id, class_id, status)`` of each student on a class's roll on
+    ``school_date``). Five queries whatever the size of the school: rules, members, check-ins, overrides."""
+    rules = load_day_rules(session, school, school_date)
+    rows = session.execute(
+        select(SchoolClass.id, ClassMembership.student_id)
+        .outerjoin(ClassMembership, and_(ClassMembership.class_id == SchoolClass.id, _member_on(school_date)))
+        .where(SchoolClass.school_id == school.id)).all()
+    class_ids = list(dict.fromkeys(class_id for class_id, _ in rows))
+    members = {student_id: class_id for class_id, student_id in rows if student_id is not None}
+    school_members = members_on(select(SchoolClass.id).where(SchoolClass.school_id == school.id),
+                                school_date).with_only_columns(ClassMembership.student_id)
+    firsts = _first_checkins(session, school.id, school_date, school_date)  # every one: faster than IN (...)
+    overrides = {sid: row.status for (sid, _), row in
+                 _overrides(session, school_members, school_date, school_date).items()}
+    statuses = []
+    for student_id, class_id in members.items():
+        status, _ = rules.judge(firsts.get((student_id, school_date)), overrides.get(student_id), now_at)
+        statuses.append((student_id, class_id, status))
+    return class_ids, statuses
+
+
 def compute_school_counts(session, school: School, school_date: dt.date,
                           now_at: dt.datetime) -> dict[int, dict[str, int]]:
-    """Per class id, how many active students are in each status (keys ``COUNTED_STATUSES`` + ``no_school``).
-
-    Every class of the school appears, empty ones with zeros. Four grouped queries whatever the size of the
-    school (a school of 3,000 students takes a few milliseconds); students with no class are left out.
-    """
-    rules = load_day_rules(session, school, school_date)
-    counts = {class_id: dict.fromkeys((*COUNTED_STATUSES, "no_school"), 0)
-              for class_id in session.scalars(select(SchoolClass.id).where(SchoolClass.school_id == school.id))}
-    students = session.execute(select(Student.id, Student.class_id).where(
-        Student.school_id == school.id, Student.active.is_(True), Student.class_id.is_not(None))).all()
-    firsts = {student_id: _as_utc(first) for student_id, _, first in
-              _first_checkins(session, school.id, school_date, school_date)}
-    overrides = {sid: row.status for (sid, _), row in _overrides(
-        session, select(Student.id).where(Student.school_id == school.id), school_date, school_date).items()}
-    for student_id, class_id in students:
-        status, _ = rules.judge(firsts.get(student_id), overrides.get(student_id), now_at)
-        if class_id not in counts:  # a class added since the first query
-            counts[class_id] = dict.fromkeys((*COUNTED_STATUSES, "no_school"), 0)
+    """Per class id, how many students of its roll of ``school_date`` are in each status (keys
+    ``COUNTED_STATUSES`` + ``no_school``). Every class of the school appears, empty ones with zeros."""
+    class_ids, statuses = compute_school_statuses(session, school, school_date, now_at)
+    counts = {class_id: dict.fromkeys((*COUNTED_STATUSES, "no_school"), 0) for class_id in class_ids}
+    for _, class_id, status in statuses:
         counts[class_id][status] += 1
     return counts
 
 
-def compute_month_report(session, school_class: SchoolClass, year: int, month: int,
-                         now_at: dt.datetime) -> list[MonthRow]:
-    """Each active student's days of ``year``-``month`` by status, in roster order.
-
-    Days still ``not_yet`` (the rest of the month, or today before the absence cutoff) are not counted, so
-    ``school_days`` is the number of school days decided so far; ``no_school`` days are never counted.
-    """
+def _month_span(year: int, month: int) -> tuple[dt.date, dt.date]:
     if not 1 <= month <= 12:
         raise InvalidInput(f"month must be 1 to 12, got {month}")
+    if not 1 <= year <= 9999:
+        raise InvalidInput(f"year must be 1 to 9999, got {year}")
+    return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def compute_month_report(session, school_class: SchoolClass, year: int, month: int,
+                         now_at: dt.datetime) -> list[MonthRow]:
+    """Each student's days of ``year``-``month`` in the class by status, in roster order.
+
+    Only the days a student was in the class count. Days still ``not_yet`` (the rest of the month, or today
+    before the absence cutoff) are not counted, so ``school_days`` is the number of school days decided so
+    far; ``no_school`` days are never counted.
+    """
+    first, last = _month_span(year, month)
     school = session.get(School, school_class.school_id)
-    first = dt.date(year, month, 1)
-    last = dt.date(year, month, calendar.monthrange(year, month)[1])
-    holidays = holidays_between(session, school, first, last)
+    school_calendar = load_calendar(session, school, first, last)
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    rules = [day_rules(school, day, holidays) for day in days if is_school_day(school, day, holidays)]
+    rules = [r for r in (school_calendar.rules_on(day) for day in days) if r.is_school_day]
     students = roster(session, school_class, first, last)
-    firsts = {(sid, day): _as_utc(at) for sid, day, at in _first_checkins(session, school.id, first, last,
-                                                                         class_id=school_class.id)}
-    overrides = {key: row.status for key, row in _overrides(
-        session, select(Student.id).where(Student.class_id == school_class.id), first, last).items()}
+    ids = [student.id for student, _ in students]
+    firsts = _first_checkins(session, school.id, first, last, ids)
+    overrides = {key: row.status for key, row in _overrides(session, ids, first, last).items()}
     report = []
-    for student in students:
+    for student, spans in students:
         tally = dict.fromkeys(STATUSES, 0)
         for day_rule in rules:
+            if not any(covers(start, until, day_rule.school_date) for start, until in spans):
+                continue
             key = (student.id, day_rule.school_date)
             status, _ = day_rule.judge(firsts.get(key), overrides.get(key), now_at)
             tally[status] += 1
@@ -285,62 +282,69 @@ def compute_month_report(session, school_class: SchoolClass, year: int, month: i
             student_id=student.id, student_code=student.student_code, full_name=student.full_name,
             class_code=school_class.code, on_time=tally["on_time"], late=tally["late"], absent=tally["absent"],
             excused=tally["excused"], present_manual=tally["present_manual"],
-            school_days=sum(tally[s] for s in ("on_time", "late", "absent", "excused", "present_manual")),
+            school_days=sum(tally[s] for s in DECIDED_STATUSES),
         ))
     return report
 
 
-def _actor(session, user_id: int | None) -> str:
-    if user_id is None:
-        return "cli"
-    user = session.get(User, user_id)
-    return f"user:{user.username}" if user else f"user:{user_id}"
-
-
-def set_override(session, student: Student, school_date: dt.date, status: str, reason: str,
-                 user_id: int | None) -> RollOverride:
-    """Mark ``student`` ``excused`` or ``present`` on ``school_date`` with a reason (replacing any earlier
-    override of that day) and audit it. InvalidInput for a bad status, an empty reason or a non-school day.
-    """
-    if status not in OVERRIDE_STATUSES:
-        raise InvalidInput(f"an override status is one of {', '.join(OVERRIDE_STATUSES)}, got {status!r}")
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("an override needs a reason")
-    if len(reason) > MAX_REASON_CHARS:
-        raise InvalidInput(f"a reason is at most {MAX_REASON_CHARS} characters")
+def compute_student_month(session, student: Student, year: int, month: int,
+                          now_at: dt.datetime) -> dict[dt.date, str | None]:
+    """The student's status on every day of a month (``no_school`` included); None on the days they were on
+    no class's roll (before they joined, after they left)."""
+    first, last = _month_span(year, month)
     school = session.get(School, student.school_id)
-    if not load_day_rules(session, school, school_date).is_school_day:
-        raise InvalidInput(f"{school_date.isoformat()} is not a school day")
-    override = session.scalar(select(RollOverride).where(
-        RollOverride.student_id == student.id, RollOverride.school_date == school_date))
-    previous = {"status": override.status, "reason": override.reason} if override else None
-    if override is None:
-        override = RollOverride(student_id=student.id, school_date=school_date)
-        session.add(override)
-    override.status = status
-    override.reason = reason
-    override.created_by_id = user_id
-    session.add(AuditEntry(
-        school_id=student.school_id, user_id=user_id, actor=_actor(session, user_id), action="roll.override",
-        target=f"student:{student.student_code}",
-        detail={"school_date": school_date.isoformat(), "status": status, "reason": reason, "previous": previous},
-    ))
-    session.flush()
-    return override
+    school_calendar = load_calendar(session, school, first, last)
+    spans = session.execute(select(ClassMembership.from_date, ClassMembership.until_date).where(
+        ClassMembership.student_id == student.id, _member_during(first, last))).all()
+    firsts = _first_checkins(session, school.id, first, last, [student.id])
+    overrides = {day: row.status for (_, day), row in _overrides(session, [student.id], first, last).items()}
+    statuses: dict[dt.date, str | None] = {}
+    for offset in range((last - first).days + 1):
+        day = first + dt.timedelta(days=offset)
+        if not any(covers(start, until, day) for start, until in spans):
+            statuses[day] = None
+            continue
+        statuses[day] = school_calendar.rules_on(day).judge(firsts.get((student.id, day)), overrides.get(day),
+                                                            now_at)[0]
+    return statuses
 
 
-def clear_override(session, student: Student, school_date: dt.date, user_id: int | None) -> bool:
-    """Remove the override of ``student`` on ``school_date`` (audited); False when there was none."""
-    override = session.scalar(select(RollOverride).where(
-        RollOverride.student_id == student.id, RollOverride.school_date == school_date))
-    if override is None:
-        return False
-    session.add(AuditEntry(
-        school_id=student.school_id, user_id=user_id, actor=_actor(session, user_id),
-        action="roll.override_clear", target=f"student:{student.student_code}",
-        detail={"school_date": school_date.isoformat(), "status": override.status, "reason": override.reason},
-    ))
-    session.delete(override)
-    session.flush()
-    return True
+def list_arrivals(session, school: School, school_date: dt.date, class_ids: list[int], now_at: dt.datetime, *,
+                  after_id: int = 0, limit: int = 20) -> list[Arrival]:
+    """The first check-in of each student of ``class_ids``' rolls on ``school_date``, with the roll's status.
+
+    Newest arrival first; with ``after_id``, only first check-ins stored after that id, newest stored first
+    (a batch an agent sends late still reaches a live page). At most ``limit``.
+    """
+    if not class_ids:
+        return []
+    rules = load_day_rules(session, school, school_date)
+    members = members_on(class_ids, school_date).subquery()
+    earlier = aliased(CheckIn)
+    is_first = ~exists().where(
+        earlier.student_id == CheckIn.student_id, earlier.school_id == CheckIn.school_id,
+        earlier.school_date == CheckIn.school_date,
+        or_(earlier.review_status.is_(None), earlier.review_status != "rejected"),
+        or_(earlier.captured_at < CheckIn.captured_at,
+            and_(earlier.captured_at == CheckIn.captured_at, earlier.id < CheckIn.id)))
+    order = (CheckIn.id.desc(),) if after_id else (CheckIn.captured_at.desc(), CheckIn.id.desc())
+    rows = session.execute(
+        select(CheckIn.id, CheckIn.student_id, CheckIn.captured_at, CheckIn.snapshot_path, CheckIn.source,
+               Student.full_name, SchoolClass.code, Camera.name)
+        .join(members, members.c.student_id == CheckIn.student_id)
+        .join(Student, Student.id == CheckIn.student_id)
+        .join(SchoolClass, SchoolClass.id == members.c.class_id)
+        .join(Camera, Camera.id == CheckIn.camera_id)
+        .where(CheckIn.school_id == school.id, CheckIn.school_date == school_date, CheckIn.id > after_id, is_first,
+               counts_on_roll())
+        .order_by(*order).limit(limit)).all()
+    overrides = _overrides(session, [row.student_id for row in rows], school_date, school_date)
+    arrivals = []
+    for row in rows:
+        override = overrides.get((row.student_id, school_date))
+        status, minutes_late = rules.judge(row.captured_at, override.status if override else None, now_at)
+        arrivals.append(Arrival(
+            checkin_id=row.id, student_id=row.student_id, full_name=row.full_name, class_code=row.code,
+            first_seen_at=row.captured_at, status=status, minutes_late=minutes_late, camera_name=row.name,
+            has_snapshot=bool(row.snapshot_path), source=row.source))
+    return arrivals

@@ -85,7 +85,8 @@ class Settings:
     )
     max_yaw_deg: float = setting(35.0, "Enrollment: largest accepted head turn (yaw), in degrees.")
     duplicate_warn_distance: float = setting(
-        0.40, "Enrollment warns when a new face is this close to another student's template (likely a duplicate)."
+        0.40, "Enrollment refuses a new face this close to another student's template (the same photo twice would "
+              "make both unrecognisable), unless an admin confirms it: twins, siblings."
     )
     keep_enrollment_photos: bool = setting(
         True, "Keep accepted enrollment photos in the instance folder (needed to rebuild templates for a new "

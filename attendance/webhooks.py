@@ -33,10 +33,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from attendance.db.models import (
-    AuditEntry, Camera, CheckIn, RollOverride, School, SchoolClass, Student, Webhook, WebhookDelivery,
+    AuditEntry, Camera, School, SchoolClass, Student, Webhook, WebhookDelivery,
 )
 from attendance.errors import InvalidInput
-from attendance.roll import DayRules, load_day_rules, school_zone
+from attendance.roll import DayRules, compute_school_statuses, load_day_rules, school_zone
 
 logger = logging.getLogger(__name__)
 
@@ -180,12 +180,8 @@ def enqueue_absences(session, school: School, school_date: dt.date, now_at: dt.d
     hooks = active_webhooks(session, school.id, "absence")
     if not hooks:
         return 0
-    arrived = select(CheckIn.student_id).where(
-        CheckIn.school_id == school.id, CheckIn.school_date == school_date, CheckIn.captured_at <= rules.absent_from)
-    overridden = select(RollOverride.student_id).where(RollOverride.school_date == school_date)
-    absent = session.scalars(select(Student.id).where(
-        Student.school_id == school.id, Student.active.is_(True), Student.class_id.is_not(None),
-        Student.id.not_in(arrived), Student.id.not_in(overridden))).all()
+    _, statuses = compute_school_statuses(session, school, school_date, now_at)
+    absent = [student_id for student_id, _, status in statuses if status == "absent"]
     info = _students_info(session, school, set(absent)) if absent else {}
     events = [(f"absence:{student_id}:{school_date.isoformat()}",
                dict(info[student_id], school_date=school_date.isoformat(), status="absent",

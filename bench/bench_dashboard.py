@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, insert, select, text
 
 from attendance.cameras import create_api_token, create_camera
 from attendance.db import Database
-from attendance.db.models import FaceTemplate, School, SchoolClass, Student
+from attendance.db.models import ClassMembership, FaceTemplate, School, SchoolClass, Student
 from attendance.db.session import normalise_url
 from attendance.gallery_export import export_gallery, gallery_version
 from attendance.roll import compute_class_roll, compute_school_counts
@@ -86,7 +86,9 @@ def populate(database: Database, rng: random.Random) -> tuple[int, int, str, str
                 rows.append({"school_id": school.id, "class_id": class_id, "student_code": f"HS{n:05d}",
                              "full_name": f"{rng.choice(families)} {rng.choice(middles)} {rng.choice(givens)}",
                              "active": True, "consent_given": True, "consent_by": "PH"})
-        s.execute(insert(Student), rows)
+        s.execute(insert(Student), rows)  # a bulk insert skips the flush hook: memberships "since always" by hand
+        s.execute(insert(ClassMembership).from_select(
+            ["student_id", "class_id"], select(Student.id, Student.class_id).where(Student.school_id == school.id)))
         student_ids = s.scalars(select(Student.id).where(Student.school_id == school.id)).all()
         vectors = np.random.default_rng(1).standard_normal((len(student_ids) * 2, 128)).astype("<f4") * 0.1
         s.execute(insert(FaceTemplate), [{"student_id": sid, "model_id": MODEL_ID, "vector": vectors[2 * i + k].tobytes(),

@@ -93,6 +93,9 @@ def get_db_session():
 
     if "db_session" not in g:
         g.db_session = current_app.extensions["attendance_db"].sessions()
+        clock = current_app.config.get("CLOCK")
+        if clock is not None:  # changes of class or rules are dated by the app's clock (attendance.db.history)
+            g.db_session.info["clock"] = clock
     return g.db_session
 
 

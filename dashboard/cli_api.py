@@ -130,7 +130,8 @@ def _print_roll(school_class: SchoolClass, school_date: dt.date, entries, as_jso
             print(json.dumps({
                 "student_code": e.student_code, "name": e.full_name, "class": e.class_code, "status": e.status,
                 "first_seen_at": e.first_seen_at.isoformat() if e.first_seen_at else None,
-                "minutes_late": e.minutes_late,
+                "minutes_late": e.minutes_late, "camera": e.camera_name, "source": e.source,
+                "received_on": e.received_on.isoformat() if e.received_on else None,
             }, ensure_ascii=False))
         return
     from zoneinfo import ZoneInfo
@@ -140,7 +141,8 @@ def _print_roll(school_class: SchoolClass, school_date: dt.date, entries, as_jso
     for e in entries:
         seen = e.first_seen_at.astimezone(zone).strftime("%H:%M") if e.first_seen_at else "--:--"
         late = f" (+{e.minutes_late} min)" if e.minutes_late else ""
-        print(f"{e.student_code}\t{e.full_name}\t{seen}\t{e.status}{late}")
+        arrived = f" (arrived from camera {e.camera_name} on {e.received_on.isoformat()})" if e.received_on else ""
+        print(f"{e.student_code}\t{e.full_name}\t{seen}\t{e.status}{late}{arrived}")
 
 
 def run_webhook_add(args: argparse.Namespace, settings: Settings) -> int:

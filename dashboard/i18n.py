@@ -50,6 +50,7 @@ PHOTO_REJECT_LABELS = {  # attendance.enrollment.REJECT_REASONS
     "face_too_small": _l("The face is too small: come closer or use a larger photo."),
     "too_blurry": _l("The photo is too blurry."),
     "pose_not_frontal": _l("The head is turned too far: look straight at the camera."),
+    "looks_like_other": _l("The face is very close to another student's: the same photo for two students, or twins?"),
 }
 
 ERROR_LABELS = {

@@ -62,6 +62,7 @@ def build_demo(db: Database, instance: Path, seed: int = 7) -> None:
     snapshots = instance / "snapshots" / "demo"
     snapshots.mkdir(parents=True, exist_ok=True)
     with db.session() as s:
+        s.info["clock"] = lambda: NOW - dt.timedelta(days=30)  # students joined a month before the screenshots
         school = School(code="NGUYENDU", name="Trường THCS Nguyễn Du", timezone="Asia/Ho_Chi_Minh")
         s.add(school)
         s.flush()

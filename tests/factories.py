@@ -13,8 +13,9 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+from sqlalchemy import select
 
-from attendance.db.models import Camera, ClassTeacher, FaceTemplate, School, SchoolClass, Student, User
+from attendance.db.models import Camera, ClassMembership, ClassTeacher, FaceTemplate, School, SchoolClass, Student, User
 
 DEFAULT_MODEL_ID = "dlib_resnet_v1"
 _counter = itertools.count(1)
@@ -59,8 +60,10 @@ def make_class(session, school: School, code: str | None = None, *, grade: int |
 def make_student(session, school_class: SchoolClass | None = None, code: str | None = None,
                  full_name: str | None = None, *, school: School | None = None,
                  templates: int | Sequence[int] = 0, model_id: str = DEFAULT_MODEL_ID,
-                 active: bool = True, consent: bool = True, dim: int = 128) -> Student:
-    """A student of ``school_class`` (or of ``school`` with no class).
+                 active: bool = True, consent: bool = True, dim: int = 128,
+                 joined_on: dt.date | None = None) -> Student:
+    """A student of ``school_class`` (or of ``school`` with no class), on its roll since ``joined_on`` (None:
+    since always, so a test's fake clock may be at any date).
 
     ``templates`` is a count (seeds derived from the student id) or a list of seeds for ``fake_embedding``;
     each becomes a FaceTemplate of ``model_id``.
@@ -78,6 +81,8 @@ def make_student(session, school_class: SchoolClass | None = None, code: str | N
     )
     session.add(student)
     session.flush()
+    for membership in session.scalars(select(ClassMembership).where(ClassMembership.student_id == student.id)):
+        membership.from_date = joined_on
     seeds = range(student.id * 100, student.id * 100 + templates) if isinstance(templates, int) else templates
     for seed in seeds:
         vector = fake_embedding(seed, dim)

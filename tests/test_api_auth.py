@@ -111,7 +111,7 @@ def test_integration_reads_the_roll_and_the_checkins(client, tokens):
     assert roll["school_code"] == "THCS1" and roll["date"] == "2026-09-07"
     assert roll["students"] == [{"student_code": "HS001", "full_name": "Nguyễn Văn An", "status": "on_time",
                                  "first_seen_at": "2026-09-06T23:50:00+00:00", "minutes_late": None,
-                                 "camera": "gate-1"}]
+                                 "camera": "gate-1", "source": "camera", "received_on": None}]
     today = client.get("/api/v1/roll?class=6A1", headers=bearer(tokens["api"])).get_json()
     assert today["date"] == "2026-09-07"
     bad = client.get("/api/v1/roll?class=6A1&date=07/09/2026", headers=bearer(tokens["api"]))

@@ -83,4 +83,4 @@ def test_teacher_rejects_then_confirms_a_flagged_checkin(flagged_server, db):
         browser.close()
     with db.session() as s:
         assert s.get(CheckIn, checkin_id).review_status == "rejected"
-        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "checkin.review")).actor == "user:lan"
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "checkin.liveness_review")).actor == "user:lan"

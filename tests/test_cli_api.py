@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from attendance.cameras import authenticate_api_token, authenticate_camera
 from attendance.checkins import record_checkins
-from attendance.db.models import Camera, Webhook
+from attendance.db.models import Camera, Student, Webhook
 from attendance.roll import school_local_date
 from factories import make_camera, make_class, make_school, make_student
 
@@ -76,14 +76,18 @@ def test_roll_prints_text_and_json(cli, db):
         record_checkins(s, camera, [{"event_id": "e1", "seq": 1, "student_code": "HS001",
                                      "captured_at": at.isoformat()}], at)
         assert school_local_date(school, at) == dt.date(2026, 9, 7)
+        # added on 8 September: on no roll of the 7th
+        s.info["clock"] = lambda: dt.datetime(2026, 9, 8, 3, 0, tzinfo=dt.timezone.utc)
+        s.add(Student(school_id=school.id, class_id=klass.id, student_code="HS009", full_name="Mới Vào"))
     status, out, _ = cli("roll", "--date", "2026-09-07", "--class", "6A1", "--json")
     assert status == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows == [
         {"student_code": "HS002", "name": "Trần Thị An", "class": "6A1", "status": "absent", "first_seen_at": None,
-         "minutes_late": None},
+         "minutes_late": None, "camera": None, "source": None, "received_on": None},
         {"student_code": "HS001", "name": "Nguyễn Văn Bình", "class": "6A1", "status": "on_time",
-         "first_seen_at": "2026-09-06T23:55:00+00:00", "minutes_late": None},
+         "first_seen_at": "2026-09-06T23:55:00+00:00", "minutes_late": None, "camera": "gate-1", "source": "camera",
+         "received_on": None},
     ]
     status, out, _ = cli("roll", "--date", "2026-09-07")
     assert status == 0 and "# 6A1 2026-09-07" in out and "# 6A2 2026-09-07" in out

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from attendance.checkins import record_checkins
 from attendance.db.models import AuditEntry, CheckIn, UnknownFace, WebhookDelivery
 from attendance.errors import InvalidInput, NotFound
-from attendance.review import count_flagged, review_checkin
+from attendance.liveness_review import count_flagged, review_checkin
 from attendance.roll import compute_class_roll
 from attendance.webhooks import create_webhook
 from factories import make_camera, make_class, make_school, make_student, make_user
@@ -89,7 +89,7 @@ def test_review_confirm_and_reject_are_audited_and_reject_takes_it_off_the_roll(
     review_checkin(session, result["checkin_id"], "confirm", teacher.id)
     roll = {e.student_code: e for e in compute_class_roll(session, klass, TODAY, NOW)}
     assert roll["HS001"].status == "on_time" and roll["HS001"].review_status == "confirmed"
-    entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "checkin.review")
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "checkin.liveness_review")
                               .order_by(AuditEntry.id)).all()
     assert [(e.detail["decision"], e.detail["previous"]) for e in entries] == [
         ("rejected", "pending"), ("confirmed", "rejected")]
@@ -151,7 +151,7 @@ def test_teacher_sees_the_badge_and_snapshot_and_confirms_or_rejects(client, fla
     assert "Giáo viên đã kiểm tra" in page and "badge on_time" in page
     with db.session() as s:
         decisions = [e.detail["decision"] for e in s.scalars(
-            select(AuditEntry).where(AuditEntry.action == "checkin.review").order_by(AuditEntry.id))]
+            select(AuditEntry).where(AuditEntry.action == "checkin.liveness_review").order_by(AuditEntry.id))]
     assert decisions == ["rejected", "confirmed"]
 
 

@@ -138,7 +138,11 @@ def test_dry_run_stores_nothing_and_duplicates_are_warned(tmp_path, capsys):
     # Nothing was stored, not even the school.
     assert attendance_main(["identify", "--db", db_url, "--json", str(people / "barack_obama" / "obama.jpg")]) == 2
     assert "there is no school yet" in capsys.readouterr().err
-    assert enroll_main([str(roster.parent), "--db", db_url, "--quiet"]) == 0
+    # the same face under a second code is refused (it would make both unrecognisable) unless confirmed
+    assert enroll_main([str(roster.parent), "--db", db_url, "--quiet"]) == 1
+    said = "".join(capsys.readouterr())
+    assert "very close to another student's" in said and "HS1" in said and "--allow-lookalikes" in said
+    assert enroll_main([str(roster.parent), "--db", db_url, "--quiet", "--allow-lookalikes"]) == 0
     captured = capsys.readouterr()
     assert "looks very like student HS1" in captured.out + captured.err
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event, select
 
 from attendance.checkins import record_checkins
-from attendance.db.models import AuditEntry, Holiday, RollOverride
+from attendance.db.models import AuditEntry, Holiday, RollOverride, Student
 from attendance.errors import InvalidInput
 from attendance.roll import (
     clear_override, compute_class_roll, compute_month_report, compute_school_counts, is_school_day,
@@ -216,11 +216,120 @@ def test_a_deactivated_student_stays_on_the_rolls_of_days_with_records(session, 
     school, klass, camera = world
     leaver = make_student(session, klass, "HS900", "Trần Văn Rời")
     check_in(session, camera, leaver, local(MONDAY, 6, 40))
+    tuesday = MONDAY + dt.timedelta(days=1)
+    session.info["clock"] = lambda: local(tuesday, 6)  # he leaves on Tuesday morning
     leaver.active = False
     session.flush()
     evening = local(MONDAY, 20)
     assert status_of(session, klass, leaver, MONDAY, evening).status == "on_time"
-    tuesday = MONDAY + dt.timedelta(days=1)
     assert leaver.id not in {e.student_id for e in compute_class_roll(session, klass, tuesday, local(tuesday, 20))}
     report = {row.student_id: row for row in compute_month_report(session, klass, 2026, 9, local(tuesday, 20))}
     assert leaver.id in report
+
+
+# --- history: who was in the class, and which rules held, on each day -----------------------------------------
+
+
+def on_roll(session, klass, day) -> set[str]:
+    return {e.student_code for e in compute_class_roll(session, klass, day, local(day, 20))}
+
+
+def test_a_student_added_today_is_not_absent_on_past_days(session, world):
+    school, klass, camera = world
+    make_student(session, klass, "OLD")
+    wednesday = dt.date(2026, 9, 23)
+    session.info["clock"] = lambda: local(wednesday, 10)
+    newcomer = Student(school_id=school.id, class_id=klass.id, student_code="NEW", full_name="Lê Thị Mới",
+                       consent_given=True)
+    session.add(newcomer)
+    session.flush()
+    assert on_roll(session, klass, wednesday - dt.timedelta(days=1)) == {"OLD"}
+    assert on_roll(session, klass, wednesday) == {"OLD", "NEW"}
+    report = {row.student_code: row for row in compute_month_report(session, klass, 2026, 9, local(dt.date(2026, 10, 1), 8))}
+    assert (report["NEW"].absent, report["NEW"].school_days) == (6, 6)  # Wed 23 .. Wed 30
+    assert report["OLD"].school_days == 22
+
+
+def test_a_student_who_moves_class_is_on_each_roll_of_their_own_days(session, world):
+    school, klass, camera = world
+    other = make_class(session, school, "6A2")
+    mover = make_student(session, klass, "MOVER")
+    check_in(session, camera, mover, local(MONDAY, 6, 50))
+    tuesday = MONDAY + dt.timedelta(days=1)
+    session.info["clock"] = lambda: local(tuesday, 12)
+    mover.class_id = other.id
+    session.flush()
+    assert "MOVER" in on_roll(session, klass, MONDAY) and "MOVER" not in on_roll(session, other, MONDAY)
+    assert "MOVER" not in on_roll(session, klass, tuesday) and "MOVER" in on_roll(session, other, tuesday)
+    counts = compute_school_counts(session, school, MONDAY, local(MONDAY, 20))
+    assert (counts[klass.id]["on_time"], sum(counts[other.id].values())) == (1, 0)
+    # moved back the same day: one membership again, as if never moved
+    mover.class_id = klass.id
+    session.flush()
+    assert "MOVER" in on_roll(session, klass, tuesday) and "MOVER" not in on_roll(session, other, tuesday)
+
+
+def test_a_change_of_cutoffs_or_school_days_applies_from_its_own_date(session, world):
+    school, klass, camera = world
+    student = make_student(session, klass, "S1")
+    friday, saturday = MONDAY - dt.timedelta(days=3), SATURDAY
+    check_in(session, camera, student, local(friday, 7, 20))
+    check_in(session, camera, student, local(MONDAY, 7, 20))
+    session.info["clock"] = lambda: local(MONDAY, 5)
+    school.on_time_cutoff = dt.time(7, 30)
+    school.school_days = "1,2,3,4,5,6"
+    session.flush()
+    assert status_of(session, klass, student, friday, local(MONDAY, 12)).status == "late"
+    assert status_of(session, klass, student, saturday, local(MONDAY, 12)).status == "no_school"
+    assert status_of(session, klass, student, MONDAY, local(MONDAY, 12)).status == "on_time"
+    next_saturday = SATURDAY + dt.timedelta(days=7)
+    assert status_of(session, klass, student, next_saturday, local(next_saturday, 12)).status == "absent"
+    # a second change the same day replaces the first; the days before keep the original rules
+    school.on_time_cutoff = dt.time(7, 10)
+    session.flush()
+    assert status_of(session, klass, student, MONDAY, local(MONDAY, 12)).minutes_late == 10
+    assert status_of(session, klass, student, friday, local(MONDAY, 12)).minutes_late == 20
+
+
+def test_a_holiday_cannot_be_changed_on_a_past_day(world):
+    from attendance.school_rules import check_holiday_change
+
+    school, _, _ = world
+    check_holiday_change(school, MONDAY, local(MONDAY, 10))
+    with pytest.raises(InvalidInput):
+        check_holiday_change(school, MONDAY - dt.timedelta(days=1), local(MONDAY, 10))
+
+
+# --- check-ins of other days from cameras ---------------------------------------------------------------------
+
+
+def test_a_checkin_for_a_past_day_changes_that_roll_visibly_and_is_audited(session, world):
+    _, klass, camera = world
+    student = make_student(session, klass, "S1")
+    tuesday = MONDAY + dt.timedelta(days=1)
+    assert status_of(session, klass, student, MONDAY, local(tuesday, 6)).status == "absent"
+    [result] = record_checkins(session, camera, [{
+        "event_id": "late-sync", "seq": 1, "student_code": "S1", "captured_at": local(MONDAY, 6, 50).isoformat()}],
+        local(tuesday, 6, 30))
+    assert result["status"] == "created"
+    entry = status_of(session, klass, student, MONDAY, local(tuesday, 7))
+    assert (entry.status, entry.camera_name, entry.received_on, entry.source) == ("on_time", "gate-1", tuesday, "camera")
+    [audit] = session.scalars(select(AuditEntry).where(AuditEntry.action == "checkin.past_day")).all()
+    assert (audit.actor, audit.target, audit.detail["school_date"]) == ("camera:gate-1", "student:S1", "2026-09-07")
+    # a check-in of the same day is not "late news"
+    check_in(session, camera, student, local(tuesday, 6, 55))
+    assert status_of(session, klass, student, tuesday, local(tuesday, 8)).received_on is None
+    assert len(session.scalars(select(AuditEntry).where(AuditEntry.action == "checkin.past_day")).all()) == 1
+
+
+def test_a_camera_cannot_check_a_student_in_for_a_future_day(session, world):
+    _, klass, camera = world
+    make_student(session, klass, "S1")
+    evening = local(MONDAY, 22)
+    results = record_checkins(session, camera, [
+        {"event_id": "tomorrow", "seq": 1, "student_code": "S1",
+         "captured_at": local(MONDAY + dt.timedelta(days=1), 6, 50).isoformat()},
+        {"event_id": "tonight", "seq": 2, "student_code": "S1", "captured_at": local(MONDAY, 21, 59).isoformat()},
+    ], evening)
+    assert [r["status"] for r in results] == ["error", "created"]
+    assert results[0]["error"]["code"] == "future_day"

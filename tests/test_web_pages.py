@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from attendance.db.models import (
     AuditEntry, Camera, CheckIn, EnrollmentPhoto, FaceTemplate, RollOverride, School, SchoolClass, Student,
-    UnknownFace, User,
+    Holiday, UnknownFace, User,
 )
 from attendance.errors import PhotoRejected
 from factories import make_camera, make_class, make_school, make_student, make_user
@@ -105,7 +105,26 @@ def test_events_stream_new_checkins_of_the_users_classes(app, teacher, world, db
                       captured_at=local(9, 20), school_date=TODAY))
     body = teacher.get("/events", headers={"Last-Event-ID": str(last)}).get_data(as_text=True)
     assert "Lê Văn Cường" in body and "Nguyễn Văn An" not in body
-    assert '"status": "late"' in body
+    # 09:20 is after the absence cutoff (09:00): the roll says absent, and so does the feed
+    assert '"status": "absent"' in body and '"status": "late"' not in body
+
+
+def test_the_feed_shows_each_students_first_checkin_with_the_rolls_status(app, admin, world, db):
+    with db.session() as s:
+        s.add_all([CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["an"],
+                           event_id="e7", captured_at=local(7, 30), school_date=TODAY),
+                   CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"],
+                           event_id="e8", captured_at=local(9, 20), school_date=TODAY)])
+    page = admin.get("/today").get_data(as_text=True)
+    feed = page[page.index('id="feed"'):]
+    assert feed.count("Nguyễn Văn An") == 1 and "06:41" in feed and "07:30" not in feed  # one line, the first
+    cuong = feed[feed.index("Lê Văn Cường"):]
+    assert 'badge absent' in cuong[:400] and "09:20" in cuong[:400]  # after the cutoff: absent, as on the roll
+    roll = admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert roll.count("badge absent") >= 1
+    app.config.update(SSE_DURATION_S=0, SSE_POLL_S=0)
+    body = admin.get("/events?after=0").get_data(as_text=True)
+    assert body.count('"name": "Nguyễn Văn An"') == 1 and '"status": "late"' in body  # Bình, 07:12
 
 
 def test_events_hold_no_database_connection_between_polls(app, teacher, world, db):
@@ -346,7 +365,7 @@ def test_assigning_an_unknown_face_enrolls_it(monkeypatch, admin, world, unknown
 
     calls = []
 
-    def fake_enroll(session, settings, student, data, filename, source="upload"):
+    def fake_enroll(session, settings, student, data, filename, source="upload", **options):
         calls.append((student.id, data, source))
         return enrollment.EnrollResult(status="enrolled", student_code=student.student_code, warnings=[])
 
@@ -368,8 +387,37 @@ def test_a_refused_unknown_face_says_why(monkeypatch, admin, world, unknown, db)
     monkeypatch.setattr(enrollment, "enroll_uploaded_photo", refuse)
     response = admin.post(f"/unknown/{unknown}/assign", data={"student_id": world["cuong"]})
     assert "Ảnh bị mờ" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    with db.session() as s:  # the photo is refused, the identification stands: Cường came
+        assert s.get(UnknownFace, unknown).status == "assigned"
+        assert s.scalar(select(CheckIn.source).where(CheckIn.student_id == world["cuong"])) == "review"
+        assert not s.scalars(select(FaceTemplate).where(FaceTemplate.student_id == world["cuong"])).all()
+
+
+def test_an_assigned_unknown_face_checks_the_student_in_that_morning(monkeypatch, app, admin, world, db):
+    import attendance.enrollment as enrollment
+
+    monkeypatch.setattr(enrollment, "enroll_uploaded_photo", lambda session, settings, student, *a, **k:
+                        enrollment.EnrollResult(status="enrolled", student_code=student.student_code))
+    (Path(app.instance_path) / "snapshots" / "u8.jpg").write_bytes(JPEG)
+    with db.session() as s:  # Cường, unrecognised at the gate at 06:58
+        face = UnknownFace(school_id=world["school"], camera_id=world["camera"], event_id="u8",
+                           captured_at=local(6, 58), school_date=TODAY, snapshot_path="snapshots/u8.jpg")
+        s.add(face)
+        s.flush()
+        face_id = face.id
+    roll = admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert roll[roll.index("Lê Văn Cường"):].split("</tr>")[0].count("badge absent") == 1
+    response = admin.post(f"/unknown/{face_id}/assign", data={"student_id": world["cuong"]})
+    assert "Đã điểm danh Lê Văn Cường ngày 09/03/2026" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    roll = admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    line = roll[roll.index("Lê Văn Cường"):].split("</tr>")[0]
+    assert "badge on_time" in line and "06:58" in line and "khuôn mặt lạ" in line
     with db.session() as s:
-        assert s.get(UnknownFace, unknown).status == "open"
+        checkin = s.scalar(select(CheckIn).where(CheckIn.student_id == world["cuong"]))
+        assert (checkin.source, checkin.captured_at, checkin.school_date) == ("review", local(6, 58), TODAY)
+        assert checkin.snapshot_path and checkin.snapshot_path != "snapshots/u8.jpg"
+        audit = s.scalar(select(AuditEntry).where(AuditEntry.action == "checkin.review"))
+        assert (audit.actor, audit.target, audit.detail["unknown_face_id"]) == ("user:admin", "student:HS003", face_id)
 
 
 def test_teachers_do_not_see_unknown_faces(teacher, unknown):
@@ -512,7 +560,7 @@ def test_admin_imports_a_roster_and_sees_row_errors(admin, world, db):
 def test_admin_uploads_photos_with_quality_feedback(monkeypatch, admin, world):
     import attendance.enrollment as enrollment
 
-    def fake_enroll(session, settings, student, data, filename, source="upload"):
+    def fake_enroll(session, settings, student, data, filename, source="upload", **options):
         if filename == "blurry.jpg":
             raise PhotoRejected("too_blurry", "sharpness 10")
         return enrollment.EnrollResult(status="enrolled", student_code=student.student_code,
@@ -606,3 +654,125 @@ def test_teacher_pages_render_for_each_role(app, world):
             assert client.get(url).status_code == (200 if allowed else 403), (username, url)
         for url in ("/today", f"/classes/{world['a1']}", "/reports", f"/students/{world['an']}"):
             assert client.get(url).status_code == 200, (username, url)
+
+
+# --- the roll's history on the pages, reports and API ------------------------------------------------------
+
+
+def test_a_student_added_today_is_on_no_past_roll_report_or_api(app, admin, world, db):
+    from attendance.cameras import create_api_token
+
+    response = admin.post("/admin/students", data={"student_code": "HS010", "full_name": "Đặng Văn Mới",
+                                                   "class_id": str(world["a1"])})
+    assert response.status_code == 302
+    admin.get(response.headers["Location"])  # shows (and so clears) the flash with the name
+    friday = TODAY - dt.timedelta(days=3)
+    assert "Đặng Văn Mới" not in admin.get(f"/classes/{world['a1']}?date={friday.isoformat()}").get_data(as_text=True)
+    assert "Đặng Văn Mới" in admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    with db.session() as s:
+        mới = s.scalar(select(Student).where(Student.student_code == "HS010"))
+        token = create_api_token(s, "sis", s.get(School, world["school"]))[1]
+    report = admin.get(f"/classes/{world['a1']}/report.csv?month=2026-03").get_data(as_text=True)
+    row = next(line for line in report.splitlines() if "HS010" in line).split(",")
+    # on time, late, absent, excused, present, school days: today only (09:30, decided), not the 6 days before
+    assert row[4:10] == ["0", "0", "1", "0", "0", "1"]
+    calendar = admin.get(f"/students/{mới.id}?month=2026-03").get_data(as_text=True)
+    assert calendar.count('class="absent') == 1 and 'class="absent today"' in calendar  # today's only
+    api = app.test_client().get(f"/api/v1/roll?class=6A1&date={friday.isoformat()}",
+                                headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert "HS010" not in {s["student_code"] for s in api["students"]} and len(api["students"]) == 3
+
+
+def test_a_settings_change_never_rewrites_past_days(admin, world, db):
+    friday = TODAY - dt.timedelta(days=3)
+    with db.session() as s:  # Bình came at 07:12 on Friday too: late by the rules of then
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["binh"], event_id="f1",
+                      captured_at=local(7, 12) - dt.timedelta(days=3), school_date=friday))
+    admin.post("/admin/school", data={"name": "THCS Lê Lợi", "timezone": "Asia/Ho_Chi_Minh",
+                                      "school_days": ["1", "2", "3", "4", "5"], "on_time_cutoff": "07:15",
+                                      "absence_cutoff": "09:00"})
+    past = admin.get(f"/classes/{world['a1']}?date={friday.isoformat()}").get_data(as_text=True)
+    assert "trễ 12 phút" in past
+    assert "07:00" in past  # the cutoff of that day
+    today = admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert "trễ 12 phút" not in today and "07:15" in today
+    response = admin.post("/admin/school/holidays", data={"first": friday.isoformat(), "last": friday.isoformat(),
+                                                          "name": "quên"}, headers={"Referer": "http://localhost/admin/school"})
+    assert response.status_code in (302, 303, 400, 422)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Holiday)) == 0
+
+
+def test_the_roll_shows_a_checkin_that_arrived_on_a_later_day(admin, world, db):
+    friday = TODAY - dt.timedelta(days=3)
+    with db.session() as s:
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"], event_id="f2",
+                      captured_at=local(6, 50) - dt.timedelta(days=3), school_date=friday, received_at=NOW))
+    page = admin.get(f"/classes/{world['a1']}?date={friday.isoformat()}").get_data(as_text=True)
+    assert "gửi từ camera cong-chinh ngày 09/03/2026" in page
+    export = admin.get(f"/classes/{world['a1']}/roll.csv?date={friday.isoformat()}").get_data(as_text=True)
+    assert "gửi từ camera cong-chinh ngày 09/03/2026" in export
+
+
+# --- enrollment does not poison the gallery ------------------------------------------------------------------
+
+
+def test_a_lookalike_upload_is_refused_side_by_side_then_confirmed_and_audited(monkeypatch, app, admin, world, db):
+    import attendance.enrollment as enrollment
+    from attendance.errors import LookalikeRejected
+
+    (Path(app.instance_path) / "photos").mkdir(parents=True, exist_ok=True)
+    (Path(app.instance_path) / "photos" / "an.jpg").write_bytes(JPEG)
+    with db.session() as s:
+        photo = EnrollmentPhoto(student_id=world["an"], sha256="a" * 64, kept=True, file_path="photos/an.jpg")
+        s.add(photo)
+        s.flush()
+        an_photo = photo.id
+    calls = []
+
+    def fake_enroll(session, settings, student, data, filename, source="upload", allow_lookalike=False):
+        calls.append(allow_lookalike)
+        if not allow_lookalike:
+            raise LookalikeRejected("HS001", world["an"], 0.12, an_photo, face_jpeg=JPEG)
+        return enrollment.EnrollResult(status="enrolled", student_code=student.student_code, photo_id=99,
+                                       lookalike=enrollment.Lookalike("HS001", world["an"], 0.12, an_photo),
+                                       warnings=["looks very like student HS001 (distance 0.12)"])
+
+    monkeypatch.setattr(enrollment, "enroll_uploaded_photo", fake_enroll)
+    page = admin.post(f"/admin/students/{world['cuong']}/photos", data={"photos": [(io.BytesIO(JPEG), "same.jpg")]},
+                      content_type="multipart/form-data")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "giống một học sinh khác" in html and "Nguyễn Văn An" in html and "0.12" in html and "0.40" in html
+    assert "data:image/jpeg;base64," in html and f"/media/photo/{an_photo}.jpg" in html  # both faces
+    assert 'name="confirm_lookalike"' in html
+    with db.session() as s:
+        assert not s.scalar(select(AuditEntry).where(AuditEntry.action == "student.photo_lookalike_confirmed"))
+    confirmed = admin.post(f"/admin/students/{world['cuong']}/photos", data={
+        "photos": [(io.BytesIO(JPEG), "same.jpg")], "confirm_lookalike": "on"}, content_type="multipart/form-data")
+    assert confirmed.status_code == 302 and calls == [False, True]
+    with db.session() as s:
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "student.photo_lookalike_confirmed"))
+        assert (entry.target, entry.detail["other_student"]) == ("student:HS003", "HS001")
+
+
+def test_an_admin_lists_and_deletes_one_photo_with_its_templates(app, admin, world, db):
+    (Path(app.instance_path) / "photos").mkdir(parents=True, exist_ok=True)
+    (Path(app.instance_path) / "photos" / "an2.jpg").write_bytes(JPEG)
+    with db.session() as s:
+        photo = EnrollmentPhoto(student_id=world["an"], sha256="b" * 64, kept=True, file_path="photos/an2.jpg",
+                                original_name="an2.jpg")
+        s.add(photo)
+        s.flush()
+        s.add(FaceTemplate(student_id=world["an"], photo_id=photo.id, model_id="dlib_resnet_v1", vector=b"\0" * 512))
+        photo_id = photo.id
+    page = admin.get(f"/students/{world['an']}").get_data(as_text=True)
+    assert f'id="photo-{photo_id}"' in page and f"/admin/students/{world['an']}/photos/{photo_id}/delete" in page
+    response = admin.post(f"/admin/students/{world['an']}/photos/{photo_id}/delete")
+    assert response.status_code == 302
+    assert not (Path(app.instance_path) / "photos" / "an2.jpg").exists()
+    with db.session() as s:
+        assert s.get(EnrollmentPhoto, photo_id) is None
+        assert s.scalar(select(func.count()).select_from(FaceTemplate).where(FaceTemplate.student_id == world["an"])) == 2
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "student.photo_remove")).actor == "user:admin"
+    assert admin.post(f"/admin/students/{world['an']}/photos/{photo_id}/delete").status_code in (302, 404)  # a message, no 500

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from attendance.db import Database
 from attendance.directory import get_or_create_class, get_or_create_school, get_or_create_student, record_consent
 from attendance.enrollment import REJECT_REASONS, DuplicateChecker, enroll_photo
-from attendance.errors import AttendanceError, ImageError, InvalidInput, PhotoRejected
+from attendance.errors import AttendanceError, ImageError, InvalidInput, LookalikeRejected, PhotoRejected
 from attendance.faces.factory import BACKENDS, build_enrollment_engines
 from attendance.faces.image import read_image_bytes
 from attendance.roster import RosterEntry, read_photo_folder, read_roster_csv
@@ -41,6 +41,11 @@ def add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-consent", action="store_true",
         help="do not record guardian consent for new students (cameras ignore them until it is recorded); "
              "students already enrolled keep the consent on record",
+    )
+    parser.add_argument(
+        "--allow-lookalikes", action="store_true",
+        help="enroll a face very close to another student's (twins, siblings) with a warning; by default such "
+             "a photo is refused, as the same photo under two students makes both unrecognisable",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -81,7 +86,7 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
                     bar.write(f"warning: {entry.student_code} {entry.full_name}: no photos")
                 for path in entry.photos:
                     outcome = enroll_one(session, [engine, *other_engines], settings, student, path, args.dry_run,
-                                         duplicates, bar)
+                                         duplicates, bar, allow_lookalike=args.allow_lookalikes)
                     outcomes[outcome] += 1
                     bar.update(1)
                 students_done.add(entry.student_code)
@@ -97,16 +102,21 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def enroll_one(session, engines: list, settings: Settings, student, path: Path, dry_run: bool,
-               duplicates: DuplicateChecker, bar: tqdm) -> str:
+               duplicates: DuplicateChecker, bar: tqdm, allow_lookalike: bool = False) -> str:
     """Enroll one photo file with the engine in use (and the other installed models); returns "enrolled",
     "already_enrolled" or the rejection reason."""
     try:
         data = read_image_bytes(path)
         result = enroll_photo(session, engines[0], settings, student, data, source="folder", original_name=path.name,
-                              dry_run=dry_run, duplicates=duplicates, other_engines=engines[1:])
+                              dry_run=dry_run, duplicates=duplicates, other_engines=engines[1:],
+                              allow_lookalike=allow_lookalike)
     except ImageError as err:
         bar.write(f"rejected {path}: {REJECT_REASONS['unreadable']} ({err.message})")
         return "unreadable"
+    except LookalikeRejected as err:
+        bar.write(f"rejected {path}: {REJECT_REASONS[err.reason]} ({err.detail}); if they are twins or siblings, "
+                  "enroll again with --allow-lookalikes")
+        return err.reason
     except PhotoRejected as err:
         detail = f" ({err.detail})" if err.detail else ""
         bar.write(f"rejected {path}: {REJECT_REASONS[err.reason]}{detail}")

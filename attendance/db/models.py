@@ -29,6 +29,7 @@ ROLES = ("district_admin", "school_admin", "teacher")
 OVERRIDE_STATUSES = ("excused", "present")
 REVIEW_STATUSES = ("pending", "confirmed", "rejected")  # CheckIn.review_status of a suspected attack
 PHOTO_SOURCES = ("folder", "csv", "upload", "unknown_face", "cli")
+CHECKIN_SOURCES = ("camera", "review")  # "review": an admin named an unknown face on the unknown-faces page
 UNKNOWN_STATUSES = ("open", "assigned", "dismissed")
 
 
@@ -218,6 +219,7 @@ class CheckIn(Base):
     # A suspected presentation attack kept for review: "pending", then "confirmed" or "rejected" by a teacher
     # (a rejected check-in does not count on the roll); None when nothing was suspected (REVIEW_STATUSES).
     review_status: Mapped[str | None] = mapped_column(String(12))
+    source: Mapped[str] = mapped_column(String(12), default="camera", server_default="camera")  # CHECKIN_SOURCES
 
 
 class UnknownFace(Base):
@@ -241,6 +243,38 @@ class UnknownFace(Base):
     # student the agent named, for the admin who reviews it.
     flag: Mapped[str | None] = mapped_column(String(20))
     claimed_student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id", ondelete="SET NULL"))
+
+
+class ClassMembership(Base):
+    """A student on a class's roll from ``from_date`` (None: since before history was kept) until the day
+    before ``until_date`` (None: still there). Kept by ``attendance.history`` whenever a student's class or
+    active flag changes; the roll of a day lists exactly the memberships covering it."""
+
+    __tablename__ = "class_memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_classes.id", ondelete="CASCADE"), index=True)
+    from_date: Mapped[dt.date | None] = mapped_column(Date)
+    until_date: Mapped[dt.date | None] = mapped_column(Date)
+
+    student: Mapped[Student] = relationship()
+    school_class: Mapped[SchoolClass] = relationship()
+
+
+class SchoolRuleChange(Base):
+    """A school's roll rules from ``effective_from`` (None: since before history was kept) until the next
+    change. Written by ``attendance.history`` whenever a school's days or cutoffs change."""
+
+    __tablename__ = "school_rule_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    effective_from: Mapped[dt.date | None] = mapped_column(Date)
+    school_days: Mapped[str] = mapped_column(String(20))
+    on_time_cutoff: Mapped[dt.time] = mapped_column(Time)
+    absence_cutoff: Mapped[dt.time] = mapped_column(Time)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RollOverride(Base):

@@ -75,7 +75,8 @@ def get_roll():
         "students": [{
             "student_code": e.student_code, "full_name": e.full_name, "status": e.status,
             "first_seen_at": e.first_seen_at.isoformat() if e.first_seen_at else None,
-            "minutes_late": e.minutes_late, "camera": e.camera_name,
+            "minutes_late": e.minutes_late, "camera": e.camera_name, "source": e.source,
+            "received_on": e.received_on.isoformat() if e.received_on else None,
         } for e in entries],
     })
 

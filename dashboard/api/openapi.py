@@ -40,7 +40,8 @@ _EVENT_RESULT = {
         "unknown_id": {"type": "integer", "description": "unknown faces, and check-ins refused as suspected "
                        "presentation attacks (liveness_action = refuse): the stored row"},
         "error": {"type": "object", "properties": {
-            "code": {"enum": ["invalid_event", "unknown_student", "no_consent", "too_old", "bad_snapshot"]},
+            "code": {"enum": ["invalid_event", "unknown_student", "no_consent", "too_old", "future_day",
+                              "bad_snapshot"]},
             "message": {"type": "string"}}},
     },
 }
@@ -204,6 +205,11 @@ DOCUMENT: dict[str, Any] = {
                                         "no_school"]},
                     "first_seen_at": {"type": ["string", "null"], "format": "date-time"},
                     "minutes_late": {"type": ["integer", "null"]}, "camera": {"type": ["string", "null"]},
+                    "source": {"enum": ["camera", "review", None],
+                               "description": "review: named by an admin on the unknown-faces page"},
+                    "received_on": {"type": ["string", "null"], "format": "date",
+                                    "description": "the first check-in reached the server on this later day "
+                                                   "(a camera that was offline)"},
                 }}},
             }},
             "Checkin": {"type": "object", "properties": {

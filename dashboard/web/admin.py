@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from attendance.cameras import create_camera, revoke_camera
 from attendance.db.models import AuditEntry, Camera, Holiday, SchoolClass, Student, User
 from attendance.errors import Conflict, InvalidInput
+from attendance.school_rules import check_holiday_change
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required
@@ -191,6 +192,7 @@ def holidays():
         holiday = db.get(Holiday, int(request.form.get("holiday_id", "0") or 0))
         if holiday is None or holiday.school_id != school.id:
             abort(404)
+        check_holiday_change(school, holiday.day, now_at())
         audit("holiday.delete", f"holiday:{holiday.day.isoformat()}", school_id=school.id)
         db.delete(holiday)
         db.commit()
@@ -199,6 +201,7 @@ def holidays():
     last = parse_day(request.form.get("last", ""), first)
     if first == dt.date.min or last < first or (last - first).days > 120:
         raise InvalidInput("give a first day and a last day (at most 120 days apart)")
+    check_holiday_change(school, first, now_at())
     name = unicodedata.normalize("NFC", request.form.get("name", "")).strip()[:200]
     existing = set(db.scalars(select(Holiday.day).where(Holiday.school_id == school.id)))
     day = first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import unicodedata
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -9,9 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from attendance.db.models import ROLES, School, SchoolClass, Student, User, utcnow
+from attendance.db.models import ROLES, EnrollmentPhoto, School, SchoolClass, Student, User, utcnow
 from attendance.directory import check_student_code, find_student, normalise_name
-from attendance.errors import Conflict, ImageError, InvalidInput, PhotoRejected
+from attendance.errors import Conflict, ImageError, InvalidInput, LookalikeRejected, PhotoRejected
 from attendance.imports import import_roster, parse_date, read_roster
 from attendance.names import vietnamese_sort_key
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
@@ -159,19 +160,29 @@ def import_students():
 @bp.route("/students/<int:student_id>/photos", methods=["POST"])
 @admin_required
 def upload_photos(student_id: int):
-    """Enroll uploaded photos one by one; each refused photo is reported with its reason, the rest are kept."""
+    """Enroll uploaded photos one by one; each refused photo is reported with its reason, the rest are kept.
+
+    A face very close to another student's is refused and shown beside that student's photo; the admin may
+    upload it again with ``confirm_lookalike`` (twins, siblings), which is audited.
+    """
     from attendance.enrollment import enroll_uploaded_photo
 
     student = require_student(student_id)
     files = [f for f in request.files.getlist("photos") if f and f.filename][:MAX_PHOTOS_PER_UPLOAD]
     if not files:
         raise InvalidInput("choose one or more photos")
+    confirmed = request.form.get("confirm_lookalike") == "on"
     db = get_db_session()
     accepted = 0
+    lookalikes = []
     for upload in files:
         data = upload.read()
         try:
-            result = enroll_uploaded_photo(db, get_settings(), student, data, upload.filename)
+            result = enroll_uploaded_photo(db, get_settings(), student, data, upload.filename,
+                                           allow_lookalike=confirmed)
+        except LookalikeRejected as err:
+            lookalikes.append(_lookalike_item(upload.filename, err))
+            continue
         except (PhotoRejected, ImageError) as err:
             flash(f"{upload.filename}: {describe_error(err)}", "error")
             continue
@@ -179,6 +190,10 @@ def upload_photos(student_id: int):
             flash(_("%(file)s: this photo was already enrolled.", file=upload.filename), "info")
             continue
         accepted += 1
+        if result.lookalike is not None:
+            audit("student.photo_lookalike_confirmed", f"student:{student.student_code}", school_id=student.school_id,
+                  detail={"photo_id": result.photo_id, "other_student": result.lookalike.student_code,
+                          "distance": round(result.lookalike.distance, 4)})
         for warning in result.warnings:
             flash(f"{upload.filename}: {warning}", "warning")
     if accepted:
@@ -186,6 +201,37 @@ def upload_photos(student_id: int):
               detail={"enrolled": accepted})
         flash(_("%(count)d photo(s) enrolled.", count=accepted), "success")
     db.commit()
+    if lookalikes:
+        return render_template("admin/photo_lookalike.html", student=student, lookalikes=lookalikes)
+    return redirect(url_for("records.student", student_id=student.id) + "#photos")
+
+
+def _lookalike_item(filename: str, err: LookalikeRejected) -> dict:
+    """What the comparison page shows: the new face (inline, never stored) and the other student's photo."""
+    db = get_db_session()
+    other = db.get(Student, err.other_student_id) if err.other_student_id else None
+    photo = db.get(EnrollmentPhoto, err.other_photo_id) if err.other_photo_id else None
+    return {
+        "filename": filename, "other_code": err.other_student_code,
+        "other_name": other.full_name if other else err.other_student_code,
+        "distance": f"{err.distance:.2f}", "limit": f"{get_settings().duplicate_warn_distance:.2f}",
+        "face_url": "data:image/jpeg;base64," + base64.b64encode(err.face_jpeg).decode("ascii") if err.face_jpeg else "",
+        "other_photo_url": url_for("pages.enrollment_photo", photo_id=photo.id) if photo and photo.kept and photo.file_path else "",
+    }
+
+
+@bp.route("/students/<int:student_id>/photos/<int:photo_id>/delete", methods=["POST"])
+@admin_required
+def remove_student_photo(student_id: int, photo_id: int):
+    """Delete one enrolled photo with its face templates and its file (audited by ``attendance.photos``)."""
+    from attendance.photos import remove_photo
+
+    student = require_student(student_id)
+    db = get_db_session()
+    removed = remove_photo(db, get_settings().instance_path, student, photo_id,
+                           actor=f"user:{current_user.username}", user_id=current_user.id)
+    db.commit()
+    flash(_("Photo deleted with %(count)d face template(s).", count=removed), "success")
     return redirect(url_for("records.student", student_id=student.id) + "#photos")
 
 

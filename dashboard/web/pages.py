@@ -19,9 +19,11 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, Student, UnknownFace
-from attendance.review import count_flagged
-from attendance.roll import COUNTED_STATUSES, compute_school_counts, load_day_rules
+from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, UnknownFace, utcnow
+from attendance.liveness_review import count_flagged
+from attendance.roll import (
+    COUNTED_STATUSES, PRESENT_STATUSES, Arrival, compute_school_counts, list_arrivals, load_day_rules,
+)
 from dashboard.app import end_db_session, get_db_session, get_settings
 from dashboard.auth import login_required, require_role
 from dashboard.i18n import STATUS_LABELS, format_time
@@ -54,8 +56,8 @@ def today():
     classes = visible_classes(school)
     db = get_db_session()
     class_ids = [c.id for c in classes]
-    feed = [_feed_item(checkin, student, camera_name, school)
-            for checkin, student, camera_name in _latest_checkins(db, school, context["day"], class_ids, after_id=0)]
+    feed = [_feed_item(arrival, school)
+            for arrival in list_arrivals(db, school, context["day"], class_ids, now_at(), limit=FEED_SIZE)]
     # the stream starts after the newest row received, whatever order the page shows
     last_id = db.scalar(select(func.max(CheckIn.id)).where(CheckIn.school_id == school.id)) or 0
     return render_template("today.html", feed=feed, feed_size=FEED_SIZE, last_id=last_id, **context)
@@ -77,53 +79,30 @@ def _today_counts_context(school: School) -> dict:
     for school_class in visible_classes(school):
         class_counts = counts.get(school_class.id, {})
         size = sum(class_counts.get(status, 0) for status in (*COUNTED_STATUSES, "no_school"))
-        present = sum(class_counts.get(status, 0) for status in ("on_time", "late", "present_manual"))
+        present = sum(class_counts.get(status, 0) for status in PRESENT_STATUSES)
         rows.append({"class": school_class, "counts": class_counts, "size": size, "present": present})
         for status in COUNTED_STATUSES:
             totals[status] += class_counts.get(status, 0)
+    rules = load_day_rules(db, school, day)
     return {"day": day, "rows": rows, "totals": totals, "total_students": sum(r["size"] for r in rows),
-            "is_school_day": load_day_rules(db, school, day).is_school_day,
+            "is_school_day": rules.is_school_day, "rules": rules,
             "flagged": count_flagged(db, school.id, day)}
 
 
-def _latest_checkins(db, school: School, day: dt.date, class_ids: list[int], after_id: int):
-    """Up to ``FEED_SIZE`` check-ins of ``day`` in the classes ``class_ids`` with id > ``after_id``, newest first.
-
-    The first page orders by capture time (the latest arrivals at the gate); the stream orders by id (the
-    latest received), so a batch an agent sends late still reaches the page.
-    """
-    if not class_ids:
-        return []
-    query = (select(CheckIn, Student, Camera.name).join(Student, Student.id == CheckIn.student_id)
-             .join(Camera, Camera.id == CheckIn.camera_id)
-             .where(CheckIn.school_id == school.id, CheckIn.school_date == day, CheckIn.id > after_id,
-                    Student.class_id.in_(class_ids))
-             .order_by(*((CheckIn.id.desc(),) if after_id else (CheckIn.captured_at.desc(), CheckIn.id.desc())))
-             .limit(FEED_SIZE))
-    return list(db.execute(query))
-
-
-def _feed_item(checkin: CheckIn, student: Student, camera_name: str, school: School) -> dict:
-    on_time_until = dt.datetime.combine(checkin.school_date, school.on_time_cutoff,
-                                        tzinfo=_zone(school)).astimezone(dt.timezone.utc)
-    status = "on_time" if checkin.captured_at <= on_time_until else "late"
+def _feed_item(arrival: Arrival, school: School) -> dict:
+    """One line of the live feed: a student's first check-in of the day with the roll's own status."""
     return {
-        "id": checkin.id,
-        "name": student.full_name,
-        "class_code": student.school_class.code if student.school_class else "",
-        "time": format_time(checkin.captured_at, school.timezone),
-        "status": status,
-        "status_label": str(STATUS_LABELS[status]),
-        "camera": camera_name,
-        "snapshot_url": url_for("pages.checkin_snapshot", checkin_id=checkin.id) if checkin.snapshot_path else "",
-        "student_url": url_for("records.student", student_id=student.id),
+        "id": arrival.checkin_id,
+        "student_id": arrival.student_id,
+        "name": arrival.full_name,
+        "class_code": arrival.class_code,
+        "time": format_time(arrival.first_seen_at, school.timezone),
+        "status": arrival.status,
+        "status_label": str(STATUS_LABELS[arrival.status]),
+        "camera": arrival.camera_name,
+        "snapshot_url": url_for("pages.checkin_snapshot", checkin_id=arrival.checkin_id) if arrival.has_snapshot else "",
+        "student_url": url_for("records.student", student_id=arrival.student_id),
     }
-
-
-def _zone(school: School):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(school.timezone)
 
 
 @bp.route("/events")
@@ -147,6 +126,7 @@ def events():
     config = current_app.config
     duration_s, poll_s = float(config["SSE_DURATION_S"]), float(config["SSE_POLL_S"])
     database = current_app.extensions["attendance_db"]
+    clock = current_app.config.get("CLOCK") or utcnow
 
     def generate():
         last_id = after_id
@@ -156,8 +136,9 @@ def events():
             with database.session() as db:  # never the request's session: that one has ended
                 current_school = db.get(School, school_id)
                 day = school_today(current_school)
-                rows = _latest_checkins(db, current_school, day, class_ids, last_id)
-                items = [_feed_item(c, s, name, current_school) for c, s, name in reversed(rows)]
+                arrivals = list_arrivals(db, current_school, day, class_ids, clock(), after_id=last_id,
+                                         limit=FEED_SIZE)
+                items = [_feed_item(arrival, current_school) for arrival in reversed(arrivals)]
             for item in items:
                 last_id = max(last_id, item["id"])
                 yield f"id: {item['id']}\nevent: checkin\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"

@@ -11,12 +11,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from attendance.db.models import CheckIn, FaceTemplate, RollOverride, School, Student, UnknownFace
+from attendance.db.models import FaceTemplate, School, Student, UnknownFace
 from attendance.erasure import erase_student, remove_instance_file
 from attendance.errors import InvalidInput
-from attendance.roll import day_rules, holidays_between
+from attendance.photos import list_photos
+from attendance.roll import DECIDED_STATUSES, PRESENT_STATUSES, compute_student_month
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
+from dashboard.i18n import format_date
 from dashboard.auth import admin_required, login_required
 from dashboard.web.access import (
     can_see_school, now_at, parse_month, require_school, require_student, school_today, visible_classes,
@@ -38,12 +40,13 @@ def student(student_id: int):
     db = get_db_session()
     today = school_today(school)
     year, month = parse_month(request.args.get("month"), today)
-    statuses = student_month_statuses(db, school, student, year, month)
-    attended = sum(1 for s in statuses.values() if s in ("on_time", "late", "present_manual"))
-    decided = sum(1 for s in statuses.values() if s in ("on_time", "late", "present_manual", "absent", "excused"))
+    statuses = compute_student_month(db, student, year, month, now_at())
+    attended = sum(1 for s in statuses.values() if s in PRESENT_STATUSES)
+    decided = sum(1 for s in statuses.values() if s in DECIDED_STATUSES)
     templates = db.execute(select(FaceTemplate.model_id, func.count()).where(FaceTemplate.student_id == student.id)
                            .group_by(FaceTemplate.model_id).order_by(FaceTemplate.model_id)).all()
     photos = [p for p in student.photos if p.kept and p.file_path]
+    photo_list = list_photos(db, student) if current_user.role in ("school_admin", "district_admin") else []
     first_of_month = dt.date(year, month, 1)
     previous_month = (first_of_month - dt.timedelta(days=1)).strftime("%Y-%m")
     next_month = (first_of_month + dt.timedelta(days=32)).strftime("%Y-%m")
@@ -51,37 +54,8 @@ def student(student_id: int):
         "student.html", student=student, photos=photos, templates=templates, weeks=month_days(year, month),
         statuses=statuses, year=year, month=month, attended=attended, decided=decided,
         rate=round(100.0 * attended / decided, 1) if decided else None, today=today,
-        previous_month=previous_month, next_month=next_month, all_photos=len(student.photos),
+        previous_month=previous_month, next_month=next_month, all_photos=len(student.photos), photo_list=photo_list,
     )
-
-
-def student_month_statuses(db, school: School, student: Student, year: int, month: int) -> dict[dt.date, str]:
-    """The student's status on every day of a month, by ``attendance.roll``'s rules (``no_school`` included)."""
-    first = dt.date(year, month, 1)
-    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    holidays = holidays_between(db, school, first, last)
-    firsts = dict(db.execute(select(CheckIn.school_date, func.min(CheckIn.captured_at))
-                             .where(CheckIn.student_id == student.id, CheckIn.school_date >= first,
-                                    CheckIn.school_date <= last).group_by(CheckIn.school_date)).all())
-    overrides = dict(db.execute(select(RollOverride.school_date, RollOverride.status)
-                                .where(RollOverride.student_id == student.id, RollOverride.school_date >= first,
-                                       RollOverride.school_date <= last)).all())
-    now = now_at()
-    statuses = {}
-    day = first
-    while day <= last:
-        rules = day_rules(school, day, holidays)
-        statuses[day] = rules.judge(_aware(firsts.get(day)), overrides.get(day), now)[0]
-        day += dt.timedelta(days=1)
-    return statuses
-
-
-def _aware(value):
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
 @bp.route("/students/<int:student_id>/delete", methods=["GET", "POST"])
@@ -138,9 +112,12 @@ def _require_unknown(unknown_id: int) -> UnknownFace:
 @bp.route("/unknown/<int:unknown_id>/assign", methods=["POST"])
 @admin_required
 def assign_unknown(unknown_id: int):
-    """Enroll the unknown face's snapshot as a photo of the chosen student (same quality checks as an upload)."""
+    """Name an unknown face: it becomes the student's check-in of that morning (audited, ``source=review``),
+    and its snapshot is enrolled as a photo of the student (same quality checks as an upload). A photo the
+    checks refuse is reported; the check-in stands."""
     from attendance.enrollment import enroll_uploaded_photo
     from attendance.errors import PhotoRejected
+    from attendance.review import record_review_checkin
 
     from dashboard.i18n import describe_error
 
@@ -148,8 +125,8 @@ def assign_unknown(unknown_id: int):
     if unknown.flag:  # a suspected photo of a photo must not become a student's template
         raise InvalidInput("a face refused as a suspected photo cannot be enrolled; dismiss it instead")
     student_id = request.form.get("student_id", "")
-    student = require_student(int(student_id)) if student_id.isdigit() else None
-    if student is None or student.school_id != unknown.school_id:
+    student = require_student(int(student_id)) if student_id.isdigit() and len(student_id) < 10 else None
+    if student is None or student.school_id != unknown.school_id or not student.active:
         flash(_("Choose a student of this school."), "error")
         return redirect(url_for("records.unknown_faces"))
     instance = Path(get_settings().instance_path).resolve()
@@ -158,23 +135,29 @@ def assign_unknown(unknown_id: int):
         flash(_("The snapshot of this face is missing."), "error")
         return redirect(url_for("records.unknown_faces"))
     db = get_db_session()
+    actor = f"user:{current_user.username}"
+    checkin = record_review_checkin(db, unknown, student, actor=actor, user_id=current_user.id,
+                                    received_at=now_at(), instance_path=instance)
+    result = None
     try:
-        result = enroll_uploaded_photo(db, get_settings(), student, path.read_bytes(), path.name,
-                                       source="unknown_face")
+        with db.begin_nested():  # a refused photo undoes only its own rows, never the check-in
+            result = enroll_uploaded_photo(db, get_settings(), student, path.read_bytes(), path.name,
+                                           source="unknown_face")
     except PhotoRejected as err:
-        db.rollback()
-        flash(_("Not enrolled: %(reason)s", reason=describe_error(err)), "error")
-        return redirect(url_for("records.unknown_faces"))
-    unknown = db.get(UnknownFace, unknown_id)
+        flash(_("The photo was not added to the gallery: %(reason)s", reason=describe_error(err)), "warning")
     unknown.status = "assigned"
     unknown.resolved_student_id = student.id
-    record_audit(db, f"user:{current_user.username}", "unknown_face.assign", user_id=current_user.id,
+    record_audit(db, actor, "unknown_face.assign", user_id=current_user.id,
                  school_id=unknown.school_id, target=f"student:{student.student_code}",
-                 detail={"unknown_face_id": unknown.id, "result": result.status})
+                 detail={"unknown_face_id": unknown.id, "checkin_id": checkin.id,
+                         "result": result.status if result else "photo_refused"})
     db.commit()
-    flash(_("The face was added to %(name)s's photos.", name=student.full_name), "success")
-    for warning in result.warnings:
-        flash(warning, "warning")
+    flash(_("%(name)s is checked in for %(date)s.", name=student.full_name, date=format_date(unknown.school_date)),
+          "success")
+    if result is not None:
+        flash(_("The face was added to %(name)s's photos.", name=student.full_name), "success")
+        for warning in result.warnings:
+            flash(warning, "warning")
     return redirect(url_for("records.unknown_faces"))
 
 

@@ -9,9 +9,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from attendance.db.models import ClassMembership
 from attendance.errors import InvalidInput
-from attendance.review import review_checkin
-from attendance.roll import clear_override, compute_class_roll, compute_month_report, load_day_rules, set_override
+from attendance.liveness_review import review_checkin
+from attendance.roll import (
+    clear_override, compute_class_roll, compute_month_report, load_day_rules, members_on, set_override,
+)
 from dashboard.app import get_db_session
 from dashboard.auth import login_required
 from dashboard.i18n import STATUS_LABELS, format_date, format_time
@@ -38,7 +41,7 @@ def class_roll(class_id: int):
     rules = load_day_rules(db, school, day)
     return render_template(
         "class_roll.html", school_class=school_class, day=day, today=today, entries=entries, counts=counts,
-        is_school_day=rules.is_school_day, previous_day=day - dt.timedelta(days=1),
+        rules=rules, is_school_day=rules.is_school_day, previous_day=day - dt.timedelta(days=1),
         next_day=day + dt.timedelta(days=1), can_edit=rules.is_school_day and day <= today,
     )
 
@@ -49,13 +52,13 @@ def override(class_id: int):
     """Mark a student excused or present (with a reason), or clear the mark; audited by ``attendance.roll``."""
     school_class = require_class(class_id)
     student = require_student(int(request.form.get("student_id", "0") or 0))
-    if student.class_id != school_class.id:
-        raise InvalidInput("the student is not in this class")
     day = parse_day(request.form.get("date"), school_today(school_class.school))
+    db = get_db_session()
+    if student.id not in set(db.scalars(members_on([school_class.id], day).with_only_columns(ClassMembership.student_id))):
+        raise InvalidInput("the student is not on this class's roll that day")
     if day > school_today(school_class.school):
         raise InvalidInput("a day in the future cannot be marked")
     action = request.form.get("action", "")
-    db = get_db_session()
     if action == "clear":
         clear_override(db, student, day, current_user.id)
         flash(_("Mark removed for %(name)s.", name=student.full_name), "success")
@@ -70,7 +73,7 @@ def override(class_id: int):
 @bp.route("/classes/<int:class_id>/review", methods=["POST"])
 @login_required
 def review(class_id: int):
-    """Confirm or reject a check-in flagged as a suspected photo or screen; audited by ``attendance.review``."""
+    """Confirm or reject a check-in flagged as a suspected photo or screen; audited by ``attendance.liveness_review``."""
     school_class = require_class(class_id)
     checkin_id = int(request.form.get("checkin_id", "0") or 0)
     db = get_db_session()
@@ -99,7 +102,7 @@ def export_roll(class_id: int, fmt: str):
     header = [_("No."), _("Student code"), _("Full name"), _("Class"), _("Date"), _("Status"), _("Time"),
               _("Minutes late"), _("Camera"), _("Reason")]
     rows = [[i, e.student_code, e.full_name, e.class_code, format_date(day), str(STATUS_LABELS[e.status]),
-             format_time(e.first_seen_at, school.timezone), e.minutes_late or "", e.camera_name or "",
+             format_time(e.first_seen_at, school.timezone), e.minutes_late or "", _camera_note(e),
              e.override_reason or ""] for i, e in enumerate(entries, start=1)]
     prefix = _("roll")
     filename = f"{prefix}-{school_class.code}-{day.isoformat()}.{fmt}"
@@ -107,6 +110,16 @@ def export_roll(class_id: int, fmt: str):
         return csv_response(filename, header, rows)
     heading = _("Roll of class %(code)s, %(date)s", code=school_class.code, date=format_date(day))
     return xlsx_response(filename, school_class.code, header, rows, heading=f"{school.name}: {heading}")
+
+
+def _camera_note(entry) -> str:
+    """The camera column of an export, as on the page: who named the face, or when a late batch arrived."""
+    if entry.source == "review":
+        return _("Named on the unknown-faces page")
+    if entry.received_on:
+        return _("arrived from camera %(camera)s on %(date)s", camera=entry.camera_name,
+                 date=format_date(entry.received_on))
+    return entry.camera_name or ""
 
 
 @bp.route("/reports")

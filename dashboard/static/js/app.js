@@ -48,6 +48,11 @@
       li.appendChild(who);
       li.appendChild(element("span", "badge " + item.status, item.status_label));
       li.appendChild(element("span", "time", item.time));
+      li.setAttribute("data-student", String(item.student_id));
+      // a student's earlier check-in sent late by an agent replaces their line: one line, the first arrival
+      Array.prototype.slice.call(list.children).forEach(function (old) {
+        if (old.getAttribute("data-student") === String(item.student_id)) { list.removeChild(old); }
+      });
       list.insertBefore(li, list.firstChild);
       while (list.children.length > maxItems) { list.removeChild(list.lastChild); }
       if (emptyNote) { emptyNote.classList.add("hidden"); }
