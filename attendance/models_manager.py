@@ -133,6 +133,10 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
     if entry.research_only and not accept_terms:
         raise ModelError(f"{entry.id} was trained on research-only data (see the terms above); "
                          "rerun with --accept-terms to accept them")
+    if entry.install == "openvino":
+        from attendance.models_openvino import install_openvino
+
+        return install_openvino(settings, entry, path, progress=progress, fetch=fetch)
     expected_sha256 = expected_sha256.strip().lower()
     if expected_sha256 and entry.accepted_sha256 and expected_sha256 not in entry.accepted_sha256:
         raise ModelError(f"{entry.id}: --sha256 {expected_sha256} is not what the manifest pins "
@@ -191,7 +195,7 @@ def verify_models(settings) -> list[ModelStatus]:
 
 
 def remove_model(settings, model_id: str) -> Path:
-    """Delete an installed downloaded or converted model (and its .sha256 file); returns the path removed."""
+    """Delete an installed downloaded or converted model (its .sha256 file and kept IR too); returns the path."""
     entry = get_entry(model_id)
     if entry.install == "package":
         raise ModelError(f"{entry.id} comes with the {entry.package} package and cannot be removed here")
@@ -200,6 +204,11 @@ def remove_model(settings, model_id: str) -> Path:
         raise ModelError(f"{entry.id} is not installed ({path} does not exist)")
     path.unlink()
     path.with_name(path.name + _SIDECAR_SUFFIX).unlink(missing_ok=True)
+    if entry.install == "openvino":
+        from attendance.models_openvino import kept_ir_paths
+
+        for kept in kept_ir_paths(settings, entry):
+            kept.unlink(missing_ok=True)
     return path
 
 
@@ -207,7 +216,9 @@ def model_in_use(settings, task: str = "embedder") -> ModelEntry:
     """The model the product runs for ``task`` ("embedder" or "detector").
 
     From the ``recognition_model`` / ``detector_model`` setting: a manifest id, or "auto" (the default) for
-    the installed model of that task with the highest manifest rank. The dlib ResNet runs in the runtime
+    the installed model of that task with the highest manifest rank among those whose terms need no
+    acceptance (a research-only model is used by "auto" only when nothing else is installed; a school that
+    accepted its terms names it in the setting). The dlib ResNet runs in the runtime
     ``face_backend`` names (dlib or onnx). Raises ``ModelError`` when the named model is not installed.
     """
     if task not in ("embedder", "detector"):
@@ -225,7 +236,7 @@ def model_in_use(settings, task: str = "embedder") -> ModelEntry:
     candidates = [e for e in entries.values() if e.task == task and is_installed(settings, e)]
     if not candidates:
         raise ModelError(f"no {task} model is installed")
-    best = max(candidates, key=lambda e: (e.rank, e.install == "package"))
+    best = max(candidates, key=lambda e: (not e.needs_accepted_terms, e.rank, e.install == "package"))
     return _runtime_for(settings, best, entries)
 
 

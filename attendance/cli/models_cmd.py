@@ -1,7 +1,7 @@
 """``attendance models list|download|verify|remove``: the optional face models, installed on purpose.
 
 More subcommands join the group through ``SUBCOMMANDS``: each is a function ``(models_subparsers, common)``
-that adds one parser and sets its ``handler`` (``convert-dlib`` is added this way).
+that adds one parser and sets its ``handler`` (``convert-dlib`` and ``convert-openvino`` are added this way).
 """
 
 from __future__ import annotations
@@ -63,7 +63,27 @@ def add_convert_dlib(models_sub: argparse._SubParsersAction, common: argparse.Ar
     parser.set_defaults(handler=run_convert_dlib)
 
 
-SUBCOMMANDS = [add_list, add_download, add_verify, add_remove, add_convert_dlib]
+def add_convert_openvino(models_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = models_sub.add_parser(
+        "convert-openvino", parents=[common], help="convert a model's OpenVINO IR to the ONNX file the engine runs",
+        description="Convert the OpenVINO IR (.xml + .bin, both checked against the manifest's sha256) of model ID "
+        "to <instance>/models/<file>.onnx (and its .sha256). Pure Python, no download; `attendance models download "
+        "ID --path FILE.xml` does this as part of installing.",
+    )
+    parser.add_argument("name", metavar="ID", help="model id with install = openvino (see `attendance models list`)")
+    parser.add_argument("--xml", metavar="FILE", help="the IR's .xml, its .bin beside it (default: the installed copy)")
+    parser.set_defaults(handler=run_convert_openvino)
+
+
+SUBCOMMANDS = [add_list, add_download, add_verify, add_remove, add_convert_dlib, add_convert_openvino]
+
+
+def run_convert_openvino(args: argparse.Namespace, settings: Settings) -> int:
+    from attendance.models_openvino import convert_installed
+
+    path, digest = convert_installed(settings, models_manager.get_entry(args.name), args.xml)
+    print(f"wrote {path} (sha256 {digest})")
+    return 0
 
 
 def run_convert_dlib(args: argparse.Namespace, settings: Settings) -> int:
@@ -99,7 +119,11 @@ def run_download(args: argparse.Namespace, settings: Settings) -> int:
     )
     bar.close()
     verb = "already installed" if result.already_installed else "installed"
-    print(f"{result.entry.id} {verb}: {result.path} (sha256 {result.sha256})")
+    converted = " converted to ONNX" if result.entry.install == "openvino" else ""
+    print(f"{result.entry.id} {verb}{converted}: {result.path} (sha256 {result.sha256})")
+    if result.entry.task == "embedder" and result.entry.needs_accepted_terms:
+        print(f"recognition_model = \"auto\" does not choose research-only models; set recognition_model = "
+              f"\"{result.entry.id}\" to use it")
     return 0
 
 
