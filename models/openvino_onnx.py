@@ -205,13 +205,20 @@ def _emit_prelu(g: _Graph, layer: Layer, args: list[Value], out: str) -> str:
     slope = args[1]
     if not isinstance(slope, np.ndarray):
         raise ModelError(f"OpenVINO IR: PReLU {layer.id} has a slope computed at run time")
+    x = _operand(g, layer, 0, args[0])
+    if slope.size == 1:  # one slope for every channel: LeakyRelu, which ONNX Runtime fuses into the Conv before it
+        return g.node("LeakyRelu", [x], out, alpha=float(slope.astype(np.float32).ravel()[0]))
     rank = len(layer.inputs[0].dims)
     if slope.ndim == 1 and slope.size > 1 and rank >= 3:  # OpenVINO: a 1-D slope is per channel (axis 1)
         slope = slope.reshape((slope.size,) + (1,) * (rank - 2))
-    return g.node("PRelu", [_operand(g, layer, 0, args[0]), g.constant(f"c{layer.id}_1", _as_float32(slope))], out)
+    return g.node("PRelu", [x, g.constant(f"c{layer.id}_1", _as_float32(slope))], out)
 
 
 def _emit_avg_pool(g: _Graph, layer: Layer, args: list[Value], out: str) -> str:
+    kernel = list(parse_ints(layer.data["kernel"]))
+    spatial = _spatial(layer)
+    if kernel == list(layer.inputs[0].dims[2:]) and not any(spatial["pads"]):  # the squeeze-excite blocks' pooling
+        return g.node("GlobalAveragePool", [_operand(g, layer, 0, args[0])], out)
     return g.node("AveragePool", [_operand(g, layer, 0, args[0])], out, **_spatial(layer),
                   kernel_shape=list(parse_ints(layer.data["kernel"])),
                   count_include_pad=0 if layer.data.get("exclude-pad", "false") == "true" else 1,
