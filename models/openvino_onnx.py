@@ -67,7 +67,10 @@ def build_onnx_model(ir: IrModel, model_id: str, source: dict[str, str] | None =
     values: dict[tuple[int, int], Value] = {}
     inputs, outputs = [], []
     for layer in ir.layers:
-        args = [values[source_port] for source_port in ir.sources(layer)]
+        sources = ir.sources(layer)
+        if any(source_port not in values for source_port in sources):
+            raise ModelError(f"OpenVINO IR: layer {layer.id} ({layer.type}) reads an output this converter does not make")
+        args = [values[source_port] for source_port in sources]
         out_port = layer.outputs[0].id if layer.outputs else 0
         tensor = f"t{layer.id}"
         if layer.type == "Const":
@@ -79,7 +82,7 @@ def build_onnx_model(ir: IrModel, model_id: str, source: dict[str, str] | None =
             if not isinstance(args[0], str):
                 raise ModelError("OpenVINO IR: a constant graph output cannot be converted")
             g.node("Identity", [args[0]], OUTPUT_NAME)
-            dims = ["N", *ir_dims(layer.inputs[0])[1:]]
+            dims = ["N", *list(layer.inputs[0].dims)[1:]]
             outputs.append(helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, dims))
         elif layer.type in _FOLDABLE and all(isinstance(a, np.ndarray) for a in args):
             values[(layer.id, out_port)] = _fold(layer, args)
@@ -123,14 +126,10 @@ def convert_openvino(xml_path: Path | str, out_path: Path | str, model_id: str,
     return digest
 
 
-def ir_dims(port) -> list[int]:
-    return list(port.dims)
-
-
 def _graph_input(layer: Layer) -> onnx.ValueInfoProto:
     if layer.data.get("element_type", "f32") != "f32":
         raise ModelError(f"OpenVINO IR: input {layer.name!r} is {layer.data.get('element_type')}, only f32 is converted")
-    dims = list(parse_ints(layer.data.get("shape", ""))) or ir_dims(layer.outputs[0])
+    dims = list(parse_ints(layer.data.get("shape", ""))) or list(layer.outputs[0].dims)
     if len(dims) != 4:
         raise ModelError(f"OpenVINO IR: input {layer.name!r} has shape {dims}; a 4-D image batch was expected")
     return helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", *dims[1:]])

@@ -222,6 +222,27 @@ def test_installing_from_ir_checks_both_files_converts_and_is_used_by_auto(setti
     assert list(folder.iterdir()) == []
 
 
+def test_a_download_fetches_both_pinned_files_and_checks_them(settings):
+    entry = load_manifest()[MODEL_ID]
+    served = {entry.openvino["xml_url"]: require_shared(SHARED_MODELS / FP16_XML).read_bytes(),
+              entry.openvino["bin_url"]: (SHARED_MODELS / FP16_XML).with_suffix(".bin").read_bytes()}
+    fetched = []
+
+    def fetch(url, destination, progress, most_bytes):
+        fetched.append(url)
+        assert len(served[url]) < most_bytes
+        destination.write_bytes(served[url])
+
+    result = models_manager.install_model(settings, MODEL_ID, fetch=fetch)
+    assert fetched == [entry.openvino["xml_url"], entry.openvino["bin_url"]] and not result.already_installed
+    assert models_manager.install_model(settings, MODEL_ID, fetch=fetch).already_installed and len(fetched) == 2
+    models_manager.remove_model(settings, MODEL_ID)
+    served[entry.openvino["bin_url"]] = b"tampered"
+    with pytest.raises(ModelError, match="sha256 of https://.*bin is"):
+        models_manager.install_model(settings, MODEL_ID, fetch=fetch)
+    assert not (Path(settings.instance_path) / "models" / entry.file).exists()
+
+
 def test_a_research_only_model_that_ranks_higher_does_not_displace_it(settings):
     models_manager.install_model(settings, MODEL_ID, require_shared(SHARED_MODELS / FP16_XML))
     paddlex = require_shared(SHARED_MODELS / "mobilefacenet_paddlex.onnx")
