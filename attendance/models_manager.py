@@ -155,7 +155,7 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
     temp = Path(temp_name)
     try:
         if path is not None:
-            _copy_local(Path(path), temp, progress)
+            copy_local(Path(path), temp, progress)
         else:
             if not entry.downloadable:
                 raise ModelError(f"{entry.id} has no pinned download; install it with --path FILE")
@@ -183,7 +183,7 @@ def verify_models(settings) -> list[ModelStatus]:
         if not status.installed or status.path is None:
             statuses.append(status)
             continue
-        expected = status.entry.accepted_sha256 or _sidecar_hashes(status.path)
+        expected = status.entry.accepted_sha256 or sidecar_hashes(status.path)
         digest = file_sha256(status.path)
         problem = ""
         if not expected:
@@ -302,7 +302,8 @@ def download_url(url: str, destination: Path, progress: Progress, most_bytes: in
         raise ModelError(f"download of {url} failed: {err}") from err
 
 
-def _copy_local(source: Path, destination: Path, progress: Progress) -> None:
+def copy_local(source: Path, destination: Path, progress: Progress) -> None:
+    """Copy the file ``source`` to ``destination``, reporting progress; a ``ModelError`` when it is not a file."""
     if not source.is_file():
         raise ModelError(f"{source} is not a file")
     total, done = source.stat().st_size, 0
@@ -313,7 +314,8 @@ def _copy_local(source: Path, destination: Path, progress: Progress) -> None:
             progress(done, total)
 
 
-def _sidecar_hashes(path: Path) -> tuple[str, ...]:
+def sidecar_hashes(path: Path) -> tuple[str, ...]:
+    """The sha256 written in ``<path>.sha256`` (converted or user-pinned files), or () without one."""
     sidecar = path.with_name(path.name + _SIDECAR_SUFFIX)
     if not sidecar.is_file():
         return ()

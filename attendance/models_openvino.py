@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from attendance import models_manager
 from attendance.errors import ModelError
 from models.manifest import ModelEntry
 
@@ -25,10 +26,9 @@ Progress = Callable[[int, int], None]
 
 def kept_ir_paths(settings, entry: ModelEntry) -> tuple[Path, Path]:
     """Where the checked ``.xml`` and ``.bin`` of ``entry`` are kept: beside its ONNX file."""
-    from attendance.models_manager import models_dir
-
+    folder = models_manager.models_dir(settings)
     stem = Path(entry.file).stem
-    return models_dir(settings) / f"{stem}.xml", models_dir(settings) / f"{stem}.bin"
+    return folder / f"{stem}.xml", folder / f"{stem}.bin"
 
 
 def install_openvino(settings, entry: ModelEntry, xml_path: Path | str | None = None, *,
@@ -40,8 +40,6 @@ def install_openvino(settings, entry: ModelEntry, xml_path: Path | str | None = 
     Raises ``ModelError`` when a file is missing,
     a download fails, or the xml or bin has another sha256 than the manifest's (nothing is installed then).
     """
-    from attendance import models_manager
-
     if entry.install != "openvino":
         raise ModelError(f"{entry.id} is not an OpenVINO IR model")
     target = models_manager.models_dir(settings) / entry.file
@@ -62,7 +60,7 @@ def install_openvino(settings, entry: ModelEntry, xml_path: Path | str | None = 
             sources = [entry.openvino["xml_url"], entry.openvino["bin_url"]]
         for part, source, temp in zip(("xml", "bin"), sources, temps):
             if isinstance(source, Path):
-                models_manager._copy_local(source, temp, progress)
+                models_manager.copy_local(source, temp, progress)
             else:
                 most = int(entry.openvino[f"{part}_size_bytes"]) + (1 << 20)
                 (fetch or models_manager.download_url)(source, temp, progress, most)
@@ -83,8 +81,6 @@ def convert_installed(settings, entry: ModelEntry, xml_path: Path | str | None =
 
     The IR must still have the manifest's sha256. Returns (ONNX path, its sha256). Raises ``ModelError``.
     """
-    from attendance import models_manager
-
     if entry.install != "openvino":
         raise ModelError(f"{entry.id} is not an OpenVINO IR model (nothing to convert)")
     if xml_path is not None:
@@ -104,10 +100,8 @@ def convert_installed(settings, entry: ModelEntry, xml_path: Path | str | None =
 
 def check_ir_file(entry: ModelEntry, part: str, path: Path, what: str) -> None:
     """Raise ``ModelError`` naming both hashes unless ``path`` has the manifest's ``<part>_sha256``."""
-    from attendance.models_manager import file_sha256
-
     expected = entry.openvino[f"{part}_sha256"]
-    digest = file_sha256(path)
+    digest = models_manager.file_sha256(path)
     if digest != expected:
         raise ModelError(f"{entry.id}: sha256 of {what} is {digest}, the manifest expects {expected} for the "
                          f"IR's .{part}; the model was not installed")
@@ -121,12 +115,11 @@ def convert_checked_ir(entry: ModelEntry, xml: Path, weights: Path, target: Path
 
 
 def _is_current(target: Path, kept_xml: Path, kept_bin: Path, entry: ModelEntry) -> bool:
-    from attendance.models_manager import _sidecar_hashes, file_sha256
-
+    file_sha256 = models_manager.file_sha256
     if not (target.is_file() and kept_xml.is_file() and kept_bin.is_file()):
         return False
     return (file_sha256(kept_xml) == entry.openvino["xml_sha256"] and file_sha256(kept_bin) == entry.openvino["bin_sha256"]
-            and file_sha256(target) in _sidecar_hashes(target))
+            and file_sha256(target) in models_manager.sidecar_hashes(target))
 
 
 def _temp_file(folder: Path, name: str, suffix: str) -> Path:

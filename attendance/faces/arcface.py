@@ -20,12 +20,12 @@ import numpy as np
 
 from attendance.errors import ModelError
 from attendance.faces.landmarks import ARCFACE5, ARCFACE_TEMPLATE_112
+from models.manifest import ALIGNMENTS
 
 logger = logging.getLogger(__name__)
 
 CHIP_SIZE = 112
 _MAX_BATCH = 32
-ALIGNMENTS = ("arcface", "arcface_96x112")
 
 
 @dataclass(frozen=True)
