@@ -190,6 +190,10 @@ def verify_models(settings) -> list[ModelStatus]:
             problem = "no sha256 to check against (no manifest pin and no .sha256 file beside it)"
         elif digest not in expected:
             problem = f"sha256 is {digest}, expected {' or '.join(expected)}"
+        elif status.entry.install == "openvino":
+            from attendance.models_openvino import kept_ir_problem
+
+            problem = kept_ir_problem(settings, status.entry)
         statuses.append(ModelStatus(status.entry, True, status.path, problem))
     return statuses
 

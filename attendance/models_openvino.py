@@ -98,6 +98,17 @@ def convert_installed(settings, entry: ModelEntry, xml_path: Path | str | None =
     return target, convert_checked_ir(entry, xml, weights, target)
 
 
+def kept_ir_problem(settings, entry: ModelEntry) -> str:
+    """"" when the kept IR of an installed ``entry`` still has the manifest's sha256, else what is wrong."""
+    for part, path in zip(("xml", "bin"), kept_ir_paths(settings, entry)):
+        if not path.is_file():
+            return f"the OpenVINO IR {path.name} it was converted from is missing"
+        digest = models_manager.file_sha256(path)
+        if digest != entry.openvino[f"{part}_sha256"]:
+            return f"the OpenVINO IR {path.name} has sha256 {digest}, expected {entry.openvino[f'{part}_sha256']}"
+    return ""
+
+
 def check_ir_file(entry: ModelEntry, part: str, path: Path, what: str) -> None:
     """Raise ``ModelError`` naming both hashes unless ``path`` has the manifest's ``<part>_sha256``."""
     expected = entry.openvino[f"{part}_sha256"]

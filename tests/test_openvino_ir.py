@@ -209,6 +209,12 @@ def test_installing_from_ir_checks_both_files_converts_and_is_used_by_auto(setti
         "intel_reid_0095.bin", "intel_reid_0095.onnx", "intel_reid_0095.onnx.sha256", "intel_reid_0095.xml"]
     assert models_manager.model_in_use(settings, "embedder").id == MODEL_ID
     assert run_cli(settings, "models", "verify") == 0 and f"{MODEL_ID}: ok" in capsys.readouterr().out
+    kept_bin = folder / "intel_reid_0095.bin"
+    damaged = bytearray(kept_bin.read_bytes())
+    damaged[-1] ^= 0xFF
+    kept_bin.write_bytes(bytes(damaged))
+    assert run_cli(settings, "models", "verify") == 1 and "intel_reid_0095.bin has sha256" in capsys.readouterr().out
+    models_manager.install_model(settings, MODEL_ID, xml)  # a local copy is always checked and put back
     assert run_cli(settings, "models", "list") == 0
     assert any(line.startswith(MODEL_ID) and "in use" in line for line in capsys.readouterr().out.splitlines())
 
