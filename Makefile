@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SHARED_FACES := $(wildcard ../shared/faces)
 DEMO_DATA ?= $(SHARED_FACES)
+DEMO_MODELS ?= $(wildcard ../shared/models)
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .PHONY: install test test-postgres demo bench clean
@@ -26,9 +27,10 @@ test: $(STAMP)
 test-postgres: $(STAMP)
 	ATTENDANCE_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -m "not realfaces and not browser"
 
-## make demo: dashboard + enrolled sample people + the camera agent on the sample clip; leaves the dashboard up
+## make demo: dashboard + enrolled sample people + the camera agent on the sample clip; leaves the dashboard up.
+## With ../shared/models at hand it installs the recommended models from there first (YuNet + Intel's embedder).
 demo: $(STAMP)
-	$(PY) -m demo $(if $(DEMO_DATA),--data $(DEMO_DATA))
+	$(PY) -m demo $(if $(DEMO_DATA),--data $(DEMO_DATA)) $(if $(DEMO_MODELS),--models $(DEMO_MODELS))
 
 bench: $(STAMP)
 	$(PY) -m bench.bench_lfw

@@ -133,6 +133,10 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
     if entry.research_only and not accept_terms:
         raise ModelError(f"{entry.id} was trained on research-only data (see the terms above); "
                          "rerun with --accept-terms to accept them")
+    if entry.install == "openvino":
+        from attendance.models_openvino import install_openvino
+
+        return install_openvino(settings, entry, path, progress=progress, fetch=fetch)
     expected_sha256 = expected_sha256.strip().lower()
     if expected_sha256 and entry.accepted_sha256 and expected_sha256 not in entry.accepted_sha256:
         raise ModelError(f"{entry.id}: --sha256 {expected_sha256} is not what the manifest pins "
@@ -144,7 +148,7 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
     target = models_dir(settings) / entry.file
     target.parent.mkdir(parents=True, exist_ok=True)
     if entry.converter:
-        if target.is_file() and (current := file_sha256(target)) in _sidecar_hashes(target):
+        if target.is_file() and (current := file_sha256(target)) in sidecar_hashes(target):
             return InstallResult(entry, target, current, already_installed=True)
     elif target.is_file() and (current := file_sha256(target)) in accepted:
         return InstallResult(entry, target, current, already_installed=True)
@@ -154,7 +158,7 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
     temp = Path(temp_name)
     try:
         if path is not None:
-            _copy_local(Path(path), temp, progress)
+            copy_local(Path(path), temp, progress)
         else:
             if not entry.downloadable:
                 raise ModelError(f"{entry.id} has no pinned download; install it with --path FILE")
@@ -201,20 +205,24 @@ def verify_models(settings) -> list[ModelStatus]:
             statuses.append(status)
             continue
         converted = bool(status.entry.converter)  # the manifest pins the source; the sidecar, the result
-        expected = _sidecar_hashes(status.path) if converted else (
-            status.entry.accepted_sha256 or _sidecar_hashes(status.path))
+        expected = sidecar_hashes(status.path) if converted else (
+            status.entry.accepted_sha256 or sidecar_hashes(status.path))
         digest = file_sha256(status.path)
         problem = ""
         if not expected:
             problem = "no sha256 to check against (no manifest pin and no .sha256 file beside it)"
         elif digest not in expected:
             problem = f"sha256 is {digest}, expected {' or '.join(expected)}"
+        elif status.entry.install == "openvino":
+            from attendance.models_openvino import kept_ir_problem
+
+            problem = kept_ir_problem(settings, status.entry)
         statuses.append(ModelStatus(status.entry, True, status.path, problem))
     return statuses
 
 
 def remove_model(settings, model_id: str) -> Path:
-    """Delete an installed downloaded or converted model (and its .sha256 file); returns the path removed."""
+    """Delete an installed downloaded or converted model (its .sha256 file and kept IR too); returns the path."""
     entry = get_entry(model_id)
     if entry.install == "package":
         raise ModelError(f"{entry.id} comes with the {entry.package} package and cannot be removed here")
@@ -223,6 +231,11 @@ def remove_model(settings, model_id: str) -> Path:
         raise ModelError(f"{entry.id} is not installed ({path} does not exist)")
     path.unlink()
     path.with_name(path.name + _SIDECAR_SUFFIX).unlink(missing_ok=True)
+    if entry.install == "openvino":
+        from attendance.models_openvino import kept_ir_paths
+
+        for kept in kept_ir_paths(settings, entry):
+            kept.unlink(missing_ok=True)
     return path
 
 
@@ -230,7 +243,9 @@ def model_in_use(settings, task: str = "embedder") -> ModelEntry:
     """The model the product runs for ``task`` ("embedder" or "detector").
 
     From the ``recognition_model`` / ``detector_model`` setting: a manifest id, or "auto" (the default) for
-    the installed model of that task with the highest manifest rank. The dlib ResNet runs in the runtime
+    the installed model of that task with the highest manifest rank among those whose terms need no
+    acceptance (a research-only model is used by "auto" only when nothing else is installed; a school that
+    accepted its terms names it in the setting). The dlib ResNet runs in the runtime
     ``face_backend`` names (dlib or onnx). Raises ``ModelError`` when the named model is not installed.
     """
     if task not in ("embedder", "detector"):
@@ -248,7 +263,7 @@ def model_in_use(settings, task: str = "embedder") -> ModelEntry:
     candidates = [e for e in entries.values() if e.task == task and is_installed(settings, e)]
     if not candidates:
         raise ModelError(f"no {task} model is installed")
-    best = max(candidates, key=lambda e: (e.rank, e.install == "package"))
+    best = max(candidates, key=lambda e: (not e.needs_accepted_terms, e.rank, e.install == "package"))
     return _runtime_for(settings, best, entries)
 
 
@@ -314,7 +329,8 @@ def download_url(url: str, destination: Path, progress: Progress, most_bytes: in
         raise ModelError(f"download of {url} failed: {err}") from err
 
 
-def _copy_local(source: Path, destination: Path, progress: Progress) -> None:
+def copy_local(source: Path, destination: Path, progress: Progress) -> None:
+    """Copy the file ``source`` to ``destination``, reporting progress; a ``ModelError`` when it is not a file."""
     if not source.is_file():
         raise ModelError(f"{source} is not a file")
     total, done = source.stat().st_size, 0
@@ -325,7 +341,8 @@ def _copy_local(source: Path, destination: Path, progress: Progress) -> None:
             progress(done, total)
 
 
-def _sidecar_hashes(path: Path) -> tuple[str, ...]:
+def sidecar_hashes(path: Path) -> tuple[str, ...]:
+    """The sha256 written in ``<path>.sha256`` (converted or user-pinned files), or () without one."""
     sidecar = path.with_name(path.name + _SIDECAR_SUFFIX)
     if not sidecar.is_file():
         return ()

@@ -55,8 +55,9 @@ class Settings:
     )
     onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.")
     recognition_model: str = setting(
-        "auto", "Face embedder: `auto` (the most accurate installed model, by the manifest's rank) or a model id "
-        "from `attendance models list`; after installing one, run `attendance gallery rebuild`."
+        "auto", "Face embedder: `auto` (the most accurate installed model, by the manifest's rank, among those whose "
+        "terms need no --accept-terms) or a model id from `attendance models list` (name a research-only model "
+        "here to use it); after installing one, run `attendance gallery rebuild`."
     )
     detector_model: str = setting(
         "auto", "Face detector: `auto` (YuNet when installed, else dlib's HOG) or `dlib_hog` / `yunet_2023mar`."

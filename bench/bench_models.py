@@ -1,6 +1,6 @@
 """Every installed detector + embedder pair on the LFW open-set split, plus YuNet vs HOG on video frames.
 
-Usage: ``python -m bench.bench_models [--models-dir DIR ...] [--extras] [--frames N]``
+Usage: ``python -m bench.bench_models [--models-dir DIR ...] [--extras] [--frames N] [--only TEXT ...]``
 
 Model files are looked up by their manifest file name in each ``--models-dir`` (default: the instance's
 ``models`` folder, then ``../shared/models``). Decision rule: ``Gallery.search`` with the nearest-template
@@ -79,7 +79,7 @@ def build_pairs(dirs: list[Path], extras: bool) -> list[Pair]:
             onnx_entry, "-onnx")
     else:
         add("YuNet + dlib ResNet", yunet, DlibLandmarker(), zoo.build_embedder(resnet), resnet)
-    for model_id in ("sface_2021dec", "mobilefacenet_foamliu", "mobilefacenet_paddlex"):
+    for model_id in ("sface_2021dec", "mobilefacenet_foamliu", "mobilefacenet_paddlex", "intel_reid_0095"):
         entry = manifest[model_id]
         path = find_model_file(entry.file, dirs)
         if path is None:
@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extras", action="store_true", help="alignment-mismatch and flip-averaging rows")
     parser.add_argument("--frames", type=int, default=300, help="most frames per clip for the timing rows")
     parser.add_argument("--grid", action="store_true", help="FNIR/FPIR over thresholds and margins, per pair")
+    parser.add_argument("--only", action="append", default=None, metavar="TEXT",
+                        help="measure only the pairs whose name contains TEXT (repeatable); skips the detector table")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     dirs = args.models_dir or [Path("instance") / "models", SHARED_MODELS]
@@ -225,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     frames = read_frames(HAMILTON, min(args.frames, 60))
     table = ["| pair | no face | FNIR @ FPIR 0.3% | FNIR @ FPIR 1% | default (t, m) | FNIR | FPIR | ms/face | ms per 640x360 frame |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for pair in build_pairs(dirs, args.extras):
+    pairs = [p for p in build_pairs(dirs, args.extras) if not args.only or any(t in p.name for t in args.only)]
+    for pair in pairs:
         vectors, found, stage_ms = embed_split(pair.engine, rows, pair.cache_name)
         curve, fnir, fpir, decisions = open_set(vectors, found, rows, pair.engine, pair.threshold, pair.margin)
         if args.grid:
@@ -237,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"({pair.threshold:g}, {pair.margin:g}) | {fnir:.1%} | {fpir:.2%} | {per_face:.1f} | {frame_ms:.0f} |")
         print(table[-1], file=sys.stderr, flush=True)
     print("\n".join(table))
+    if args.only:
+        return 0
     from attendance.faces.dlib_models import DlibHogDetector
 
     manifest = load_manifest()

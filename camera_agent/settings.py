@@ -27,7 +27,8 @@ class AgentSettings:
     instance_path: str = setting("instance", "Instance folder whose `models/` holds the models installed on this PC "
                                  "(`attendance models download`, `attendance models convert-dlib`).")
     recognition_model: str = setting("auto", "Face embedder: `auto` (the most accurate model installed in "
-                                     "`instance_path`) or a model id; the dashboard must have its templates.")
+                                     "`instance_path` whose terms need no --accept-terms) or a model id; the "
+                                     "dashboard must have its templates.")
     detector_model: str = setting("auto", "Face detector: `auto` (YuNet when installed, else dlib's HOG), "
                                   "`dlib_hog` or `yunet_2023mar`.")
     onnx_providers: tuple = setting((), "ONNX Runtime execution providers for the ONNX models, best first and "

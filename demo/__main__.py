@@ -1,9 +1,12 @@
-"""``python -m demo [--data DIR] [--port 8000]``: a whole school morning on this machine.
+"""``python -m demo [--data DIR] [--models DIR] [--port 8000]``: a whole school morning on this machine.
 
 It runs the product's own commands, in the order a school would: create the school and an admin (with a
-fresh random password), enroll the sample people into class 10A1, register a gate camera, start the
-dashboard, run the camera agent over the sample clip, and leave the dashboard running with the morning's
-roll on it. Everything lives in ``demo-instance/`` (made anew each run); Ctrl-C stops the dashboard.
+fresh random password), install the recommended models when their files are at hand (``--models``, by
+default ``../shared/models``: YuNet and Intel's face-reidentification-retail-0095, installed offline from
+those copies and checked against the manifest), enroll the sample people into class 10A1, register a gate
+camera, start the dashboard, run the camera agent over the sample clip, and leave the dashboard running
+with the morning's roll on it. Without the model files it runs dlib's HOG and ResNet, which come with the
+packages. Everything lives in ``demo-instance/`` (made anew each run); Ctrl-C stops the dashboard.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ CLASS_CODE = "10A1"
 TIMEZONE = "Asia/Ho_Chi_Minh"
 # The clip is played as if its first frame were filmed at this time this morning, so the check-in is on time.
 CLIP_STARTS_AT = dt.time(6, 50)
+DEFAULT_MODELS_DIR = ROOT.parent / "shared" / "models"
+# The recommended configuration: (model id, file under --models). Both are licence-clean (no --accept-terms).
+RECOMMENDED_MODELS = (("yunet_2023mar", "face_detection_yunet.onnx"),
+                      ("intel_reid_0095", "intel/face-reidentification-retail-0095.xml"))
 
 
 def say(message: str) -> None:
@@ -94,6 +101,16 @@ def wait_for_dashboard(url: str, server: subprocess.Popen, timeout_s: float = 60
     raise SystemExit(f"[demo] the dashboard did not answer at {url} within {timeout_s:.0f} s")
 
 
+def install_recommended_models(models_dir: Path | None, attendance: list[str], env: dict[str, str]) -> list[str]:
+    """Install YuNet and Intel's embedder from local copies (offline); the ids installed, [] without the files."""
+    if models_dir is None or not all((models_dir / name).is_file() for _, name in RECOMMENDED_MODELS):
+        return []
+    for model_id, name in RECOMMENDED_MODELS:
+        run_command(attendance + ["models", "download", model_id, "--path", str(models_dir / name)], env,
+                    f"installing {model_id}")
+    return [model_id for model_id, _ in RECOMMENDED_MODELS]
+
+
 def find_data(args: argparse.Namespace) -> Path:
     if args.data:
         return check_data_folder(Path(args.data).resolve())
@@ -105,6 +122,10 @@ def find_data(args: argparse.Namespace) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="folder with people/<name>/*.jpg and video/short_hamilton_clip.mp4")
+    parser.add_argument("--models", default=str(DEFAULT_MODELS_DIR) if DEFAULT_MODELS_DIR.is_dir() else None,
+                        help="folder with face_detection_yunet.onnx and intel/face-reidentification-retail-0095.xml "
+                        "(+ .bin): installs the recommended models from it (default: ../shared/models when present)")
+    parser.add_argument("--no-models", action="store_true", help="use dlib's models only, even with --models at hand")
     parser.add_argument("--port", type=int, default=8000, help="dashboard port (default 8000)")
     parser.add_argument("--instance", default=str(ROOT / "demo-instance"), help="demo folder (made anew)")
     parser.add_argument("--no-serve", action="store_true", help="stop the dashboard at the end (for tests)")
@@ -138,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
                 env, "creating the admin")
     open_every_day_of_the_week(env)
     say(f"school '{SCHOOL_NAME}' and admin login created")
+    installed = [] if args.no_models else install_recommended_models(
+        Path(args.models).resolve() if args.models else None, attendance, env)
+    if installed:
+        say(f"recommended models installed offline from {args.models}: {', '.join(installed)} (licence-clean)")
+    else:
+        say("recognition: dlib HOG + dlib ResNet (the packages' models; see `attendance models list` for better ones)")
+    print(run_command(attendance + ["models", "list"], env, "listing the models").rstrip())
 
     people = build_roster(data / "people", instance / "roster")
     say(f"enrolling {people} sample people into class {CLASS_CODE} (a minute on a laptop)...")

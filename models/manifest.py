@@ -13,10 +13,14 @@ from typing import Any
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.toml")
 TASKS = ("detector", "landmarker", "embedder", "liveness")
-INSTALL_KINDS = ("package", "convert", "download")
+INSTALL_KINDS = ("package", "convert", "download", "openvino")
 METRICS = ("euclidean", "cosine")
 LANDMARK_SCHEMES = ("", "dlib5", "arcface5")
 CONVERTERS = ("", "minifasnet")  # what turns a downloaded source file into the installed file
+# How ARCFACE5 points become a chip: "arcface" = the ArcFace 112 template scaled to the chip; "arcface_96x112" =
+# the ArcFace template of a 96x112 crop (x - 8) stretched to a square chip (Intel's face recognition demo).
+ALIGNMENTS = ("arcface", "arcface_96x112")
+_OPENVINO_KEYS = {"xml_url", "xml_sha256", "xml_size_bytes", "bin_url", "bin_sha256", "bin_size_bytes"}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _PINNED_URL = re.compile(r"/[0-9a-f]{40}/")  # a full commit hash in the path
 
@@ -65,6 +69,8 @@ class ModelEntry:
     flip: bool = False  # embed each chip and its mirror image and average (112x112 embedders)
     threshold_source: str = ""
     chip_size_px: int = 0
+    alignment: str = "arcface"  # ArcFace-style embedders: one of ALIGNMENTS
+    openvino: dict[str, Any] = field(default_factory=dict)  # install = "openvino": the IR's pinned xml and bin
     input: dict[str, Any] = field(default_factory=dict)  # embedders: colour, mean, std, layout; detectors: text
     detector_options: dict[str, Any] = field(default_factory=dict)
     also_accepted: tuple[AcceptedCopy, ...] = ()
@@ -81,7 +87,14 @@ class ModelEntry:
 
     @property
     def downloadable(self) -> bool:
+        if self.install == "openvino":
+            return bool(self.openvino.get("xml_url")) and bool(self.openvino.get("bin_url"))
         return self.install == "download" and bool(self.url) and bool(self.sha256)
+
+    @property
+    def needs_accepted_terms(self) -> bool:
+        """Installing needs ``--accept-terms`` (research-only weights or training data)."""
+        return self.research_only
 
 
 _DETECTOR_OPTIONS = ("score_threshold", "nms_threshold", "top_k", "input_size")
@@ -143,6 +156,10 @@ def _check(entry: ModelEntry) -> None:
         fail(f"converter must be one of {', '.join(c for c in CONVERTERS if c)}, got {entry.converter!r}")
     if entry.task == "liveness" and (entry.crop_scale <= 1.0 or not entry.converter):
         fail("a liveness model needs crop_scale > 1 and its converter")
+    if entry.install == "openvino":
+        _check_openvino(entry, fail)
+    if entry.alignment not in ALIGNMENTS:
+        fail(f"alignment must be one of {', '.join(ALIGNMENTS)}, got {entry.alignment!r}")
     if entry.install == "convert" and not (entry.file and entry.convert_command):
         fail("a converted model needs a file name and its convert_command")
     if not entry.licence or not entry.training_data or not entry.training_data_terms:
@@ -156,5 +173,21 @@ def _check(entry: ModelEntry) -> None:
             fail("an embedder needs embedding_size, threshold > 0 and margin >= 0")
         if not entry.model_id:
             fail("an embedder needs model_id (the embedding space its templates belong to)")
-        if entry.chip_size_px == 112 and set(entry.input) != {"colour", "mean", "std", "layout"}:
-            fail("a 112x112 embedder needs an [input] table with colour, mean, std and layout")
+        if entry.landmark_scheme == "arcface5" and entry.chip_size_px and set(entry.input) != {
+                "colour", "mean", "std", "layout"}:
+            fail("an ArcFace-style embedder needs an [input] table with colour, mean, std and layout")
+
+
+def _check_openvino(entry: ModelEntry, fail) -> None:
+    """An OpenVINO IR model: the ONNX file it becomes, and its xml and bin each pinned by url, sha256 and size."""
+    if not entry.file.endswith(".onnx"):
+        fail("an OpenVINO model's file is the ONNX file it is converted to (*.onnx)")
+    if set(entry.openvino) != _OPENVINO_KEYS:
+        fail(f"an OpenVINO model needs an [openvino] table with exactly {', '.join(sorted(_OPENVINO_KEYS))}")
+    for part in ("xml", "bin"):
+        if not _SHA256.match(str(entry.openvino[f"{part}_sha256"])):
+            fail(f"openvino.{part}_sha256 must be 64 lowercase hex digits")
+        if not _PINNED_URL.search(str(entry.openvino[f"{part}_url"])):
+            fail(f"openvino.{part}_url must be pinned to a full commit hash")
+        if int(entry.openvino[f"{part}_size_bytes"]) <= 0:
+            fail(f"openvino.{part}_size_bytes must be positive")

@@ -19,6 +19,7 @@ from attendance.faces.arcface import (
     ArcfaceEmbedder,
     InputConvention,
     align_arcface,
+    alignment_template,
     similarity_transform,
 )
 from attendance.faces.image import load_image
@@ -134,6 +135,32 @@ def test_a_model_that_does_not_match_the_manifest_is_refused():
         ArcfaceEmbedder(None, "m", InputConvention(), session=FakeSession(dim=512)).embed([RGB_CHIP])
     with pytest.raises(ModelError, match="colour"):
         InputConvention(colour="YUV")
+
+
+def test_intels_template_is_the_arcface_96x112_crop_stretched_to_the_chip():
+    template = alignment_template("arcface_96x112", 128)
+    np.testing.assert_allclose(template[0], [(38.2946 - 8) / 96 * 128, 51.6963 / 112 * 128])
+    np.testing.assert_allclose(template[:, 1], ARCFACE_TEMPLATE_112[:, 1] * 128 / 112)
+    np.testing.assert_allclose(alignment_template("arcface", 128), ARCFACE_TEMPLATE_112 * 128 / 112)
+    with pytest.raises(ModelError, match="unknown alignment"):
+        alignment_template("dlib", 112)
+
+
+def test_chip_size_and_alignment_come_from_the_manifest():
+    entry = load_manifest()["intel_reid_0095"]
+    session = FakeSession(shape=(1, 3, 128, 128), dim=256)
+    embedder = ArcfaceEmbedder(None, entry.model_id, InputConvention.from_mapping(entry.input), dim=256,
+                               session=session, chip_size=entry.chip_size_px, alignment=entry.alignment)
+    image = np.random.default_rng(4).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    chip = embedder.align(image, alignment_template(entry.alignment, 128), (0, 0, 128, 128))
+    assert chip.shape == (128, 128, 3) and np.abs(chip.astype(int) - image.astype(int)).max() <= 1
+    embedder.embed([chip])
+    np.testing.assert_array_equal(session.calls[0][0, :, 3, 5], image[3, 5, ::-1])  # BGR, 0-255, unscaled
+    with pytest.raises(ModelError, match="input shape"):  # a 112 model given a 128 network, and back
+        ArcfaceEmbedder(None, "m", InputConvention(), session=FakeSession(shape=(1, 3, 128, 128)))
+    with pytest.raises(ModelError, match="input shape"):
+        ArcfaceEmbedder(None, "m", InputConvention(), session=FakeSession(), chip_size=128)
+    assert ArcfaceEmbedder(None, "m", InputConvention(), session=FakeSession()).chip_size == 112
 
 
 @pytest.fixture(scope="module")

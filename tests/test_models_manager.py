@@ -277,9 +277,12 @@ def test_model_in_use_is_the_best_installed_or_the_one_the_setting_names(test_ma
     models_manager.install_model(model_settings, "open_embedder", fetch=fake_fetch())
     assert models_manager.model_in_use(model_settings).id == "open_embedder"
     models_manager.install_model(model_settings, "research_embedder", accept_terms=True, fetch=fake_fetch())
-    assert models_manager.model_in_use(model_settings).id == "research_embedder"
+    # It ranks higher, but its terms needed accepting: "auto" keeps the open model until the school names it.
+    assert models_manager.model_in_use(model_settings).id == "open_embedder"
     assert [e.id for e in models_manager.installed_embedders(model_settings)] == [
         "research_embedder", "open_embedder", "package_embedder"]
+    named = ModelSettings(model_settings.instance_path, recognition_model="research_embedder")
+    assert models_manager.model_in_use(named).id == "research_embedder"
     pinned = ModelSettings(model_settings.instance_path, recognition_model="open_embedder")
     assert models_manager.model_in_use(pinned).id == "open_embedder"
     with pytest.raises(ModelError, match="not a embedder|is a detector"):
@@ -287,6 +290,13 @@ def test_model_in_use_is_the_best_installed_or_the_one_the_setting_names(test_ma
     models_manager.remove_model(model_settings, "open_embedder")
     with pytest.raises(ModelError, match="not installed"):
         models_manager.model_in_use(pinned)
+    assert models_manager.model_in_use(model_settings).id == "package_embedder"  # open terms, lowest rank
+
+
+def test_auto_uses_a_research_only_model_only_when_nothing_else_is_installed(test_manifest, model_settings,
+                                                                            monkeypatch):
+    monkeypatch.setattr(models_manager, "is_installed", lambda settings, entry: entry.id == "research_embedder")
+    assert models_manager.model_in_use(model_settings).id == "research_embedder"
 
 
 def test_operating_point_overrides_follow_only_an_explicitly_named_model(tmp_path):
@@ -308,7 +318,10 @@ def test_real_manifest_installs_the_shared_copies_by_path(model_settings):
     models_manager.install_model(model_settings, "yunet_2023mar", require_shared(SHARED_MODELS / "face_detection_yunet.onnx"))
     with pytest.raises(ModelError, match="sha256"):  # the right file for the wrong model
         models_manager.install_model(model_settings, "mobilefacenet_foamliu", paddlex, accept_terms=True)
-    assert models_manager.model_in_use(model_settings, "embedder").id == "mobilefacenet_paddlex"
+    # PaddleX outranks dlib's ResNet, but its terms needed accepting: "auto" keeps the open model.
+    assert models_manager.model_in_use(model_settings, "embedder").id == "dlib_resnet_v1"
+    named = ModelSettings(model_settings.instance_path, recognition_model="mobilefacenet_paddlex")
+    assert models_manager.model_in_use(named, "embedder").id == "mobilefacenet_paddlex"
     assert models_manager.model_in_use(model_settings, "detector").id == "yunet_2023mar"
     assert all(not s.problem for s in models_manager.verify_models(model_settings) if s.installed)
 

@@ -178,9 +178,15 @@ def test_onnx_backend_gives_the_same_decisions_as_dlib(enrolled_all, converted, 
 
 
 def test_a_better_model_is_installed_rebuilt_and_used(tmp_path, monkeypatch, capsys):
-    """models download --path, then gallery rebuild, then identify uses the new model (issue: accurate models)."""
-    paddlex = require_shared(SHARED_FACES.parent / "models" / "mobilefacenet_paddlex.onnx")
-    yunet = require_shared(SHARED_FACES.parent / "models" / "face_detection_yunet.onnx")
+    """models download --path, then gallery rebuild, then identify uses the new model (issue: accurate models).
+
+    "auto" takes the licence-clean Intel model over PaddleX (which ranks higher but needed --accept-terms);
+    PaddleX runs once the school names it in recognition_model.
+    """
+    models = SHARED_FACES.parent / "models"
+    paddlex = require_shared(models / "mobilefacenet_paddlex.onnx")
+    yunet = require_shared(models / "face_detection_yunet.onnx")
+    intel = require_shared(models / "intel" / "face-reidentification-retail-0095.xml")
     monkeypatch.setenv("ATTENDANCE_INSTANCE_PATH", str(tmp_path / "instance"))
     roster = make_roster(tmp_path / "roster", ["barack_obama", "joe_biden", "kit_harington", "rose_leslie"])
     db_url = f"sqlite:///{tmp_path / 'school.db'}"
@@ -189,17 +195,21 @@ def test_a_better_model_is_installed_rebuilt_and_used(tmp_path, monkeypatch, cap
     assert "accept-terms" in capsys.readouterr().err
     assert attendance_main(["models", "download", "mobilefacenet_paddlex", "--path", str(paddlex), "--accept-terms"]) == 0
     assert attendance_main(["models", "download", "yunet_2023mar", "--path", str(yunet)]) == 0
+    assert attendance_main(["models", "download", "intel_reid_0095", "--path", str(intel)]) == 0
     capsys.readouterr()
-    assert attendance_main(["gallery", "rebuild", "--db", db_url, "--model", "mobilefacenet_paddlex", "--quiet"]) == 0
-    assert "mobilefacenet_paddlex: 8 templates added" in capsys.readouterr().out
-    assert attendance_main(["models", "list"]) == 0
-    in_use = [line.split()[0] for line in capsys.readouterr().out.splitlines() if "in use" in line]
-    assert in_use == ["yunet_2023mar", "mobilefacenet_paddlex"]
-    probes = SHARED_FACES / "probes"
-    _, results = identify(db_url, probes / "kit_with_rose.jpg", probes / "two_people.jpg", capsys=capsys)
-    named = [sorted(f["name"] for f in r["faces"] if f["student_code"]) for r in results]
-    assert named == [["kit_harington", "rose_leslie"], ["barack_obama", "joe_biden"]]
-    assert all(0.0 <= f["distance"] < 0.53 for r in results for f in r["faces"])  # cosine distances of the new model
+    for model, threshold in (("intel_reid_0095", 0.50), ("mobilefacenet_paddlex", 0.53)):
+        assert attendance_main(["gallery", "rebuild", "--db", db_url, "--model", model, "--quiet"]) == 0
+        assert f"{model}: 8 templates added" in capsys.readouterr().out
+        if model == "mobilefacenet_paddlex":
+            monkeypatch.setenv("ATTENDANCE_RECOGNITION_MODEL", model)
+        assert attendance_main(["models", "list"]) == 0
+        in_use = [line.split()[0] for line in capsys.readouterr().out.splitlines() if "in use" in line]
+        assert in_use == ["yunet_2023mar", model]
+        probes = SHARED_FACES / "probes"
+        _, results = identify(db_url, probes / "kit_with_rose.jpg", probes / "two_people.jpg", capsys=capsys)
+        named = [sorted(f["name"] for f in r["faces"] if f["student_code"]) for r in results]
+        assert named == [["kit_harington", "rose_leslie"], ["barack_obama", "joe_biden"]]
+        assert all(0.0 <= f["distance"] < threshold for r in results for f in r["faces"])  # the model's cosine distances
 
 
 def test_rerunning_enrollment_keeps_a_withdrawn_consent(enrolled_all, capsys):

@@ -1,7 +1,8 @@
 """``attendance models list|download|verify|remove``: the optional face models, installed on purpose.
 
 More subcommands join the group through ``SUBCOMMANDS``: each is a function ``(models_subparsers, common)``
-that adds one parser and sets its ``handler`` (``convert-dlib`` and ``convert-minifasnet`` are added this way).
+that adds one parser and sets its ``handler`` (``convert-dlib``, ``convert-minifasnet`` and ``convert-openvino``
+are added this way).
 """
 
 from __future__ import annotations
@@ -75,9 +76,6 @@ def add_convert_minifasnet(models_sub: argparse._SubParsersAction, common: argpa
     parser.set_defaults(handler=run_convert_minifasnet)
 
 
-SUBCOMMANDS = [add_list, add_download, add_verify, add_remove, add_convert_dlib, add_convert_minifasnet]
-
-
 def run_convert_minifasnet(args: argparse.Namespace, settings: Settings) -> int:
     entries = [e for e in models_manager.manifest_entries().values() if e.converter == "minifasnet"]
     for entry in entries:
@@ -85,6 +83,30 @@ def run_convert_minifasnet(args: argparse.Namespace, settings: Settings) -> int:
         verb = "already installed" if result.already_installed else "converted and installed"
         print(f"{entry.id} {verb}: {result.path} (sha256 {result.sha256})")
     return 0
+
+
+def add_convert_openvino(models_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = models_sub.add_parser(
+        "convert-openvino", parents=[common], help="convert a model's OpenVINO IR to the ONNX file the engine runs",
+        description="Convert the OpenVINO IR (.xml + .bin, both checked against the manifest's sha256) of model ID "
+        "to <instance>/models/<file>.onnx (and its .sha256). Pure Python, no download; `attendance models download "
+        "ID --path FILE.xml` does this as part of installing.",
+    )
+    parser.add_argument("name", metavar="ID", help="model id with install = openvino (see `attendance models list`)")
+    parser.add_argument("--xml", metavar="FILE", help="the IR's .xml, its .bin beside it (default: the installed copy)")
+    parser.set_defaults(handler=run_convert_openvino)
+
+
+def run_convert_openvino(args: argparse.Namespace, settings: Settings) -> int:
+    from attendance.models_openvino import convert_installed
+
+    path, digest = convert_installed(settings, models_manager.get_entry(args.name), args.xml)
+    print(f"wrote {path} (sha256 {digest})")
+    return 0
+
+
+SUBCOMMANDS = [add_list, add_download, add_verify, add_remove, add_convert_dlib, add_convert_minifasnet,
+               add_convert_openvino]
 
 
 def run_convert_dlib(args: argparse.Namespace, settings: Settings) -> int:
@@ -121,7 +143,11 @@ def run_download(args: argparse.Namespace, settings: Settings) -> int:
     )
     bar.close()
     verb = "already installed" if result.already_installed else "installed"
-    print(f"{result.entry.id} {verb}: {result.path} (sha256 {result.sha256})")
+    converted = " converted to ONNX" if result.entry.install == "openvino" else ""
+    print(f"{result.entry.id} {verb}{converted}: {result.path} (sha256 {result.sha256})")
+    if result.entry.task == "embedder" and result.entry.needs_accepted_terms:
+        print(f"recognition_model = \"auto\" does not choose research-only models; set recognition_model = "
+              f"\"{result.entry.id}\" to use it")
     return 0
 
 

@@ -1,8 +1,10 @@
-"""112x112 ArcFace-style embedders (MobileFaceNet, SFace) in ONNX Runtime: alignment, input convention, run.
+"""ArcFace-style embedders (MobileFaceNet, SFace, Intel's reidentification) in ONNX Runtime: alignment, input, run.
 
 Each model was trained on chips made one way: the 5 ARCFACE5 landmarks moved by a similarity transform
-onto ``ARCFACE_TEMPLATE_112``, then the model's own colour order and normalisation. Both come from the
-model manifest (``InputConvention``); getting either wrong costs accuracy silently, so nothing here guesses.
+onto a template (``ALIGNMENTS``: the ArcFace 112 template scaled to the chip, or Intel's 96x112 crop of it
+stretched to a square), at the model's chip size (112 or 128 px), then the model's own colour order and
+normalisation. All come from the model manifest (``chip_size_px``, ``alignment``, ``InputConvention``);
+getting any wrong costs accuracy silently, so nothing here guesses.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from attendance.errors import ModelError
 from attendance.faces.landmarks import ARCFACE5, ARCFACE_TEMPLATE_112
+from models.manifest import ALIGNMENTS
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +30,7 @@ _MAX_BATCH = 32
 
 @dataclass(frozen=True)
 class InputConvention:
-    """How a model wants its 112x112 chip: channel order, per-channel (x - mean) / std on 0-255, layout.
+    """How a model wants its chip: channel order, per-channel (x - mean) / std on 0-255, layout.
 
     ``mean`` and ``std`` are in the model's channel order (after any RGB to BGR swap), on the 0-255 scale:
     ImageNet normalisation is mean (123.675, 116.28, 103.53), std (58.395, 57.12, 57.375) in RGB.
@@ -53,7 +56,7 @@ class InputConvention:
                    std=tuple(float(v) for v in data.get("std", cls.std)), layout=str(data.get("layout", "NCHW")))
 
     def to_tensor(self, chips_rgb: Sequence[np.ndarray]) -> np.ndarray:
-        """A float32 input tensor from RGB uint8 chips (n of (112, 112, 3))."""
+        """A float32 input tensor from RGB uint8 chips (n of (size, size, 3))."""
         batch = np.stack([np.asarray(c) for c in chips_rgb]).astype(np.float32)
         if self.colour == "BGR":
             batch = batch[..., ::-1]
@@ -84,28 +87,48 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([scale * rotation, translation[:, None]])
 
 
-def align_arcface(image_rgb: np.ndarray, landmarks: np.ndarray, size_px: int = CHIP_SIZE) -> np.ndarray:
-    """The (size_px, size_px, 3) RGB chip with the ARCFACE5 ``landmarks`` moved onto the ArcFace template."""
-    template = ARCFACE_TEMPLATE_112 * (size_px / CHIP_SIZE)
+def alignment_template(alignment: str = "arcface", size_px: int = CHIP_SIZE) -> np.ndarray:
+    """The five destination points (5, 2) of a ``size_px`` square chip for ``alignment``.
+
+    "arcface": the ArcFace 112 template scaled uniformly. "arcface_96x112": the ArcFace template of a 96x112
+    crop (x - 8) stretched to the square, as Intel's face recognition demo aligns for
+    face-reidentification-retail-0095: x = (x112 - 8) / 96 * size, y = y112 / 112 * size.
+    """
+    if alignment == "arcface":
+        return ARCFACE_TEMPLATE_112 * (size_px / CHIP_SIZE)
+    if alignment == "arcface_96x112":
+        return np.stack([(ARCFACE_TEMPLATE_112[:, 0] - 8.0) / 96.0 * size_px,
+                         ARCFACE_TEMPLATE_112[:, 1] / 112.0 * size_px], axis=1)
+    raise ModelError(f"unknown alignment {alignment!r} (known: {', '.join(ALIGNMENTS)})")
+
+
+def align_arcface(image_rgb: np.ndarray, landmarks: np.ndarray, size_px: int = CHIP_SIZE,
+                  alignment: str = "arcface") -> np.ndarray:
+    """The (size_px, size_px, 3) RGB chip with the ARCFACE5 ``landmarks`` moved onto ``alignment``'s template."""
+    template = alignment_template(alignment, size_px)
     matrix = similarity_transform(np.asarray(landmarks, dtype=np.float64).reshape(5, 2), template)
     return cv2.warpAffine(image_rgb, matrix, (size_px, size_px), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
 
 
 class ArcfaceEmbedder:
-    """An ONNX 112x112 face embedder behind the ``Embedder`` protocol; cosine distance, lower is closer.
+    """An ONNX ArcFace-style face embedder behind the ``Embedder`` protocol; cosine distance, lower is closer.
 
     ``session`` may be given (tests pass a fake); otherwise one is opened with ``create_session``.
-    ``flip`` averages the vectors of the chip and its mirror image (twice the compute).
+    ``flip`` averages the vectors of the chip and its mirror image (twice the compute). ``chip_size`` (px)
+    and ``alignment`` (one of ``ALIGNMENTS``) come from the manifest; the defaults are the 112 px ArcFace chip.
     """
 
     metric = "cosine"
-    chip_size = CHIP_SIZE
     landmark_scheme = ARCFACE5
 
     def __init__(self, model_path: Path | str | None, model_id: str, input_convention: InputConvention,
                  *, dim: int = 128, flip: bool = False, session: Any = None,
-                 providers: list[str] | None = None, threads: int = 0) -> None:
+                 providers: list[str] | None = None, threads: int = 0, chip_size: int = CHIP_SIZE,
+                 alignment: str = "arcface") -> None:
+        if chip_size <= 0:
+            raise ModelError(f"{model_id}: chip size must be positive, got {chip_size}")
+        alignment_template(alignment)  # an unknown alignment fails here, before a session is opened
         if session is None:
             from attendance.faces.onnx_runtime import create_session
 
@@ -113,6 +136,8 @@ class ArcfaceEmbedder:
                 raise ModelError(f"{model_id}: no model file given")
             session = create_session(model_path, providers=providers, threads=threads)
         self.model_id = model_id
+        self.chip_size = chip_size
+        self.alignment = alignment
         self.dim = dim
         self.flip = flip
         self.convention = input_convention
@@ -124,7 +149,8 @@ class ArcfaceEmbedder:
         if len(inputs) != 1:
             raise ModelError(f"{self.model_id}: expected one model input, found {len(inputs)}")
         shape = list(inputs[0].shape)
-        expected = [3, CHIP_SIZE, CHIP_SIZE] if self.convention.layout == "NCHW" else [CHIP_SIZE, CHIP_SIZE, 3]
+        size = self.chip_size
+        expected = [3, size, size] if self.convention.layout == "NCHW" else [size, size, 3]
         if len(shape) != 4 or any(isinstance(d, int) and d != e for d, e in zip(shape[1:], expected)):
             raise ModelError(f"{self.model_id}: model input shape {shape} does not match {self.convention.layout} "
                              f"{expected} from the manifest")
@@ -132,11 +158,11 @@ class ArcfaceEmbedder:
         return inputs[0].name, batch
 
     def align(self, image_rgb: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """The 112x112 RGB chip for ARCFACE5 ``landmarks`` (YuNet's, or converted dlib 68 points)."""
-        return align_arcface(image_rgb, landmarks)
+        """The chip_size x chip_size RGB chip for ARCFACE5 ``landmarks`` (YuNet's, or converted dlib 68 points)."""
+        return align_arcface(image_rgb, landmarks, self.chip_size, self.alignment)
 
     def embed(self, chips: list[np.ndarray]) -> np.ndarray:
-        """L2-normalised vectors (n, dim) float32 for aligned 112x112 RGB chips."""
+        """L2-normalised vectors (n, dim) float32 for aligned RGB chips (chip_size x chip_size)."""
         if not chips:
             return np.zeros((0, self.dim), dtype=np.float32)
         chips = list(chips)

@@ -50,12 +50,13 @@ def build_embedder(entry: Any, path: Path | str | None = None, *, flip: bool | N
         # TF32 on NVIDIA cards would move vectors by ~1e-3 and break parity with dlib-enrolled galleries.
         return OnnxResnetEmbedder(_required(entry, path), providers=providers, threads=threads,
                                   provider_options={"CUDAExecutionProvider": {"use_tf32": "0"}})
-    if entry.chip_size_px == 112:
+    if entry.landmark_scheme == ARCFACE5 and entry.chip_size_px > 0:
         from attendance.faces.arcface import ArcfaceEmbedder, InputConvention
 
         return ArcfaceEmbedder(_required(entry, path), entry.model_id, InputConvention.from_mapping(entry.input),
                                dim=entry.embedding_size, flip=entry.flip if flip is None else flip,
-                               providers=providers, threads=threads)
+                               providers=providers, threads=threads, chip_size=entry.chip_size_px,
+                               alignment=entry.alignment)
     raise ModelError(f"model {entry.id} is not an embedder this version can run")
 
 
