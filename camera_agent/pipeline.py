@@ -219,7 +219,7 @@ class Pipeline:
         vectors = self.engine.embedder.embed([s.candidate.chip for s in due])
         self.stage_ms["embed"] += (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
-        matches = gallery.gallery.search(vectors, self.config.point)
+        matches = gallery.gallery.search(vectors, gallery.point or self.config.point)
         self.stage_ms["match"] += (time.perf_counter() - started) * 1000.0
         for state, match in zip(due, matches):
             candidate = state.candidate
