@@ -36,7 +36,7 @@ MIN_TAIL_COUNT = 10  # comparisons under a threshold needed to count FMR there i
 TAIL_SHARE = 0.01  # the lowest share of impostor comparisons the normal tail is fitted to
 MIN_TAIL_POINTS = 30
 KEEP_LOWEST = 50_000  # impostor comparisons kept for the tail (the rest only feed the histogram)
-HISTOGRAM_BINS = 60
+HISTOGRAM_BINS = 200  # 0.01 wide over distances 0-2 (the chart shows the part with data)
 CLOSEST_PAIRS = 10
 _CHUNK_ROWS = 256
 
@@ -125,7 +125,8 @@ def calibrate(model_id: str, metric: str, combine: str, vectors: np.ndarray, stu
     """
     if not 0.0 < target_fpir < 1.0:
         raise ValueError("target_fpir must be between 0 and 1")
-    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(student_keys), -1)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    vectors = vectors.reshape(len(student_keys), -1) if len(student_keys) else vectors.reshape(0, vectors.shape[-1])
     gallery = Gallery(model_id, metric, vectors, list(student_keys), combine=combine)
     column = {key: i for i, key in enumerate(gallery.student_keys)}
     own = np.array([column[key] for key in student_keys], dtype=np.intp)
