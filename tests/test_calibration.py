@@ -255,3 +255,63 @@ def test_the_agent_takes_the_school_point_unless_its_installer_set_one(tmp_path)
     assert parse_gallery(agent_document(None), "dlib_resnet_v1", 2).point is None
     with pytest.raises(GalleryFormatError):
         parse_gallery(agent_document({"threshold": -1, "margin": 0}), "dlib_resnet_v1", 2)
+
+
+# -- the admin page ---------------------------------------------------------------------------------------------
+
+def login(client, db, role="school_admin", language="vi"):
+    from factories import make_user
+    from sqlalchemy import select as _select
+
+    from attendance.db.models import School
+
+    with db.session() as s:
+        school = s.scalar(_select(School).where(School.code == "THCS1"))
+        make_user(s, "hieu", school=school, role=role, password="pw-calibrate-1", language=language)
+        s.commit()
+    assert client.post("/login", data={"username": "hieu", "password": "pw-calibrate-1"}).status_code == 302
+    return client
+
+
+def test_the_page_shows_the_chart_both_points_and_the_closest_pairs_with_photos(client, db, school_of_40):
+    login(client, db)
+    page = client.get("/admin/calibration/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<svg" in html and "khuyến nghị" in html and "hiện tại" in html  # Vietnamese by default
+    assert "Tỉ lệ bỏ sót dự kiến" in html and "0.450" in html
+    assert html.count("không lưu ảnh") == 20  # 10 pairs, photos not kept in this school
+    assert 'name="csrf_token"' in html and "/admin/calibration/apply" in html
+    assert "/admin/calibration/" in client.get("/admin/classes").get_data(as_text=True)  # linked from the tabs
+
+
+def test_the_apply_button_stores_the_point_and_audits_the_user(client, db, school_of_40):
+    login(client, db, language="en")
+    response = client.post("/admin/calibration/apply", data={"model": "dlib_resnet_v1", "target_fpir": "0.001"})
+    assert response.status_code == 302
+    with db.session() as s:
+        row = s.scalar(select(SchoolOperatingPoint))
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "calibration.apply"))
+        assert row.set_by == "user:hieu" and row.set_by_id == entry.user_id and entry.actor == "user:hieu"
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "applied for dlib_resnet_v1" in html and "Applied by user:hieu" in html
+
+
+def test_apply_with_too_few_students_is_refused_with_a_message(client, db):
+    vectors, keys, _ = people(5)
+    with db.session() as s:
+        enrol_people(s, make_school(s, "THCS1"), vectors, keys)
+        s.commit()
+    login(client, db, language="en")
+    html = client.get("/admin/calibration/").get_data(as_text=True)
+    assert "Too few students" in html and "/admin/calibration/apply" not in html
+    response = client.post("/admin/calibration/apply", data={"model": "dlib_resnet_v1"}, follow_redirects=True)
+    assert "too few students" in response.get_data(as_text=True)
+    with db.session() as s:
+        assert s.scalar(select(SchoolOperatingPoint)) is None
+
+
+def test_teachers_cannot_open_the_page(client, db, school_of_40):
+    login(client, db, role="teacher")
+    assert client.get("/admin/calibration/").status_code == 403
+    assert client.post("/admin/calibration/apply", data={"model": "dlib_resnet_v1"}).status_code == 403
