@@ -35,7 +35,7 @@ MIN_PHOTOS_PER_STUDENT = 2
 MIN_TAIL_COUNT = 10  # comparisons under a threshold needed to count FMR there instead of extrapolating
 TAIL_SHARE = 0.01  # the lowest share of impostor comparisons the normal tail is fitted to
 MIN_TAIL_POINTS = 30
-KEEP_LOWEST = 50_000  # impostor comparisons kept for the tail (the rest only feed the histogram)
+KEEP_LOWEST = 50_000  # impostor comparisons kept for the tail (the rest are only counted)
 HISTOGRAM_BINS = 200  # 0.01 wide over distances 0-2 (the chart shows the part with data)
 CLOSEST_PAIRS = 10
 _CHUNK_ROWS = 256
@@ -104,8 +104,7 @@ class Calibration:
     message: str
     genuine: np.ndarray = field(repr=False)  # leave-one-out distance of each photo to its own student
     impostor_best: np.ndarray = field(repr=False)  # per photo: the nearest other student's distance
-    histogram_edges: np.ndarray = field(repr=False)
-    impostor_histogram: np.ndarray = field(repr=False)  # every impostor comparison
+    histogram_edges: np.ndarray = field(repr=False)  # bins for charts: 0.01 wide over 0-2
     closest_pairs: list[ClosePair] = field(default_factory=list)
     impostor_comparisons: int = 0
 
@@ -131,7 +130,7 @@ def calibrate(model_id: str, metric: str, combine: str, vectors: np.ndarray, stu
     column = {key: i for i, key in enumerate(gallery.student_keys)}
     own = np.array([column[key] for key in student_keys], dtype=np.intp)
     genuine = leave_one_out_distances(gallery, vectors, student_keys)
-    best, best_col, second, tail, histogram, edges = _search_impostors(gallery, vectors, own)
+    best, best_col, second, tail = _search_impostors(gallery, vectors, own)
     students, photos = len(gallery), len(student_keys)
     with_pairs = int(np.sum(np.bincount(own, minlength=students) >= MIN_PHOTOS_PER_STUDENT)) if photos else 0
     reliable = with_pairs >= MIN_STUDENTS
@@ -157,8 +156,8 @@ def calibrate(model_id: str, metric: str, combine: str, vectors: np.ndarray, stu
         threshold=threshold, margin=margin, current=current,
         expected_fpir=fpir(recommended), expected_fnir=fnir(recommended),
         current_fpir=fpir(current), current_fnir=fnir(current), reliable=reliable, message=message,
-        genuine=genuine[np.isfinite(genuine)], impostor_best=best[np.isfinite(best)], histogram_edges=edges,
-        impostor_histogram=histogram, impostor_comparisons=tail.count,
+        genuine=genuine[np.isfinite(genuine)], impostor_best=best[np.isfinite(best)],
+        histogram_edges=np.linspace(0.0, 2.0, HISTOGRAM_BINS + 1), impostor_comparisons=tail.count,
         closest_pairs=find_closest_pairs(gallery, vectors, student_keys, photo_ids, best, best_col),
     )
 
@@ -197,15 +196,13 @@ def miss_rate(genuine: np.ndarray, best_other: np.ndarray, second_other: np.ndar
 
 
 def _search_impostors(gallery: Gallery, vectors: np.ndarray, own: np.ndarray):
-    """Per photo the nearest and next other student (distance, column), the impostor tail and histogram."""
+    """Per photo the nearest and next other student (distance, column), and the impostor comparisons' tail."""
     photos, students = len(own), len(gallery)
     best = np.full(photos, np.inf)
     second = np.full(photos, np.inf)
     best_col = np.full(photos, -1, dtype=np.intp)
     lowest = np.zeros(0)
     count = 0
-    chunks: list[np.ndarray] = []
-    upper = 0.0
     for start in range(0, photos, _CHUNK_ROWS):
         rows = slice(start, min(start + _CHUNK_ROWS, photos))
         distances = gallery.student_distances(vectors[rows]).astype(np.float64)
@@ -218,14 +215,10 @@ def _search_impostors(gallery: Gallery, vectors: np.ndarray, own: np.ndarray):
                 second[rows] = np.take_along_axis(distances, order[:, 1:2], axis=1)[:, 0]
         values = distances[np.isfinite(distances)]
         count += values.size
-        upper = max(upper, float(values.max())) if values.size else upper
         lowest = np.sort(np.concatenate([lowest, values]))[:KEEP_LOWEST]
-        chunks.append(np.histogram(values, bins=HISTOGRAM_BINS, range=(0.0, 2.0))[0])
     tail = ImpostorTail(count, lowest)
     _fit_tail(tail)
-    edges = np.linspace(0.0, 2.0, HISTOGRAM_BINS + 1)
-    histogram = np.sum(chunks, axis=0) if chunks else np.zeros(HISTOGRAM_BINS, np.int64)
-    return best, best_col, second, tail, histogram, edges
+    return best, best_col, second, tail
 
 
 def _fit_tail(tail: ImpostorTail) -> None:

@@ -1,8 +1,9 @@
 """The calibration chart: genuine and impostor distance distributions with the current and recommended thresholds.
 
 One drawing, two outputs: an SVG string (inline on the admin page, or a ``.svg`` file) and a PNG through
-Pillow. Each distribution is scaled to its own highest bar, because a school has thousands of times more
-impostor comparisons than genuine ones; the shapes and where they overlap are what an admin reads.
+Pillow. Per photo, two distances are drawn: to its own student's other photos (genuine) and to the nearest
+other student (what a camera would see if that child were not enrolled). Each is scaled to its own highest
+bar; where they overlap, and where the thresholds cut them, is what an admin reads.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 20, 20, 40, 40
 GENUINE_COLOUR, IMPOSTOR_COLOUR = "#2e7d32", "#c62828"
 CURRENT_COLOUR, RECOMMENDED_COLOUR = "#616161", "#1565c0"
 DEFAULT_LABELS = {
-    "genuine": "same student (leave-one-out)", "impostor": "different students",
+    "genuine": "same student (leave-one-out)", "impostor": "nearest other student",
     "current": "current", "recommended": "recommended", "distance": "distance",
 }
 
@@ -47,7 +48,7 @@ def draw_chart(calibration: Calibration) -> tuple[list[Bar], list[Marker], list[
     """The chart's bars, threshold markers and x-axis ticks (pixel x, text), and the distance at the right edge."""
     edges = calibration.histogram_edges
     genuine = np.histogram(calibration.genuine, bins=edges)[0]
-    impostor = calibration.impostor_histogram
+    impostor = np.histogram(calibration.impostor_best, bins=edges)[0]
     used = np.flatnonzero((genuine + impostor) > 0)
     thresholds = [calibration.current.threshold, calibration.threshold]
     right = max(float(edges[used[-1] + 1]) if used.size else 1.0, max(thresholds) + 0.05)
@@ -121,6 +122,12 @@ def render_png(calibration: Calibration, path: Path) -> None:
     for marker, value, y in ((markers[0], calibration.current.threshold, 6), (markers[1], calibration.threshold, 20)):
         draw.line([marker.x, PAD_TOP - 4, marker.x, base_y], fill=marker.colour, width=2)
         draw.text((marker.x + 4, y), f"{DEFAULT_LABELS[marker.label]} {value:.3f}", fill=marker.colour)
+    legend_x = WIDTH_PX - PAD_RIGHT - 230
+    for row, (colour, key) in enumerate(((GENUINE_COLOUR, "genuine"), (IMPOSTOR_COLOUR, "impostor"))):
+        y = PAD_TOP + row * 18
+        rgb = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        draw.rectangle([legend_x, y, legend_x + 12, y + 12], fill=(*rgb, 140))
+        draw.text((legend_x + 18, y), DEFAULT_LABELS[key], fill="black")
     image.save(path, format="PNG")
 
 

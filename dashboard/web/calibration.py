@@ -71,7 +71,7 @@ def show():
     )) if photo_ids else set()
     ids_by_code = {s.student_code: s.id for s in students.values()}
     chart = render_svg(calibration, {
-        "genuine": _("same student"), "impostor": _("different students"), "current": _("current"),
+        "genuine": _("same student"), "impostor": _("nearest other student"), "current": _("current"),
         "recommended": _("recommended"), "distance": _("distance between faces"),
     })
     return render_template("admin/calibration.html", models=models, model_id=model_id, target=target,
