@@ -208,21 +208,29 @@ def _search_impostors(gallery: Gallery, vectors: np.ndarray, own: np.ndarray):
         distances = gallery.student_distances(vectors[rows]).astype(np.float64)
         distances[np.arange(distances.shape[0]), own[rows]] = np.inf
         if students >= 2:
-            order = np.argsort(distances, axis=1)[:, :2]
-            best_col[rows] = order[:, 0]
-            best[rows] = np.take_along_axis(distances, order[:, :1], axis=1)[:, 0]
+            two = np.argpartition(distances, 1, axis=1)[:, :2]
+            pair = np.take_along_axis(distances, two, axis=1)
+            swap = pair[:, 1] < pair[:, 0]
+            two[swap], pair[swap] = two[swap][:, ::-1], pair[swap][:, ::-1]
+            best_col[rows], best[rows] = two[:, 0], pair[:, 0]
             if students >= 3:
-                second[rows] = np.take_along_axis(distances, order[:, 1:2], axis=1)[:, 0]
+                second[rows] = pair[:, 1]
         values = distances[np.isfinite(distances)]
         count += values.size
-        lowest = np.sort(np.concatenate([lowest, values]))[:KEEP_LOWEST]
+        if len(lowest) >= KEEP_LOWEST:  # only comparisons nearer than the kept ones can join them
+            values = values[values < lowest[-1]]
+        merged = np.concatenate([lowest, values])
+        if len(merged) > KEEP_LOWEST:
+            merged = np.partition(merged, KEEP_LOWEST - 1)[:KEEP_LOWEST]
+        lowest = np.sort(merged)
     tail = ImpostorTail(count, lowest)
     _fit_tail(tail)
     return best, best_col, second, tail
 
 
 def _fit_tail(tail: ImpostorTail) -> None:
-    """Fit N(mean, sd) to the lowest ``TAIL_SHARE`` of the comparisons by their normal quantile plot."""
+    """Fit N(mean, sd) to the lowest ``TAIL_SHARE`` of the comparisons (at most ``KEEP_LOWEST``) by their
+    normal quantile plot: a straight line through (normal quantile of each one's rank, distance)."""
     points = min(len(tail.lowest), max(MIN_TAIL_POINTS, int(math.ceil(TAIL_SHARE * tail.count))))
     if points < MIN_TAIL_POINTS:
         return
