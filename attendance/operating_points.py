@@ -116,6 +116,8 @@ def calibration_document(school: School, calibration: Calibration, students: dic
         "expected_fpir": _rounded(calibration.expected_fpir), "expected_fnir": _rounded(calibration.expected_fnir),
         "current_expected_fpir": _rounded(calibration.current_fpir),
         "current_expected_fnir": _rounded(calibration.current_fnir),
+        "observed_fpir": _rounded(calibration.observed_fpir),
+        "current_observed_fpir": _rounded(calibration.current_observed_fpir),
         "target_fpir": calibration.target_fpir, "reliable": calibration.reliable, "message": calibration.message,
         "closest_pairs": [{
             "student_a": code(p.student_a), "name_a": name(p.student_a), "photo_a": p.photo_a,

@@ -87,6 +87,16 @@ def test_a_student_with_one_photo_has_no_genuine_distance_and_misses_are_counted
     assert len(result.genuine) == 46 and result.students_with_pairs == 23
     assert result.current_fnir == 1.0  # nobody is within a threshold of 0.0001
     assert result.current_fpir == pytest.approx(0.0, abs=1e-9)
+    assert result.current_observed_fpir == 0.0
+
+
+def test_photos_named_as_another_student_are_counted_with_the_margin():
+    vectors, keys, ids = people(30, twins=2)
+    anyone = run(vectors, keys, ids, current=OperatingPoint(10.0, 0.0))
+    assert anyone.current_observed_fpir == 1.0  # without their own student, every photo names someone
+    twins_only = run(vectors, keys, ids, current=OperatingPoint(10.0, 0.2))
+    assert twins_only.current_observed_fpir == pytest.approx(12 / 90)  # only a twin is that far ahead of the rest
+    assert run(vectors, keys, ids).observed_fpir == 0.0
 
 
 def test_too_few_students_keep_the_default_and_say_so():
@@ -154,7 +164,7 @@ def test_calibrate_json_is_one_object(cli, school_of_40):
     assert status == 0 and err == ""
     document = json.loads(out)
     assert {"school", "model", "students", "photos", "threshold", "margin", "current_threshold", "current_margin",
-            "expected_fpir", "expected_fnir", "closest_pairs", "reliable", "message"} <= set(document)
+            "expected_fpir", "expected_fnir", "closest_pairs", "reliable", "message", "observed_fpir"} <= set(document)
     assert (document["school"], document["model"], document["students"], document["photos"]) == ("THCS1", "dlib_resnet_v1", 40, 120)
     assert document["current_threshold"] == 0.45 and document["reliable"] is True
     pair = document["closest_pairs"][0]

@@ -59,9 +59,11 @@ def print_report(document: dict) -> None:
     print(f"{document['school']} / {document['model']}: {document['students']} students, {document['photos']} photos")
     print(f"  {document['message']}")
     print(f"  current:     threshold {document['current_threshold']:.3f}  margin {document['current_margin']:.3f}  "
-          f"expected FPIR {rate(document['current_expected_fpir'])}  FNIR {rate(document['current_expected_fnir'])}")
+          f"expected FPIR {rate(document['current_expected_fpir'])}  FNIR {rate(document['current_expected_fnir'])}  "
+          f"(photos named as another student: {rate(document['current_observed_fpir'])})")
     print(f"  recommended: threshold {document['threshold']:.3f}  margin {document['margin']:.3f}  "
-          f"expected FPIR {rate(document['expected_fpir'])}  FNIR {rate(document['expected_fnir'])}")
+          f"expected FPIR {rate(document['expected_fpir'])}  FNIR {rate(document['expected_fnir'])}  "
+          f"(photos named as another student: {rate(document['observed_fpir'])})")
     if document["closest_pairs"]:
         print("  closest pairs of different students (siblings, twins or duplicate enrolments?):")
         for pair in document["closest_pairs"]:
