@@ -97,6 +97,19 @@ def apply_calibration(session: Session, school: School, calibration: Calibration
     return row
 
 
+def reset_school_point(session: Session, school: School, model_id: str, *, actor: str,
+                       user_id: int | None = None) -> bool:
+    """Remove the school's point for ``model_id`` (back to the model's default), audited; False if there was none."""
+    row = find_school_point(session, school.id, model_id)
+    if row is None:
+        return False
+    record_audit(session, actor, "calibration.reset", user_id=user_id, school_id=school.id, target=f"model:{model_id}",
+                 detail={"before": {"threshold": row.threshold, "margin": row.margin}})
+    session.delete(row)
+    session.flush()
+    return True
+
+
 def calibration_document(school: School, calibration: Calibration, students: dict[int, Student]) -> dict[str, Any]:
     """The one JSON object ``attendance calibrate --json`` prints (and the admin page shows)."""
     def code(student_id: object) -> str:

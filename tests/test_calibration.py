@@ -325,3 +325,20 @@ def test_teachers_cannot_open_the_page(client, db, school_of_40):
     login(client, db, role="teacher")
     assert client.get("/admin/calibration/").status_code == 403
     assert client.post("/admin/calibration/apply", data={"model": "dlib_resnet_v1"}).status_code == 403
+
+
+def test_reset_goes_back_to_the_default_and_is_audited(cli, client, db, school_of_40):
+    assert cli("calibrate", "--apply")[0] == 0
+    status, out, _ = cli("calibrate", "--reset")
+    assert status == 0 and "removed" in out
+    assert "nothing to remove" in cli("calibrate", "--reset")[1]
+    assert cli("calibrate", "--apply")[0] == 0
+    login(client, db, language="en")
+    assert "Back to the model" in client.get("/admin/calibration/").get_data(as_text=True)
+    response = client.post("/admin/calibration/reset", data={"model": "dlib_resnet_v1"}, follow_redirects=True)
+    assert "default applies again" in response.get_data(as_text=True)
+    with db.session() as s:
+        assert s.scalar(select(SchoolOperatingPoint)) is None
+        actions = s.scalars(select(AuditEntry.action).where(AuditEntry.action.like("calibration.%"))
+                            .order_by(AuditEntry.id)).all()
+        assert actions == ["calibration.apply", "calibration.reset", "calibration.apply", "calibration.reset"]

@@ -10,7 +10,9 @@ from attendance.calibration import DEFAULT_TARGET_FPIR
 from attendance.calibration_chart import write_chart
 from attendance.db import Database
 from attendance.directory import find_school
-from attendance.operating_points import apply_calibration, calibrate_school, calibration_document
+from attendance.operating_points import (
+    apply_calibration, calibrate_school, calibration_document, reset_school_point,
+)
 from attendance.settings import Settings
 
 
@@ -27,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     calibrate.add_argument("--target-fpir", type=float, default=DEFAULT_TARGET_FPIR, metavar="RATE",
                            help=f"largest expected share of people named as someone else (default {DEFAULT_TARGET_FPIR})")
     calibrate.add_argument("--json", action="store_true", help="print one JSON object")
-    calibrate.add_argument("--apply", action="store_true", help="store the recommended point for the school")
+    action = calibrate.add_mutually_exclusive_group()
+    action.add_argument("--apply", action="store_true", help="store the recommended point for the school")
+    action.add_argument("--reset", action="store_true",
+                        help="remove the school's stored point: back to the model's default")
     calibrate.add_argument("--chart", metavar="FILE", help="write the distributions chart (.svg or .png)")
     calibrate.set_defaults(handler=run_calibrate)
 
@@ -37,6 +42,12 @@ def run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     model_id = args.model or models_manager.model_in_use(settings).model_id
     with Database.open(settings.resolved_database_url) as database, database.session() as session:
         school = find_school(session, args.school)
+        if args.reset:
+            removed = reset_school_point(session, school, model_id, actor="cli")
+            session.commit()
+            print(f"{school.code} / {model_id}: " + ("the school's point removed, the model's default applies"
+                                                     if removed else "no point was stored, nothing to remove"))
+            return 0
         calibration, students = calibrate_school(session, settings, school, model_id, args.target_fpir)
         document = calibration_document(school, calibration, students)
         if args.chart:

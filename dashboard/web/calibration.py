@@ -14,7 +14,7 @@ from attendance.calibration_chart import render_svg
 from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
 from attendance.errors import AttendanceError, InvalidInput
 from attendance.operating_points import (
-    apply_calibration, calibrate_school, calibration_document, find_school_point,
+    apply_calibration, calibrate_school, calibration_document, find_school_point, reset_school_point,
 )
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required
@@ -95,3 +95,18 @@ def apply():
     flash(_("Threshold %(threshold).3f and margin %(margin).3f applied for %(model)s: the cameras pick them up "
             "with their next gallery update.", threshold=row.threshold, margin=row.margin, model=model_id), "success")
     return redirect(url_for("calibration.show", model=model_id, target_fpir=target))
+
+
+@bp.route("/reset", methods=["POST"])
+@admin_required
+def reset():
+    """Remove the school's stored point for the model (audited): the model's default applies again."""
+    school = require_school()
+    db = get_db_session()
+    model_id = _chosen_model(_school_models(school.id))
+    if model_id is not None and reset_school_point(db, school, model_id, actor=f"user:{current_user.username}",
+                                                   user_id=current_user.id):
+        db.commit()
+        flash(_("The school's point for %(model)s was removed: the model's default applies again.", model=model_id),
+              "success")
+    return redirect(url_for("calibration.show", model=model_id))
