@@ -342,3 +342,20 @@ def test_reset_goes_back_to_the_default_and_is_audited(cli, client, db, school_o
         actions = s.scalars(select(AuditEntry.action).where(AuditEntry.action.like("calibration.%"))
                             .order_by(AuditEntry.id)).all()
         assert actions == ["calibration.apply", "calibration.reset", "calibration.apply", "calibration.reset"]
+
+
+def test_cosine_models_are_calibrated_in_their_own_distance_and_one_twin_pair_does_not_set_the_threshold():
+    vectors, keys, ids = people(30, twins=1)
+    vectors = vectors * np.random.default_rng(9).uniform(0.5, 2.0, (len(vectors), 1)).astype(np.float32)  # norms vary
+    result = calibrate("mobilefacenet_paddlex", "cosine", "nearest", vectors, keys, ids,
+                       current=OperatingPoint(0.53, 0.05), default=OperatingPoint(0.53, 0.05))
+    others = np.sort(result.impostor_best)[6:]  # the twins' 6 photos come first
+    assert result.reliable and result.genuine.max() < result.threshold < others.min()
+    pair = result.closest_pairs[0]
+    assert {pair.student_a, pair.student_b} == {0, 1}
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    a = ids.index(pair.photo_a)
+    nearest_b = max((i for i, k in enumerate(keys) if k == pair.student_b), key=lambda i: float(unit[i] @ unit[a]))
+    assert pair.photo_b == ids[nearest_b]
+    assert result.observed_fpir == pytest.approx(6 / 90)  # the twins are still named as each other: said so
+    assert "check the closest pairs" in result.message
