@@ -159,9 +159,10 @@ def school_of_40(db):
     return token
 
 
-def test_calibrate_json_is_one_object(cli, school_of_40):
-    status, out, err = cli("calibrate", "--json", "--model", "dlib_resnet_v1")
+def test_calibrate_json_is_one_object(cli, school_of_40, tmp_path):
+    status, out, err = cli("calibrate", "--json", "--model", "dlib_resnet_v1", "--chart", str(tmp_path / "c.svg"))
     assert status == 0 and err == ""
+    assert (tmp_path / "c.svg").read_text(encoding="utf-8").startswith("<svg")
     document = json.loads(out)
     assert {"school", "model", "students", "photos", "threshold", "margin", "current_threshold", "current_margin",
             "expected_fpir", "expected_fnir", "closest_pairs", "reliable", "message", "observed_fpir"} <= set(document)
