@@ -3,7 +3,7 @@
 Different East-Asian people come closer to each other under dlib's ResNet than LFW's mostly Western adults
 do, so a school with them needs a tighter threshold than the shipped one, which was set on LFW. Enrolls 40
 LFW people (their 2 ``enroll`` photos of ../shared/faces/lfw/split.csv) and the 8 NUAA people (4 frames
-each, spread over their sessions) with the dlib models the package installs; about 30 s on a laptop CPU.
+each, spread over their sessions) with the dlib models the package installs: about 20 s of CPU.
 Runs on PostgreSQL too when ``ATTENDANCE_TEST_DATABASE_URL`` is set.
 """
 
