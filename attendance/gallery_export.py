@@ -2,7 +2,7 @@
 
 Only active students who have consent on record and at least one template of the model are included.
 The version is a SHA-256 over the small columns that define the content (student ids, codes, names, class
-codes; template ids), never the vectors: templates are immutable (a new embedding is a new row), so the
+codes; template ids; the school's calibrated operating point), never the vectors: templates are immutable (a new embedding is a new row), so the
 ids stand for them. Computing it reads ~12k small rows for a school of 3,000 students (milliseconds), so
 an agent's poll with ``If-None-Match`` costs little; the full export also reads the vectors.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from attendance.db.models import FaceTemplate, School, SchoolClass, Student
+from attendance.db.models import FaceTemplate, School, SchoolClass, SchoolOperatingPoint, Student
 from attendance.errors import ModelError
 from attendance.recognition import get_profile
 
@@ -45,8 +45,19 @@ def _templates_query(school: School, model_id: str, *columns):
             .order_by(FaceTemplate.student_id, FaceTemplate.id))
 
 
-def _version(model_id: str, students: list[tuple], template_ids: list[tuple[int, int]]) -> str:
+def _point(session, school: School, model_id: str) -> dict[str, Any] | None:
+    """The school's calibrated point for the model as sent to the agents (None: the agent keeps its own)."""
+    row = session.scalar(select(SchoolOperatingPoint).where(SchoolOperatingPoint.school_id == school.id,
+                                                            SchoolOperatingPoint.model_id == model_id))
+    if row is None:
+        return None
+    return {"threshold": row.threshold, "margin": row.margin, "set_at": row.set_at.isoformat()}
+
+
+def _version(model_id: str, students: list[tuple], template_ids: list[tuple[int, int]],
+             point: dict[str, Any] | None) -> str:
     digest = hashlib.sha256(model_id.encode("utf-8"))
+    digest.update(repr(sorted(point.items()) if point else None).encode("utf-8"))
     for row in students:
         digest.update(repr(tuple(row)).encode("utf-8"))
     digest.update(b"|")
@@ -60,15 +71,17 @@ def gallery_version(session, school: School, model_id: str) -> str:
     student (added, removed, renamed, moved class, deactivated, consent withdrawn)."""
     students = session.execute(_students_query(school)).all()
     templates = session.execute(_templates_query(school, model_id)).all()
-    return _version(model_id, students, [(t, s) for t, s in templates])
+    return _version(model_id, students, [(t, s) for t, s in templates], _point(session, school, model_id))
 
 
 def export_gallery(session, school: School, model_id: str) -> dict[str, Any]:
-    """The gallery document: ``{model_id, metric, dim, version, students: [{student_code, full_name,
-    class_code, templates: [[float, ...], ...]}]}``; ``dim`` is None when there are no templates."""
+    """The gallery document: ``{model_id, metric, dim, version, operating_point, students: [{student_code,
+    full_name, class_code, templates: [[float, ...], ...]}]}``; ``dim`` is None when there are no templates;
+    ``operating_point`` is the school's calibrated ``{threshold, margin, set_at}`` or None."""
     students = session.execute(_students_query(school)).all()
     templates = session.execute(_templates_query(school, model_id, FaceTemplate.vector)).all()
-    version = _version(model_id, students, [(t, s) for t, s, _ in templates])
+    point = _point(session, school, model_id)
+    version = _version(model_id, students, [(t, s) for t, s, _ in templates], point)
     by_student: dict[int, list[bytes]] = {}
     for _, student_id, vector in templates:
         by_student.setdefault(student_id, []).append(vector)
@@ -83,4 +96,4 @@ def export_gallery(session, school: School, model_id: str) -> dict[str, Any]:
         entries.append({"student_code": code, "full_name": full_name, "class_code": class_code,
                         "templates": np.round(matrix.astype(np.float64), DECIMALS).tolist()})
     return {"model_id": model_id, "metric": model_metric(model_id), "dim": dim, "version": version,
-            "students": entries}
+            "operating_point": point, "students": entries}

@@ -1,4 +1,4 @@
-"""Recognition set-up: each model's operating point (from the model manifest), and galleries from the database."""
+"""Recognition set-up: each model's operating point (manifest default, school calibration, setting), and galleries."""
 
 from __future__ import annotations
 
@@ -59,14 +59,17 @@ def combine_rule_for(model_id: str) -> str:
     return profile.combine if profile else "nearest"
 
 
-def resolve_operating_point(settings: Settings, model_id: str) -> OperatingPoint:
-    """The model's measured point, with ``match_threshold`` / ``match_margin`` on top when they may apply.
+def resolve_operating_point(settings: Settings, model_id: str,
+                            calibrated: OperatingPoint | None = None) -> OperatingPoint:
+    """The operating point to search ``model_id``'s gallery with, each of threshold and margin taken from,
+    in order: an explicit ``match_threshold`` / ``match_margin`` setting, the school's calibrated point
+    (``calibrated``: ``attendance calibrate --apply``), the model's measured default (the manifest).
 
     The overrides hold distances of one model, so they apply to the model ``recognition_model`` names, or,
     with ``recognition_model = "auto"``, to dlib's ResNet only (the installed default): an override tuned
     for dlib's distances must never follow "auto" to a newly installed model.
     """
-    point = get_profile(model_id).point
+    point = calibrated or get_profile(model_id).point
     from models.manifest import load_manifest
 
     entry = load_manifest().get(settings.recognition_model)

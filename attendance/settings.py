@@ -63,12 +63,13 @@ class Settings:
         "auto", "Face detector: `auto` (YuNet when installed, else dlib's HOG) or `dlib_hog` / `yunet_2023mar`."
     )
     match_threshold: float = setting(
-        0.0, "Largest distance at which a face may be named; 0 means the model's measured default "
-        "(0.45 for dlib ResNet 128-D). Applies to the model `recognition_model` names (with `auto`, to dlib's only)."
+        0.0, "Largest distance at which a face may be named; 0 means the school's calibrated point (`attendance "
+        "calibrate --apply`), else the model's measured default (0.45 for dlib ResNet 128-D). Applies to the model "
+        "`recognition_model` names (with `auto`, to dlib's only)."
     )
     match_margin: float = setting(
         -1.0, "Smallest gap between the best student's distance and the next student's; negative means the "
-        "model's measured default (0.06 for dlib ResNet 128-D)."
+        "school's calibrated point, else the model's measured default (0.06 for dlib ResNet 128-D)."
     )
     detect_max_side_px: int = setting(
         1280, "Large photos are detected on a copy scaled down to this longest side; embedding uses full size."

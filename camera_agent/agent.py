@@ -21,6 +21,7 @@ from attendance.faces.engine import FaceEngine
 from attendance.faces.video import encode_jpeg_rgb
 from camera_agent import __version__
 from camera_agent.client import DashboardClient, DeliveryError
+from camera_agent.engine import operating_point
 from camera_agent.gallery_sync import GallerySync
 from camera_agent.heartbeat import build_heartbeat, run_heartbeats
 from camera_agent.outbox import Outbox, StoredEvent, checkin_key
@@ -96,7 +97,9 @@ class Agent:
         self.zone = ZoneInfo(settings.timezone)
         self.model_id = engine.embedder.model_id
         self.pipeline = Pipeline(engine, pipeline_config(settings, point), liveness)
-        self.gallery = GallerySync(client, self.model_id, engine.embedder.dim, settings.gallery_cache_path, self.status)
+        # The school's calibrated point comes with the gallery; the installer's match_threshold/margin still win.
+        self.gallery = GallerySync(client, self.model_id, engine.embedder.dim, settings.gallery_cache_path, self.status,
+                                   resolve_point=lambda calibrated: operating_point(settings, self.model_id, calibrated))
         self.sender = Sender(outbox, client, self.status, batch_size=settings.batch_size,
                              backoff=Backoff(max_s=settings.retry_max_s))
         self.preview = PreviewServer(settings.preview_port) if settings.preview_port else None

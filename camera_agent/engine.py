@@ -33,6 +33,7 @@ def build_liveness(settings: AgentSettings) -> TrackLiveness | None:
     return TrackLiveness(checker) if checker is not None else None
 
 
-def operating_point(settings: AgentSettings, model_id: str) -> OperatingPoint:
-    """The model's measured operating point, overridden by ``match_threshold``/``match_margin`` when set."""
-    return resolve_operating_point(core_settings(settings), model_id)
+def operating_point(settings: AgentSettings, model_id: str, calibrated: OperatingPoint | None = None) -> OperatingPoint:
+    """The point to search with: ``match_threshold``/``match_margin`` when the installer set them, else the
+    school's calibrated point (``calibrated``, sent with the gallery), else the model's measured default."""
+    return resolve_operating_point(core_settings(settings), model_id, calibrated)

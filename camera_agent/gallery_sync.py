@@ -16,13 +16,14 @@ import logging
 import os
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from attendance.gallery import Gallery
+from attendance.gallery import Gallery, OperatingPoint
 from attendance.recognition import combine_rule_for
 from camera_agent.client import DashboardClient, DeliveryError
 from camera_agent.status import AgentStatus
@@ -38,12 +39,14 @@ class GalleryFormatError(ValueError):
 
 @dataclass(frozen=True)
 class GallerySnapshot:
-    """One version of the gallery: the matcher and each student's name and class for the preview."""
+    """One version of the gallery: the matcher, each student's name for the preview, and the operating point
+    to search it with (None: the agent's own; ``GallerySync`` resolves the school's calibrated point into it)."""
 
     gallery: Gallery
     version: str
     etag: str | None
     names: dict[str, str] = field(default_factory=dict)
+    point: OperatingPoint | None = None
 
     @property
     def student_count(self) -> int:
@@ -70,11 +73,22 @@ def parse_gallery(document: dict[str, Any], model_id: str, dim: int, etag: str |
         # The templates of a student combine as the model's operating point was measured (README, Accuracy).
         gallery = Gallery(model_id, str(document.get("metric", "euclidean")), matrix, keys,
                           combine=combine_rule_for(model_id))
+        point = parse_point(document.get("operating_point"))
     except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, GalleryFormatError):
             raise
         raise GalleryFormatError(f"the gallery document is malformed: {type(err).__name__} {err}") from err
-    return GallerySnapshot(gallery, str(document.get("version", "")), etag, names)
+    return GallerySnapshot(gallery, str(document.get("version", "")), etag, names, point)
+
+
+def parse_point(value: Any) -> OperatingPoint | None:
+    """The school's calibrated ``{"threshold", "margin"}`` of a gallery document, or None when it has none."""
+    if value is None:
+        return None
+    threshold, margin = float(value["threshold"]), float(value["margin"])
+    if not (0.0 < threshold < 10.0 and 0.0 <= margin < 10.0):
+        raise GalleryFormatError(f"the gallery's operating point ({threshold}, {margin}) is out of range")
+    return OperatingPoint(threshold, margin)
 
 
 def thin_gallery_problem(model_id: str, student_count: int, previous_count: int) -> str | None:
@@ -93,8 +107,13 @@ class GallerySync:
     """Holds the current gallery and refreshes it from the dashboard; ``current`` is None until one is loaded."""
 
     def __init__(self, client: DashboardClient, model_id: str, dim: int, cache_path: Path,
-                 status: AgentStatus | None = None) -> None:
+                 status: AgentStatus | None = None,
+                 resolve_point: Callable[[OperatingPoint | None], OperatingPoint] | None = None) -> None:
+        """``resolve_point`` turns the school's calibrated point into the one to search with (the installer's
+        ``match_threshold``/``match_margin`` win); without it the calibrated point is used as sent. A gallery
+        without a calibrated point leaves ``point`` None: the pipeline keeps the agent's own."""
         self.client = client
+        self.resolve_point = resolve_point
         self.model_id = model_id
         self.dim = dim
         self.cache_path = Path(cache_path)
@@ -147,6 +166,12 @@ class GallerySync:
             return False
 
     def _swap(self, snapshot: GallerySnapshot) -> None:
+        if self.resolve_point is not None and snapshot.point is not None:
+            snapshot = replace(snapshot, point=self.resolve_point(snapshot.point))
+        if self.current is None or self.current.point != snapshot.point:
+            point = snapshot.point
+            logger.info("operating point for gallery %s: %s", snapshot.version,
+                        f"threshold {point.threshold:.3f}, margin {point.margin:.3f}" if point else "the agent's own")
         self.current = snapshot  # one reference assignment: atomic for the frame loop
         self.status.gallery_version = snapshot.version
         self._report_if_thin(snapshot)

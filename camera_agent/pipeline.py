@@ -225,7 +225,7 @@ class Pipeline:
             self.liveness.score([s.track.track_id for s in due])
             self.stage_ms["liveness"] = self.stage_ms.get("liveness", 0.0) + (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
-        matches = gallery.gallery.search(vectors, self.config.point)
+        matches = gallery.gallery.search(vectors, gallery.point or self.config.point)
         self.stage_ms["match"] += (time.perf_counter() - started) * 1000.0
         for state, match in zip(due, matches):
             candidate = state.candidate

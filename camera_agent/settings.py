@@ -36,9 +36,11 @@ class AgentSettings:
                                     "empty means the best available.")
     onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.")
     match_threshold: float = setting(0.0, "Largest distance at which one embedding votes for a student; 0 "
-                                     "means the model's measured default (0.45 for dlib).")
+                                     "means the school's calibrated point sent with the gallery, else the "
+                                     "model's measured default (0.45 for dlib).")
     match_margin: float = setting(-1.0, "Smallest gap to the next student for a vote; negative means the "
-                                  "model's measured default (0.06 for dlib).")
+                                  "school's calibrated point sent with the gallery, else the model's measured "
+                                  "default (0.06 for dlib).")
     scale: float = setting(1.0, "Processing scale: frames are shrunk by this factor before detection. HOG "
                            "(upsample 0) finds faces from about 70 px, so use 1.0 for 640x360 and 0.5 for 1280x720.")
     detect_upsample: int = setting(0, "Times dlib's HOG upsamples the scaled frame: 0 is four times faster "

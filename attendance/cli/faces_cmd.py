@@ -16,7 +16,8 @@ from attendance.errors import ImageError, ModelError
 from attendance.faces.factory import BACKENDS, build_face_engine, build_liveness_checker
 from attendance.faces.image import load_image
 from attendance.identify import identify_faces
-from attendance.recognition import load_gallery, resolve_operating_point
+from attendance.operating_points import school_operating_point
+from attendance.recognition import load_gallery
 from attendance.settings import Settings
 
 
@@ -54,12 +55,12 @@ def read_images(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, n
 def run_identify(args: argparse.Namespace, settings: Settings) -> int:
     """Exit status 0, or 1 when some image could not be read (the others are still reported)."""
     engine = build_face_engine(settings, args.backend)
-    point = resolve_operating_point(settings, engine.model_id)
     checker = build_liveness_checker(settings) if args.liveness else None
     if args.liveness and checker is None:
         raise ModelError("no liveness model is installed (run `attendance models convert-minifasnet --dir DIR`)")
     with Database.open(settings.resolved_database_url) as database, database.session() as session:
         school = find_school(session, args.school)
+        point = school_operating_point(session, settings, school.id, engine.model_id)
         gallery, students = load_gallery(session, school.id, engine.model_id)
         results = []
         for path, image, error in read_images(args.images, settings):

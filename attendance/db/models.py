@@ -179,6 +179,31 @@ class FaceTemplate(Base):
     photo: Mapped[EnrollmentPhoto | None] = relationship(back_populates="templates")
 
 
+class SchoolOperatingPoint(Base):
+    """A school's own operating point for one model, calibrated on its students (``attendance calibrate``).
+
+    Used by identify and sent to the agents with the gallery, unless ``match_threshold``/``match_margin``
+    override it; who set it and when is here and in the audit log.
+    """
+
+    __tablename__ = "school_operating_points"
+    __table_args__ = (UniqueConstraint("school_id", "model_id", name="uq_school_operating_points_school_model"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    threshold: Mapped[float] = mapped_column(Float)
+    margin: Mapped[float] = mapped_column(Float)
+    target_fpir: Mapped[float] = mapped_column(Float)
+    expected_fpir: Mapped[float | None] = mapped_column(Float)
+    expected_fnir: Mapped[float | None] = mapped_column(Float)
+    students: Mapped[int] = mapped_column(Integer, default=0)
+    photos: Mapped[int] = mapped_column(Integer, default=0)
+    set_by: Mapped[str] = mapped_column(String(120))  # "user:alice", "cli"
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Camera(Base):
     __tablename__ = "cameras"
     __table_args__ = (UniqueConstraint("school_id", "name", name="uq_cameras_school_name"),)

@@ -183,6 +183,12 @@ DOCUMENT: dict[str, Any] = {
                 "properties": {
                     "model_id": {"type": "string"}, "metric": {"enum": ["euclidean", "cosine"]},
                     "dim": {"type": ["integer", "null"]}, "version": {"type": "string"},
+                    "operating_point": {
+                        "type": ["object", "null"], "required": ["threshold", "margin"],
+                        "description": "The school's calibrated point (`attendance calibrate --apply`); agents use "
+                                       "it unless their match_threshold/match_margin are set. Null: none applied.",
+                        "properties": {"threshold": {"type": "number"}, "margin": {"type": "number"},
+                                       "set_at": {"type": "string", "format": "date-time"}}},
                     "students": {"type": "array", "items": {"type": "object", "properties": {
                         "student_code": {"type": "string"}, "full_name": {"type": "string"},
                         "class_code": {"type": ["string", "null"]},

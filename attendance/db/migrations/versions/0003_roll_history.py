@@ -1,7 +1,7 @@
 """roll history: class memberships and school rule changes by date; check-in source
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-30 09:45:00
 
 Existing students keep their place: an active student with a class is a member "since always"; a
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
