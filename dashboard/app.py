@@ -187,7 +187,15 @@ def _register_error_handlers(app: Flask) -> None:
             from dashboard.api.errors import handle_http_error
 
             return handle_http_error(err)
-        return render_template("error.html", status=err.code, message=""), err.code
+        message = ""
+        if err.code == 413:
+            from flask import current_app
+            from flask_babel import gettext as _
+
+            limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
+            message = _("One upload may carry at most %(size)s MB. Send fewer or smaller files.",
+                        size=f"{limit_mb:g}")
+        return render_template("error.html", status=err.code, message=message), err.code
 
 
 def _same_site_referrer() -> str:

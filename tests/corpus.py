@@ -1,0 +1,89 @@
+"""Generated corpora of malformed input for the robustness tests (nothing binary is committed).
+
+``malformed_images()`` gives (name, bytes) of 200+ files a decoder may meet: truncated, corrupt, thin
+(50000x1), tiny, huge by header, odd modes and formats, random bytes behind real magic numbers.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import zlib
+from collections.abc import Iterator
+
+from PIL import Image
+
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int, bit_depth: int = 8, colour: int = 2) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` and whose data is a few bytes (a decompression bomb's shape)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def malformed_images(seed: int = 13) -> Iterator[tuple[str, bytes]]:
+    """200+ (name, bytes) pairs, deterministic for ``seed``."""
+    rng = random.Random(seed)
+    shapes = [(50000, 1), (1, 50000), (1, 1), (2, 2), (3, 40000), (40000, 3), (15, 15), (16, 16), (17, 9000),
+              (9000, 17), (1, 2), (2, 1)]
+    for width, height in shapes:
+        image = Image.new("RGB", (width, height), (rng.randrange(256), 90, 40))
+        for fmt in ("JPEG", "PNG", "BMP", "TIFF"):
+            if fmt == "JPEG" and max(width, height) > 65500:
+                continue
+            yield f"thin-{width}x{height}.{fmt.lower()}", encode(image, fmt)
+        if max(width, height) <= 16383:
+            yield f"thin-{width}x{height}.webp", encode(image, "WEBP")
+    modes = ["1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "I", "F", "I;16", "YCbCr"]
+    for mode in modes:
+        image = Image.new(mode if mode != "I;16" else "I;16", (64, 48))
+        for fmt in ("PNG", "TIFF", "JPEG", "BMP", "WEBP", "GIF"):
+            try:
+                yield f"mode-{mode}.{fmt.lower()}", encode(image, fmt)
+            except (OSError, ValueError, KeyError):
+                continue
+    good = {fmt: encode(Image.new("RGB", (120, 90), (200, 150, 120)), fmt) for fmt in FORMATS}
+    for fmt, data in good.items():
+        for cut in (1, 2, 8, 16, 33, len(data) // 3, len(data) // 2, len(data) - 2):
+            yield f"truncated-{cut}.{fmt.lower()}", data[:cut]
+        for n in range(4):  # flipped bytes after the header
+            corrupt = bytearray(data)
+            for _ in range(8):
+                corrupt[rng.randrange(min(20, len(data) - 1), len(data))] = rng.randrange(256)
+            yield f"corrupt-{n}.{fmt.lower()}", bytes(corrupt)
+        yield f"magic-then-noise.{fmt.lower()}", data[:12] + bytes(rng.randrange(256) for _ in range(300))
+    for width, height in ((100_000, 100_000), (65535, 65535), (2**31 - 1, 1), (1, 2**31 - 1), (0, 10), (10, 0),
+                          (7700, 7700), (60000, 1001)):
+        yield f"header-{width}x{height}.png", png_header_only(width, height)
+    yield "header-16bit-huge.png", png_header_only(30000, 30000, bit_depth=16, colour=6)
+    yield "empty.jpg", b""
+    yield "one-byte.jpg", b"\xff"
+    yield "jpeg-magic-only.jpg", b"\xff\xd8\xff"
+    yield "png-magic-only.png", b"\x89PNG\r\n\x1a\n"
+    yield "text.jpg", "Xin chào, đây không phải là ảnh".encode()
+    yield "svg.png", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="9e9" height="9e9"/>'
+    yield "html.jpg", b"<html><script>alert(1)</script></html>"
+    yield "zip.png", b"PK\x03\x04" + bytes(100)
+    yield "pdf.jpg", b"%PDF-1.4\n" + bytes(100)
+    for n in range(12):
+        yield f"random-{n}.bin", bytes(rng.randrange(256) for _ in range(rng.randrange(1, 2000)))
+    animated = [Image.new("RGB", (40, 30), (n * 40, 0, 0)) for n in range(3)]
+    yield "animated.gif", encode(animated[0], "GIF", save_all=True, append_images=animated[1:])
+    yield "animated.webp", encode(animated[0], "WEBP", save_all=True, append_images=animated[1:])
+    exif_image = Image.new("RGB", (80, 60), "white")
+    for orientation in (0, 2, 5, 8, 9, 255):
+        exif = exif_image.getexif()
+        exif[0x0112] = orientation
+        yield f"exif-orientation-{orientation}.jpg", encode(exif_image, "JPEG", exif=exif.tobytes())
+    yield "exif-garbage.jpg", encode(exif_image, "JPEG", exif=b"Exif\x00\x00" + bytes(rng.randrange(256) for _ in range(200)))
