@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from attendance.db.models import ROLES, AuditEntry, School, SchoolClass, User
 from attendance.errors import Conflict, InvalidInput, NotFound
+from attendance.text import check_text
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 copes, but an unbounded input is a cheap denial of service
@@ -69,7 +70,8 @@ def create_user(session: Session, username: str, password: str, role: str, schoo
         raise Conflict(f"username {username!r} is already in use")
     user = User(
         username=username, password_hash=hash_password(password), role=role, school_id=school_id,
-        full_name=unicodedata.normalize("NFC", full_name).strip(), session_token=new_session_token(),
+        full_name=check_text(unicodedata.normalize("NFC", full_name).strip(), "the full name", 200),
+        session_token=new_session_token(),
         language=language,
     )
     session.add(user)

@@ -21,6 +21,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_login import login_required as _login_required
 
 from attendance.db.models import User
+from attendance.text import text_problem
 from attendance.users import authenticate, normalise_username, record_audit, rotate_session_token
 from dashboard.i18n import LANGUAGES
 
@@ -229,6 +230,8 @@ def set_language():
 def _safe_next(target: str) -> str:
     """Only a path on this site: never another host (an open redirect)."""
     if not target:
+        return ""
+    if text_problem(target) or len(target) > 2000:  # CR/LF would split the Location header
         return ""
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:

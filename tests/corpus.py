@@ -87,3 +87,84 @@ def malformed_images(seed: int = 13) -> Iterator[tuple[str, bytes]]:
         exif[0x0112] = orientation
         yield f"exif-orientation-{orientation}.jpg", encode(exif_image, "JPEG", exif=exif.tobytes())
     yield "exif-garbage.jpg", encode(exif_image, "JPEG", exif=b"Exif\x00\x00" + bytes(rng.randrange(256) for _ in range(200)))
+
+
+# --- requests ----------------------------------------------------------------------------------------------
+
+HOSTILE_FIELD_VALUES = {
+    "nul": "a\x00b", "long": "Nguyễn " * 800, "superscript": "²", "huge_int": "99999999999999999999",
+    "negative": "-1", "crlf": "x\r\nSet-Cookie: a=b", "year_1": "0001-01-01", "year_9999": "9999-12-31",
+    "empty": "", "control": "\x1b[31mred",
+}
+
+FORMS = {  # path template -> a valid form; {ids} are filled in by the test
+    "/admin/classes": {"code": "7C9", "grade": "7", "school_year": "2026-2027"},
+    "/admin/classes/{class_id}": {"code": "6A1", "grade": "6", "school_year": "2026-2027", "teacher_ids": "1"},
+    "/admin/cameras": {"name": "gate-9", "location": "Cổng sau"},
+    "/admin/school": {"name": "THCS Lê Lợi", "timezone": "Asia/Ho_Chi_Minh", "school_days": "1",
+                      "on_time_cutoff": "07:00", "absence_cutoff": "09:00"},
+    "/admin/school/holidays": {"first": "2026-09-02", "last": "2026-09-02", "name": "Quốc khánh"},
+    "/admin/students": {"student_code": "HS900", "full_name": "Lý Văn Tài", "class_id": "{class_id}",
+                        "date_of_birth": "02/09/2014", "consent_given": "on", "consent_by": "Mẹ"},
+    "/admin/students/{student_id}/edit": {"student_code": "HS001", "full_name": "Nguyễn Văn An",
+                                          "class_id": "{class_id}", "active": "on", "date_of_birth": ""},
+    "/admin/users": {"username": "newteacher", "password": "a long pass phrase 42",
+                     "password_confirm": "a long pass phrase 42", "role": "teacher", "full_name": "Cô Hoa",
+                     "class_ids": "{class_id}"},
+    "/admin/users/{user_id}": {"full_name": "Cô Lan", "active": "on", "class_ids": "{class_id}"},
+    "/classes/{class_id}/override": {"student_id": "{student_id}", "date": "2026-09-07", "action": "excused",
+                                     "reason": "ốm"},
+    "/login": {"username": "nobody", "password": "wrong password", "next": "/today"},
+}
+
+PAGES = {"/today": ("school",), "/classes/{class_id}": ("date",), "/classes/{class_id}/report": ("month",),
+         "/students/{student_id}": ("month",), "/reports": ("month", "class_id"),
+         "/classes/{class_id}/roll.csv": ("date",), "/classes/{class_id}/report.xlsx": ("month",),
+         "/admin/students": ("q", "class_id"), "/unknown": ("date",), "/login": ("next",)}
+
+
+def malformed_requests() -> Iterator[tuple[str, str, str, dict]]:
+    """(label, method, path template, test-client keyword arguments) for 200+ hostile web and API requests."""
+    for path, form in FORMS.items():
+        for field in form:
+            for kind, value in HOSTILE_FIELD_VALUES.items():
+                yield f"POST {path} {field}={kind}", "POST", path, {"data": {**form, field: value}}
+    for path, args in PAGES.items():
+        for arg in args:
+            for kind in ("nul", "superscript", "huge_int", "crlf", "year_1", "year_9999", "long"):
+                value = HOSTILE_FIELD_VALUES[kind]
+                if arg == "month":
+                    value = {"year_1": "0001-01", "year_9999": "9999-12"}.get(kind, value)
+                yield f"GET {path}?{arg}={kind}", "GET", path, {"query_string": {arg: value}}
+    for big in ("2147483648", "99999999999999999999", "9223372036854775808"):
+        for path in ("/classes/{big}", "/students/{big}", "/admin/classes/{big}", "/admin/users/{big}",
+                     "/students/{big}/delete", "/media/checkin/{big}.jpg", "/classes/{big}/report"):
+            yield f"GET {path} big={big}", "GET", path.replace("{big}", big), {}
+    for depth in (50, 1000, 100_000):
+        nested = "[" * depth + "]" * depth
+        for path in ("/api/v1/checkins", "/api/v1/unknowns", "/api/v1/heartbeat"):
+            yield f"API {path} nested {depth}", "POST", path, {"data": nested, "content_type": "application/json",
+                                                              "api": "camera"}
+            yield f"API {path} nested-object {depth}", "POST", path, {
+                "data": '{"events": ' + nested + "}", "content_type": "application/json", "api": "camera"}
+    for label, body in {"invalid-utf8": b'{"events": ["\xff\xfe"]}', "nul-bytes": b'{"events": [\x00]}',
+                        "lone-surrogate": b'{"events": [{"event_id": "\\ud800"}]}', "huge-number": b'{"events": [1e999999]}',
+                        "bigint": b'{"events": [' + b"9" * 5000 + b"]}", "empty": b"", "bom": b"\xef\xbb\xbf{}",
+                        "nan": b'{"events": [NaN]}', "not-object": b'"events"'}.items():
+        for path in ("/api/v1/checkins", "/api/v1/unknowns", "/api/v1/heartbeat"):
+            yield f"API {path} {label}", "POST", path, {"data": body, "content_type": "application/json",
+                                                         "api": "camera"}
+    for arg, values in {"since": ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "\x00", "²"],
+                        "after_id": ["²", "99999999999999999999999", "-1", "\x00"],
+                        "limit": ["²", "1e3", "99999999999999999999"]}.items():
+        for value in values:
+            query = {"since": "2026-09-01T00:00:00Z", arg: value}
+            yield f"API /checkins?{arg}={value!r}", "GET", "/api/v1/checkins", {"query_string": query, "api": "integration"}
+    for date in ("0001-01-01", "9999-12-31", "²", "\x00", "2026-02-30"):
+        yield f"API /roll?date={date!r}", "GET", "/api/v1/roll", {"query_string": {"class": "6A1", "date": date},
+                                                                   "api": "integration"}
+    for value in ("\x00", "²" * 100, "x" * 100):
+        yield f"API /roll?class={value[:5]!r}", "GET", "/api/v1/roll", {"query_string": {"class": value},
+                                                                       "api": "integration"}
+        yield f"API /gallery?model={value[:5]!r}", "GET", "/api/v1/gallery", {"query_string": {"model": value},
+                                                                              "api": "camera"}

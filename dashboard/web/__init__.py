@@ -13,8 +13,10 @@ from flask import Flask
 def register_web(app: Flask) -> None:
     """Register every page blueprint and the template helpers they share."""
     from dashboard.web import admin, admin_people, pages, records, roll_pages
+    from dashboard.forms import typed
     from dashboard.web.access import inject_template_context
 
     for blueprint in (pages.bp, roll_pages.bp, records.bp, admin.bp, admin_people.bp):
         app.register_blueprint(blueprint)
     app.context_processor(inject_template_context)
+    app.context_processor(lambda: {"typed": typed})

@@ -14,9 +14,11 @@ from attendance.directory import check_student_code, find_student, normalise_nam
 from attendance.errors import Conflict, ImageError, InvalidInput, PhotoRejected
 from attendance.imports import import_roster, parse_date, read_roster
 from attendance.names import vietnamese_sort_key
+from attendance.text import check_text
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required
+from dashboard.forms import parse_id, parse_ids
 from dashboard.i18n import describe_error
 from dashboard.web.access import class_sort_key, require_school, require_student
 from dashboard.web.admin import audit
@@ -32,10 +34,10 @@ def _school_classes(school_id: int) -> list[SchoolClass]:
 
 
 def _class_of_form(school_id: int) -> SchoolClass | None:
-    value = request.form.get("class_id", "")
-    if not value.isdigit():
+    class_id = parse_id(request.form.get("class_id"))
+    if class_id is None:
         return None
-    school_class = get_db_session().get(SchoolClass, int(value))
+    school_class = get_db_session().get(SchoolClass, class_id)
     if school_class is None or school_class.school_id != school_id:
         raise InvalidInput("unknown class")
     return school_class
@@ -48,9 +50,7 @@ def students():
     db = get_db_session()
     if request.method == "POST":
         code = check_student_code(request.form.get("student_code", ""))
-        name = normalise_name(request.form.get("full_name", ""))
-        if not name:
-            raise InvalidInput("the name is empty")
+        name = check_text(normalise_name(request.form.get("full_name", "")), "the name", 200, min_chars=1)
         if find_student(db, school, code) is not None:
             raise Conflict(f"student code {code} is already in use")
         school_class = _class_of_form(school.id)
@@ -67,8 +67,8 @@ def students():
     class_id = request.args.get("class_id", "")
     query_text = unicodedata.normalize("NFC", request.args.get("q", "")).strip()
     query = select(Student).where(Student.school_id == school.id)
-    if class_id.isdigit():
-        query = query.where(Student.class_id == int(class_id))
+    if parse_id(class_id):
+        query = query.where(Student.class_id == parse_id(class_id))
     elif class_id == "none":
         query = query.where(Student.class_id.is_(None))
     if query_text:
@@ -90,7 +90,7 @@ def _apply_consent(student: Student) -> None:
     if given and not student.consent_given:
         student.consent_at = utcnow()
     student.consent_given = given
-    student.consent_by = normalise_name(request.form.get("consent_by", ""))[:200]
+    student.consent_by = check_text(normalise_name(request.form.get("consent_by", "")), "the guardian's name", 200)
 
 
 @bp.route("/students/<int:student_id>/edit", methods=["GET", "POST"])
@@ -104,9 +104,7 @@ def edit_student(student_id: int):
         other = find_student(db, school, code) if code != student.student_code else None
         if other is not None:
             raise Conflict(f"student code {code} is already in use")
-        name = normalise_name(request.form.get("full_name", ""))
-        if not name:
-            raise InvalidInput("the name is empty")
+        name = check_text(normalise_name(request.form.get("full_name", "")), "the name", 200, min_chars=1)
         school_class = _class_of_form(student.school_id)
         student.student_code, student.full_name = code, name
         student.class_id = school_class.id if school_class else None
@@ -222,7 +220,7 @@ def users():
                            None if role == "district_admin" else school.id,
                            full_name=request.form.get("full_name", ""), language=get_settings().default_language)
         if role == "teacher":
-            set_teacher_classes(db, user, [int(v) for v in request.form.getlist("class_ids") if v.isdigit()])
+            set_teacher_classes(db, user, parse_ids(request.form.getlist("class_ids")))
         audit("user.create", f"user:{user.username}", school_id=user.school_id,
               detail={"role": role, "classes": [c.code for c in user.classes]})
         db.commit()
@@ -253,7 +251,7 @@ def edit_user(user_id: int):
             db.commit()
             flash(_("Password of %(name)s changed; their open sessions were ended.", name=user.username), "success")
             return redirect(url_for("admin_people.edit_user", user_id=user.id))
-        user.full_name = normalise_name(request.form.get("full_name", ""))[:200]
+        user.full_name = check_text(normalise_name(request.form.get("full_name", "")), "the full name", 200)
         active = request.form.get("active") == "on"
         if user.id == current_user.id and not active:
             raise InvalidInput("you cannot deactivate yourself")
@@ -261,7 +259,7 @@ def edit_user(user_id: int):
             rotate_session_token(user)
         user.active = active
         if user.role == "teacher":
-            set_teacher_classes(db, user, [int(v) for v in request.form.getlist("class_ids") if v.isdigit()])
+            set_teacher_classes(db, user, parse_ids(request.form.getlist("class_ids")))
         audit("user.update", f"user:{user.username}", school_id=user.school_id,
               detail={"active": active, "classes": [c.code for c in user.classes]})
         db.commit()

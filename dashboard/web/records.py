@@ -17,6 +17,7 @@ from attendance.roll import day_rules, holidays_between
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required, login_required
+from dashboard.forms import parse_id
 from dashboard.web.access import (
     can_see_school, now_at, parse_month, require_school, require_student, school_today, visible_classes,
 )
@@ -144,7 +145,7 @@ def assign_unknown(unknown_id: int):
 
     unknown = _require_unknown(unknown_id)
     student_id = request.form.get("student_id", "")
-    student = require_student(int(student_id)) if student_id.isdigit() else None
+    student = require_student(parse_id(student_id)) if parse_id(student_id) else None
     if student is None or student.school_id != unknown.school_id:
         flash(_("Choose a student of this school."), "error")
         return redirect(url_for("records.unknown_faces"))
