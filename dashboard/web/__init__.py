@@ -12,7 +12,8 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     """Register every page blueprint and the template helpers they share."""
-    from dashboard.web import admin, admin_people, pages, records, roll_pages
+    # admin_import adds its views to admin_people.bp
+    from dashboard.web import admin, admin_import, admin_people, pages, records, roll_pages  # noqa: F401
     from dashboard.forms import typed
     from dashboard.web.access import inject_template_context
 

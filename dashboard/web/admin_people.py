@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from attendance.db.models import ROLES, School, SchoolClass, Student, User, utcnow
 from attendance.directory import check_student_code, find_student, normalise_name
 from attendance.errors import Conflict, ImageError, InvalidInput, PhotoRejected
-from attendance.imports import import_roster, parse_date, read_roster
+from attendance.imports import parse_date
 from attendance.names import vietnamese_sort_key
 from attendance.text import check_text
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
@@ -132,26 +132,6 @@ def toggle_active(student_id: int):
     if request.form.get("back") == "list":
         return redirect(url_for("admin_people.students"))
     return redirect(url_for("records.student", student_id=student.id))
-
-
-@bp.route("/students/import", methods=["GET", "POST"])
-@admin_required
-def import_students():
-    school = require_school()
-    if request.method == "GET":
-        return render_template("admin/import.html", report=None)
-    upload = request.files.get("roster")
-    if upload is None or not upload.filename:
-        raise InvalidInput("choose a .csv or .xlsx file")
-    rows, errors = read_roster(upload.read(), upload.filename)
-    db = get_db_session()
-    report = import_roster(db, school, rows, school_year=request.form.get("school_year", "").strip()[:9])
-    report.errors = errors
-    audit("student.import", f"file:{upload.filename[:100]}", school_id=school.id, detail={
-        "created": report.created, "updated": report.updated, "errors": len(errors),
-        "classes_created": report.classes_created})
-    db.commit()
-    return render_template("admin/import.html", report=report, filename=upload.filename)
 
 
 @bp.route("/students/<int:student_id>/photos", methods=["POST"])
