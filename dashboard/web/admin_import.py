@@ -32,7 +32,7 @@ PREVIEW_ROWS = 200  # the preview lists this many rows; all are imported
 def import_students():
     """Upload a roster, see a preview (nothing stored yet), then confirm: the preview sends the table back."""
     school = require_school()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: never a state change (HEAD also skips CSRF)
         return render_template("admin/import.html", report=None, preview=None)
     school_year = check_text(request.form.get("school_year", "").strip(), "the school year", 9)
     if request.form.get("action") == "confirm":

@@ -89,7 +89,7 @@ def _aware(value):
 def delete_student(student_id: int):
     """Delete a student completely: rows (templates, check-ins, overrides by cascade) and every file on disk."""
     student = require_student(student_id)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: never a state change (HEAD also skips CSRF)
         return render_template("student_delete.html", student=student)
     if request.form.get("confirm_code", "").strip() != student.student_code:
         flash(_("Type the student code to confirm the deletion."), "error")
