@@ -127,11 +127,29 @@ def create_api_token(session, name: str, school: School | None = None, *,
     return row, token
 
 
-def revoke_api_token(session, row: ApiToken, at: dt.datetime) -> ApiToken:
-    """Revoke an integration token from ``at``. Idempotent."""
+def revoke_api_token(session, row: ApiToken, at: dt.datetime, actor: str = "cli") -> ApiToken:
+    """Revoke an integration token from ``at`` (audited as ``actor``); it stops working at once. Idempotent."""
     if row.revoked_at is None:
         row.revoked_at = at
+        session.add(AuditEntry(school_id=row.school_id, actor=actor, action="api_token.revoke",
+                               target=f"token:{row.name}"))
         session.flush()
+    return row
+
+
+def list_api_tokens(session, school: School | None = None) -> list[ApiToken]:
+    """Integration tokens, oldest first: ``school``'s own (None: every token, district ones included)."""
+    query = select(ApiToken).order_by(ApiToken.created_at, ApiToken.id)
+    if school is not None:
+        query = query.where(ApiToken.school_id == school.id)
+    return list(session.scalars(query))
+
+
+def find_api_token(session, token_id: int, school: School | None = None) -> ApiToken:
+    """The integration token with id ``token_id`` (of ``school``, when given); NotFound otherwise."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (school is not None and row.school_id != school.id):
+        raise NotFound(f"no integration token with id {token_id}")
     return row
 
 

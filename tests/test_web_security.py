@@ -83,3 +83,54 @@ def test_forty_concurrent_wrong_passwords_let_exactly_five_through(app, world, m
         thread.join(60)
     assert len(statuses) == 40
     assert statuses.count(401) == 5 and statuses.count(429) == 35
+
+
+def test_integration_tokens_are_listed_and_revoked_on_the_command_line(cli, db, world):
+    from attendance.cameras import authenticate_api_token
+
+    _, token, _ = cli("api-tokens", "add", "sis", "--school", "LL")
+    status, out, _ = cli("api-tokens", "list")
+    assert status == 0 and "sis\tLL\tactive" in out and token.strip() not in out
+    token_id = out.split("\t", 1)[0]
+    assert cli("api-tokens", "revoke", token_id)[0] == 0
+    assert "revoked" in cli("api-tokens", "list")[1]
+    assert cli("api-tokens", "revoke", "999")[0] != 0
+    with db.session() as s, pytest.raises(Exception):
+        authenticate_api_token(s, token.strip())
+
+
+def test_webhooks_are_listed_and_removed_on_the_command_line(cli, db, world):
+    from attendance.db.models import Webhook
+
+    _, secret, _ = cli("webhooks", "add", "https://sis.example.edu.vn/hook")
+    status, out, _ = cli("webhooks", "list")
+    assert status == 0 and "https://sis.example.edu.vn/hook" in out and secret.strip() not in out
+    assert cli("webhooks", "remove", out.split("\t", 1)[0])[0] == 0
+    assert cli("webhooks", "list")[1] == ""
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Webhook)) == 0
+        assert s.scalar(select(AuditEntry.action).where(AuditEntry.action == "webhook.remove")) == "webhook.remove"
+
+
+def test_an_admin_lists_revokes_and_removes_integrations(app, client, db, world):
+    from attendance.cameras import create_api_token
+    from attendance.db.models import ApiToken, School, Webhook
+    from attendance.webhooks import create_webhook
+
+    with db.session() as s:
+        school = s.scalar(select(School))
+        row, token = create_api_token(s, "parents-app", school)
+        hook, _ = create_webhook(s, school, "https://hooks.example.vn/a")
+        other = make_school(s, "XX")
+        foreign, _ = create_api_token(s, "other-school", other)
+        ids = (row.id, hook.id, foreign.id)
+    client.post("/login", data={"username": "admin", "password": PASSWORD})
+    page = client.get("/admin/integrations").get_data(as_text=True)
+    assert "parents-app" in page and "https://hooks.example.vn/a" in page and token not in page
+    assert "other-school" not in page
+    assert client.post(f"/admin/integrations/tokens/{ids[0]}/revoke").status_code == 302
+    assert client.post(f"/admin/integrations/webhooks/{ids[1]}/remove").status_code == 302
+    assert client.post(f"/admin/integrations/tokens/{ids[2]}/revoke").status_code in (302, 404)
+    with db.session() as s:
+        assert s.get(ApiToken, ids[0]).revoked_at is not None and s.get(Webhook, ids[1]) is None
+        assert s.get(ApiToken, ids[2]).revoked_at is None  # another school's token is out of reach

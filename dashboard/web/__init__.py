@@ -12,8 +12,10 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     """Register every page blueprint and the template helpers they share."""
-    # admin_import adds its views to admin_people.bp
-    from dashboard.web import admin, admin_import, admin_people, pages, records, roll_pages  # noqa: F401
+    # admin_import and admin_integrations add their views to admin_people.bp and admin.bp
+    from dashboard.web import (  # noqa: F401
+        admin, admin_import, admin_integrations, admin_people, pages, records, roll_pages,
+    )
     from dashboard.forms import typed
     from dashboard.web.access import inject_template_context
 
