@@ -27,6 +27,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from attendance.db import Database
 from attendance.errors import AttendanceError, InvalidInput
+from attendance.logsafe import install_safe_log_records
 from attendance.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
                database: Database | None = None) -> Flask:
     """Build the dashboard for ``settings`` (read from the environment when None)."""
     settings = settings or load_settings(Settings)
+    install_safe_log_records()
     app = DashboardFlask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(

@@ -22,7 +22,10 @@ from flask_login import login_required as _login_required
 
 from attendance.db.models import User
 from attendance.text import text_problem
-from attendance.users import authenticate, normalise_username, record_audit, rotate_session_token
+from attendance.errors import InvalidInput, PermissionDenied
+from attendance.users import (
+    authenticate, change_own_password, normalise_username, record_audit, rotate_session_token,
+)
 from dashboard.i18n import LANGUAGES
 
 logger = logging.getLogger(__name__)
@@ -236,6 +239,30 @@ def logout():
     session.clear()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@auth_bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """A user changes their own password; their other sessions end, this one goes on."""
+    from dashboard.app import get_db_session
+
+    if request.method != "POST":
+        return render_template("account_password.html")
+    new_password = request.form.get("password", "")
+    if new_password != request.form.get("password_confirm", ""):
+        raise InvalidInput("the two passwords differ")
+    db = get_db_session()
+    user = current_user.row
+    try:
+        change_own_password(user, request.form.get("current_password", ""), new_password)
+    except PermissionDenied as err:
+        raise InvalidInput(err.message) from err  # the form comes back with the message, no 403 page
+    record_audit(db, f"user:{user.username}", "user.password_change", user_id=user.id, school_id=user.school_id)
+    db.commit()
+    login_user(WebUser(user))  # the new session token: this browser stays logged in
+    flash(_("Your password was changed; your other sessions were ended."), "success")
+    return redirect(url_for("pages.home"))
 
 
 @auth_bp.route("/language", methods=["POST"])

@@ -134,3 +134,70 @@ def test_an_admin_lists_revokes_and_removes_integrations(app, client, db, world)
     with db.session() as s:
         assert s.get(ApiToken, ids[0]).revoked_at is not None and s.get(Webhook, ids[1]) is None
         assert s.get(ApiToken, ids[2]).revoked_at is None  # another school's token is out of reach
+
+
+@pytest.mark.parametrize("password, reason", [
+    ("1234567890", "common"), ("Matkhau123", "common"), ("qwertyuiop", "common"), ("aaaaaaaaaaaa", "repeats"),
+    ("abcabcabcabc", "repeats"), ("ab12ab12ab12", "repeats"), ("3456789012", "run"), ("zyxwvutsrqpon", "run"),
+    ("lan-secret-99", "username"), ("short", "at least"),
+])
+def test_weak_passwords_are_refused_with_the_reason(password, reason):
+    from attendance.errors import InvalidInput
+    from attendance.passwords import check_password_strength
+
+    with pytest.raises(InvalidInput, match=reason):
+        check_password_strength(password, "lan")
+
+
+@pytest.mark.parametrize("password", ["correct horse battery", "mèo con đi học sớm", "Tr4ng-xanh-2026!"])
+def test_good_passphrases_pass(password):
+    from attendance.passwords import check_password_strength
+
+    check_password_strength(password, "lan")
+
+
+def test_usernames_are_nfkc_normalised(db):
+    from attendance.users import authenticate, create_user, normalise_username
+
+    assert normalise_username("ａｄｍｉｎ１") == "admin1"
+    with db.session() as s:
+        create_user(s, "ａｄｍｉｎ１", "correct horse battery", "district_admin", None)
+    with db.session() as s:
+        assert authenticate(s, "admin1", "correct horse battery") is not None
+        assert authenticate(s, "ＡＤＭＩＮ１", "correct horse battery") is not None
+
+
+def test_a_user_changes_their_own_password(app, client, db, world):
+    from attendance.db.models import User
+
+    client.post("/login", data={"username": "admin", "password": PASSWORD})
+    other = app.test_client()
+    other.post("/login", data={"username": "admin", "password": PASSWORD})
+    assert client.get("/account/password").status_code == 200
+    wrong = client.post("/account/password", data={"current_password": "nope nope nope", "password": "new pass phrase 7",
+                                                   "password_confirm": "new pass phrase 7"})
+    assert wrong.status_code == 302 and "flash error" in client.get(wrong.headers["Location"]).get_data(as_text=True)
+    weak = client.post("/account/password", data={"current_password": PASSWORD, "password": "1234567890",
+                                                  "password_confirm": "1234567890"})
+    assert weak.status_code == 302
+    done = client.post("/account/password", data={"current_password": PASSWORD, "password": "new pass phrase 7",
+                                                  "password_confirm": "new pass phrase 7"})
+    assert done.status_code == 302
+    assert client.get("/today").status_code == 200  # this browser stays logged in
+    assert other.get("/today").status_code == 302  # the other session ended
+    with db.session() as s:
+        assert s.scalar(select(AuditEntry.action).where(AuditEntry.action == "user.password_change"))
+        assert s.scalar(select(User).where(User.username == "admin")) is not None
+    fresh = app.test_client()
+    assert fresh.post("/login", data={"username": "admin", "password": "new pass phrase 7"}).status_code == 302
+
+
+def test_a_newline_in_a_username_cannot_forge_a_log_line(client, world, caplog):
+    import logging
+
+    forged = "nobody\nINFO dashboard.auth: login ok for admin" + "x" * 5000
+    with caplog.at_level(logging.INFO):
+        client.post("/login", data={"username": forged, "password": "wrong password 1"})
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages and all("\n" not in m and len(m) < 1000 for m in messages)
+    assert any("nobody\\ninfo" in m for m in messages)  # (usernames are lower-cased)
