@@ -228,6 +228,15 @@ def _register_error_handlers(app: Flask) -> None:
 
             return error_response(400, "csrf", err.description)
         message = _("The form had expired. Please try again.")
+        referrer = _same_site_referrer()
+        if request.method == "POST" and referrer:
+            # the session ended while the person typed: keep what they typed for the page they came from,
+            # which asks them to log in first if need be
+            from dashboard.forms import remember_form
+
+            remember_form(referrer.split("?", 1)[0])
+            flash(_("Your session had ended. What you typed is kept: check it and send it again."), "error")
+            return redirect(referrer)
         return render_template("error.html", status=400, message=message), 400
 
     @app.errorhandler(HTTPException)

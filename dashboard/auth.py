@@ -26,6 +26,7 @@ from attendance.errors import InvalidInput, PermissionDenied
 from attendance.users import (
     authenticate, change_own_password, normalise_username, record_audit, rotate_session_token,
 )
+from dashboard.forms import TYPED_KEY
 from dashboard.i18n import LANGUAGES
 
 logger = logging.getLogger(__name__)
@@ -145,9 +146,26 @@ def init_auth(app: Flask) -> LoginManager:
     manager.login_message = None  # the login page says enough
     manager.session_protection = "basic"
     manager.user_loader(load_user)
+    manager.unauthorized_handler(_ask_to_log_in)
     app.extensions["login_throttle"] = LoginThrottle()
     app.register_blueprint(auth_bp)
     return manager
+
+
+def _ask_to_log_in():
+    """Not logged in (or the session ended): to the login page, then back. A form sent after the session
+    ended is kept for the page it came from, so a typed reason is not lost."""
+    from dashboard.forms import remember_form
+
+    target = request.full_path if request.method == "GET" else ""
+    if request.method == "POST":
+        from dashboard.app import _same_site_referrer
+
+        target = _same_site_referrer()
+        if target:
+            remember_form(target.split("?", 1)[0])
+            flash(_("Your session had ended. What you typed is kept: check it and send it again."), "error")
+    return redirect(url_for("auth.login", next=_safe_next(target.rstrip("?")) or None))
 
 
 def load_user(user_id: str) -> WebUser | None:
@@ -215,7 +233,10 @@ def login():
         return render_template("login.html", next=next_url, username=username), 401
     throttle.succeeded(username, address, ticket)
     language = session.get("language")
+    typed_form = session.get(TYPED_KEY)  # a form the session ended under: given back after the login
     session.clear()  # a fresh session: no fixation, nothing left from before the login
+    if typed_form:
+        session[TYPED_KEY] = typed_form
     login_user(WebUser(user))
     if language in LANGUAGES and language != user.language:
         user.language = language

@@ -116,3 +116,39 @@ def test_deeply_nested_json_is_malformed_json(client, app, db, depth):
     response = client.post("/api/v1/checkins", data="[" * depth + "]" * depth, content_type="application/json",
                            headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "malformed_json"
+
+
+def csrf_token(client, path: str) -> str:
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def test_a_reason_typed_while_the_session_ended_is_given_back_after_logging_in(settings, db, world):
+    """CSRF on, as in production: the teacher's session ends (here: logged out elsewhere) while typing."""
+    from dashboard import create_app
+    from attendance.db.models import User
+
+    app = create_app(settings, test_config={"TESTING": True}, database=db)
+    app.config["CLOCK"] = lambda: NOW
+    with db.session() as s:
+        make_user(s, "lan", school=s.get(Student, world["student_id"]).school_class.school, role="teacher",
+                  password=PASSWORD, classes=[s.get(Student, world["student_id"]).school_class])
+    client = app.test_client()
+    client.post("/login", data={"username": "lan", "password": PASSWORD, "csrf_token": csrf_token(client, "/login")})
+    roll = f"/classes/{world['class_id']}?date=2026-09-07"
+    token = csrf_token(client, roll)
+    with db.session() as s:  # the session ends on the server: logged out on another device
+        s.scalar(select(User).where(User.username == "lan")).session_token = "ended"
+    reason = "Ốm, có giấy của mẹ"
+    response = client.post(f"/classes/{world['class_id']}/override", headers={"Referer": f"http://localhost{roll}"},
+                           data={"csrf_token": token, "student_id": world["student_id"], "date": "2026-09-07",
+                                 "action": "excused", "reason": reason})
+    assert response.status_code == 302
+    login_page = client.get(response.headers["Location"], follow_redirects=True)
+    assert "login" in login_page.request.path
+    back = client.post(login_page.request.full_path, data={
+        "username": "lan", "password": PASSWORD, "csrf_token": csrf_token(client, "/login"),
+        "next": roll})
+    page = client.get(back.headers["Location"]).get_data(as_text=True)
+    assert f'value="{reason}"' in page and "<details class=\"mark\" open>" in page
