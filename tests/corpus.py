@@ -115,6 +115,17 @@ FORMS = {  # path template -> a valid form; {ids} are filled in by the test
     "/classes/{class_id}/override": {"student_id": "{student_id}", "date": "2026-09-07", "action": "excused",
                                      "reason": "ốm"},
     "/login": {"username": "nobody", "password": "wrong password", "next": "/today"},
+    "/language": {"language": "en", "next": "/today"},
+    "/admin/school/holidays#delete": {"action": "delete", "holiday_id": "1"},
+    "/admin/users/{user_id}#password": {"action": "password", "password": "a long pass phrase 42",
+                                        "password_confirm": "a long pass phrase 42"},
+    "/students/{student_id}/delete": {"confirm_code": "HS999"},
+    "/admin/students/{student_id}/active": {"back": "list"},
+    "/unknown/{unknown_id}/assign": {"student_id": "{student_id}"},
+    "/account/password": {"current_password": "wrong password", "password": "a long pass phrase 42",
+                          "password_confirm": "a long pass phrase 42"},
+    "/admin/students/import": {"action": "confirm", "table": '[["student_code","full_name","class"]]',
+                               "school_year": "2026-2027"},
 }
 
 PAGES = {"/today": ("school",), "/classes/{class_id}": ("date",), "/classes/{class_id}/report": ("month",),
@@ -128,7 +139,7 @@ def malformed_requests() -> Iterator[tuple[str, str, str, dict]]:
     for path, form in FORMS.items():
         for field in form:
             for kind, value in HOSTILE_FIELD_VALUES.items():
-                yield f"POST {path} {field}={kind}", "POST", path, {"data": {**form, field: value}}
+                yield f"POST {path} {field}={kind}", "POST", path.split("#")[0], {"data": {**form, field: value}}
     for path, args in PAGES.items():
         for arg in args:
             for kind in ("nul", "superscript", "huge_int", "crlf", "year_1", "year_9999", "long"):

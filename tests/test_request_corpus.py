@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from attendance.cameras import create_api_token
-from attendance.db.models import CheckIn, SchoolClass, Student, User
+from attendance.db.models import CheckIn, SchoolClass, Student, UnknownFace, User
 from corpus import malformed_requests
 from factories import make_camera, make_class, make_school, make_student, make_user
 
@@ -29,9 +29,13 @@ def world(app, db):
         make_student(s, klass, "HS002", "Trần Thị Bình")
         make_user(s, "admin", school=school, role="school_admin", password=PASSWORD)
         teacher = make_user(s, "lan", school=school, role="teacher", password=PASSWORD, classes=[klass])
-        _, camera_token = make_camera(s, school, "gate-1")
+        camera, camera_token = make_camera(s, school, "gate-1")
         _, api_token = create_api_token(s, "sis", school)
-        ids = {"class_id": klass.id, "student_id": student.id, "user_id": teacher.id}
+        unknown = UnknownFace(school_id=school.id, camera_id=camera.id, event_id="u-1", captured_at=NOW,
+                              received_at=NOW, school_date=NOW.date(), status="open")
+        s.add(unknown)
+        s.flush()
+        ids = {"class_id": klass.id, "student_id": student.id, "user_id": teacher.id, "unknown_id": unknown.id}
     return {"ids": ids, "camera": {"Authorization": f"Bearer {camera_token}"},
             "integration": {"Authorization": f"Bearer {api_token}"}}
 
