@@ -79,6 +79,7 @@ def test_identify_reports_every_image_of_a_run(cli, session, tmp_path):
     assert status == 1
 
 
+@pytest.mark.realfaces
 def test_bulk_enrollment_goes_on_past_a_thin_image_and_keeps_no_orphan_photo(settings, tmp_path, db, monkeypatch):
     from attendance.cli.enroll_cmd import main as enroll_main
 
