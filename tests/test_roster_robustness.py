@@ -12,7 +12,7 @@ import re
 import zipfile
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from sqlalchemy import select
 
 from attendance.db.models import Student
