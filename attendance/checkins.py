@@ -38,7 +38,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from attendance.db.models import Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
@@ -249,6 +249,8 @@ def _insert_rows(session, model: type, rows: list[dict[str, Any]]) -> tuple[dict
         with attempt():
             return _insert_many(session, model, rows), {}
     except StatementError as err:
+        if not _refuses_a_value(err):
+            raise
         if len(rows) == 1:
             return {}, {rows[0]["event_id"]: _database_problem(err)}
         logger.warning("a batch of %d %s rows was refused (%s); inserting one by one", len(rows),
@@ -260,8 +262,17 @@ def _insert_rows(session, model: type, rows: list[dict[str, Any]]) -> tuple[dict
             with attempt():
                 inserted.update(_insert_many(session, model, [row]))
         except StatementError as err:
+            if not _refuses_a_value(err):
+                raise
             refused[row["event_id"]] = _database_problem(err)
     return inserted, refused
+
+
+def _refuses_a_value(err: StatementError) -> bool:
+    """Whether the database refused a value of the rows (too long, out of range, not encodable), as opposed
+    to failing itself (connection lost, lock timeout): then the request must fail and the agent retry, or
+    events answered "error" would be dropped by the agent and lost."""
+    return isinstance(err, (DataError, IntegrityError)) or not isinstance(err, DBAPIError)
 
 
 def _database_problem(err: StatementError) -> str:

@@ -140,3 +140,19 @@ def test_purge_removes_orphan_snapshot_and_photo_files(app, client, db, gate, se
         assert purge_orphan_files(s, instance, NOW) == 2
     assert not any(p.exists() for p in orphans)
     assert fresh.exists() and (instance / kept).exists()
+
+
+def test_a_database_failure_fails_the_request_so_the_agent_retries(app, client, db, gate, monkeypatch):
+    """A lost connection is not the events' fault: answering "error" would make the agent drop them."""
+    from sqlalchemy.exc import OperationalError
+
+    import attendance.checkins as checkins
+
+    def down(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(checkins, "_insert_many", down)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = post(client, gate, [event(1), event(2, "HS002")])
+    assert response.status_code == 500
+    assert count(db, CheckIn) == 0
