@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from attendance.db.models import ApiToken, AuditEntry, Camera, School
 from attendance.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from attendance.text import check_text
 
 CAMERA_TOKEN_PREFIX = "cam_"
 API_TOKEN_PREFIX = "api_"
@@ -42,13 +43,12 @@ def create_camera(session, school: School, name: str, location: str = "", *,
                   actor: str = "cli") -> tuple[Camera, str]:
     """Register a camera of ``school`` (audited as ``actor``, e.g. "user:an"); returns it and its bearer
     token: show the token once, never log or store it."""
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise InvalidInput("a camera name must be 1 to 100 characters")
+    name = check_text(name.strip(), "a camera name", 100, min_chars=1)
+    location = check_text(location.strip(), "the camera's location", 200)
     if session.scalar(select(Camera.id).where(Camera.school_id == school.id, Camera.name == name)) is not None:
         raise Conflict(f"school {school.code} already has a camera named {name!r}")
     token = _new_token(CAMERA_TOKEN_PREFIX)
-    camera = Camera(school_id=school.id, name=name, location=location.strip(), token_hash=hash_token(token))
+    camera = Camera(school_id=school.id, name=name, location=location, token_hash=hash_token(token))
     session.add(camera)
     try:
         session.flush()
@@ -127,11 +127,29 @@ def create_api_token(session, name: str, school: School | None = None, *,
     return row, token
 
 
-def revoke_api_token(session, row: ApiToken, at: dt.datetime) -> ApiToken:
-    """Revoke an integration token from ``at``. Idempotent."""
+def revoke_api_token(session, row: ApiToken, at: dt.datetime, actor: str = "cli") -> ApiToken:
+    """Revoke an integration token from ``at`` (audited as ``actor``); it stops working at once. Idempotent."""
     if row.revoked_at is None:
         row.revoked_at = at
+        session.add(AuditEntry(school_id=row.school_id, actor=actor, action="api_token.revoke",
+                               target=f"token:{row.name}"))
         session.flush()
+    return row
+
+
+def list_api_tokens(session, school: School | None = None) -> list[ApiToken]:
+    """Integration tokens, oldest first: ``school``'s own (None: every token, district ones included)."""
+    query = select(ApiToken).order_by(ApiToken.created_at, ApiToken.id)
+    if school is not None:
+        query = query.where(ApiToken.school_id == school.id)
+    return list(session.scalars(query))
+
+
+def find_api_token(session, token_id: int, school: School | None = None) -> ApiToken:
+    """The integration token with id ``token_id`` (of ``school``, when given); NotFound otherwise."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (school is not None and row.school_id != school.id):
+        raise NotFound(f"no integration token with id {token_id}")
     return row
 
 

@@ -14,7 +14,15 @@ field, a timestamp without a zone), ``unknown_student`` (no active student of th
 registered), ``future_day`` (captured on a school-local day after the server's today: a camera cannot
 check a student in for tomorrow), ``bad_snapshot`` (not base64, not a JPEG, too large). A refused event's
 snapshot is never written. A check-in of a day already past (an agent that was offline) is stored, changes
-that day's roll and is audited as ``checkin.past_day``.
+that day's roll and is audited as ``checkin.past_day``. Text that no database can store (a NUL,
+an unpaired surrogate, a control character), a non-finite number anywhere (``NaN`` in ``liveness``) or a
+timestamp whose UTC value is out of range is ``invalid_event``; should the database still refuse a row,
+that row alone is ``invalid_event`` and the others are stored.
+
+A snapshot file is written only for an event that was stored, after its row is inserted; a snapshot that
+cannot be written (a full disk) is dropped, the check-in kept, and its result carries
+``"warning": {"code": "snapshot_not_saved", ...}``. A file left by a transaction that failed to commit
+names no row, and ``erasure.purge_orphan_files`` removes it.
 
 A check-in whose ``liveness.verdict`` is ``suspected_attack`` (camera_agent/spoof.py: the face looked like a
 photo or a screen) follows the ``liveness_action`` setting: ``flag`` stores it with ``review_status`` "pending"
@@ -32,16 +40,19 @@ import logging
 import math
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from attendance.db.models import AuditEntry, Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
 from attendance.settings import Settings
+from attendance.text import text_problem
 from attendance.webhooks import enqueue_checkins
 
 logger = logging.getLogger(__name__)
@@ -51,10 +62,13 @@ MAX_SNAPSHOT_BYTES = 1024 * 1024
 MAX_LIVENESS_KEYS = 32
 SUSPECTED_ATTACK = "suspected_attack"  # the agent's liveness verdict that flags an event
 LIVENESS_ACTIONS = ("flag", "refuse")
+MAX_LIVENESS_TEXT_CHARS = 200
 # An agent's clock may be a little ahead of (or behind) the server's; a day off is a broken clock.
 MAX_FUTURE_SKEW = dt.timedelta(days=1)
 DEFAULT_MAX_AGE_DAYS: int = Settings.checkin_max_age_days
 JPEG_MAGIC = b"\xff\xd8\xff"
+EARLIEST_AT = dt.datetime(1, 1, 3, tzinfo=dt.timezone.utc)
+LATEST_AT = dt.datetime(9999, 12, 29, tzinfo=dt.timezone.utc)
 
 
 class EventError(Exception):
@@ -84,7 +98,19 @@ def _event_id(event: Any) -> str:
     event_id = event.get("event_id")
     if not isinstance(event_id, str) or not 1 <= len(event_id) <= MAX_EVENT_ID_CHARS:
         raise EventError("invalid_event", f"event_id must be a string of 1 to {MAX_EVENT_ID_CHARS} characters")
+    _check_text(event_id, "event_id")
     return event_id
+
+
+def _check_text(value: str, key: str) -> None:
+    problem = text_problem(value)
+    if problem:
+        raise EventError("invalid_event", f"{key} {problem}")
+
+
+def _storable(value: Any) -> bool:
+    """Whether ``value`` is text a query may carry (the look-ups run before each event is checked)."""
+    return isinstance(value, str) and len(value) <= MAX_EVENT_ID_CHARS and text_problem(value) is None
 
 
 def _int(event: dict, key: str, *, required: bool) -> int | None:
@@ -111,6 +137,7 @@ def _str(event: dict, key: str, max_chars: int, *, required: bool) -> str | None
         return None
     if not isinstance(value, str) or not value or len(value) > max_chars:
         raise EventError("invalid_event", f"{key} must be a string of 1 to {max_chars} characters")
+    _check_text(value, key)
     return value
 
 
@@ -124,7 +151,13 @@ def parse_aware_datetime(value: Any, key: str = "captured_at") -> dt.datetime:
         raise EventError("invalid_event", f"{key} is not an ISO 8601 timestamp") from err
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise EventError("invalid_event", f"{key} has no time zone (add Z or +07:00)")
-    return parsed.astimezone(dt.timezone.utc)
+    try:  # 0001-01-01T00:00+14:00 and 9999-12-31T23:59-14:00 have no UTC value a datetime can hold
+        utc = parsed.astimezone(dt.timezone.utc)
+    except OverflowError as err:
+        raise EventError("invalid_event", f"{key} is out of range") from err
+    if not EARLIEST_AT <= utc <= LATEST_AT:  # room for any school's local date and the skew arithmetic
+        raise EventError("invalid_event", f"{key} is out of range")
+    return utc
 
 
 def oldest_accepted_at(camera: Camera, received_at: dt.datetime, max_age_days: int) -> dt.datetime:
@@ -157,8 +190,16 @@ def _liveness(event: dict) -> dict | None:
     if not isinstance(value, dict) or len(value) > MAX_LIVENESS_KEYS:
         raise EventError("invalid_event", f"liveness must be an object of at most {MAX_LIVENESS_KEYS} keys")
     for key, item in value.items():
-        if not isinstance(item, (int, float, str, bool)) or (isinstance(item, str) and len(item) > 200):
-            raise EventError("invalid_event", f"liveness.{key} must be a number, a boolean or a short string")
+        _check_text(key[:MAX_LIVENESS_TEXT_CHARS], "a liveness key")
+        if len(key) > MAX_LIVENESS_TEXT_CHARS:
+            raise EventError("invalid_event", f"liveness keys must be at most {MAX_LIVENESS_TEXT_CHARS} characters")
+        if (not isinstance(item, (int, float, str, bool))
+                or (isinstance(item, str) and len(item) > MAX_LIVENESS_TEXT_CHARS)
+                or (isinstance(item, float) and not math.isfinite(item))
+                or (isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**53)):
+            raise EventError("invalid_event", f"liveness.{key} must be a finite number, a boolean or a short string")
+        if isinstance(item, str):
+            _check_text(item, f"liveness.{key}")
     return value
 
 
@@ -177,21 +218,76 @@ def _snapshot(event: dict) -> _Snapshot | None:
     return _Snapshot(jpeg)
 
 
-def _save_snapshot(instance_path: str | Path | None, school_id: int, school_date: dt.date,
+def _snapshot_path(instance_path: str | Path | None, school_id: int, school_date: dt.date,
                    snapshot: _Snapshot | None) -> str | None:
-    """Write the JPEG under ``snapshots/<school_id>/<yyyy-mm-dd>/<uuid>.jpg``; the path relative to the instance."""
+    """Where the JPEG will lie, relative to the instance: ``snapshots/<school_id>/<yyyy-mm-dd>/<uuid>.jpg``."""
     if snapshot is None or instance_path is None:
         return None
-    relative = Path("snapshots") / str(school_id) / school_date.isoformat() / f"{uuid.uuid4().hex}.jpg"
+    return (Path("snapshots") / str(school_id) / school_date.isoformat() / f"{uuid.uuid4().hex}.jpg").as_posix()
+
+
+def _write_snapshot(instance_path: str | Path, relative: str, snapshot: _Snapshot) -> bool:
+    """Write one stored event's JPEG; False (and a log line) when the disk refuses it."""
     target = Path(instance_path) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(snapshot.jpeg)
-    return relative.as_posix()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(snapshot.jpeg)
+    except OSError as err:
+        logger.warning("snapshot %s not saved: %s", relative, err.strerror or err)
+        try:
+            target.unlink(missing_ok=True)  # a partly written file
+        except OSError:
+            pass
+        return False
+    return True
 
 
-def _discard_snapshot(instance_path: str | Path | None, relative: str | None) -> None:
-    if relative and instance_path is not None:
-        (Path(instance_path) / relative).unlink(missing_ok=True)
+def _insert_rows(session, model: type, rows: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, str]]:
+    """Insert ``rows`` in one statement; should the database refuse it, row by row, so one bad row fails
+    alone. ({event_id: id} inserted, {event_id: problem} refused by the database.)
+
+    On PostgreSQL a failed statement aborts the transaction, so each attempt runs in a savepoint; SQLite
+    undoes just the failed statement (and pysqlite's savepoints would commit early), so none is needed.
+    """
+    if not rows:
+        return {}, {}
+    postgres = session.get_bind().dialect.name == "postgresql"
+
+    def attempt():
+        return session.begin_nested() if postgres else nullcontext()
+
+    try:
+        with attempt():
+            return _insert_many(session, model, rows), {}
+    except StatementError as err:
+        if not _refuses_a_value(err):
+            raise
+        if len(rows) == 1:
+            return {}, {rows[0]["event_id"]: _database_problem(err)}
+        logger.warning("a batch of %d %s rows was refused (%s); inserting one by one", len(rows),
+                       model.__tablename__, type(err.orig or err).__name__)
+    inserted: dict[str, int] = {}
+    refused: dict[str, str] = {}
+    for row in rows:
+        try:
+            with attempt():
+                inserted.update(_insert_many(session, model, [row]))
+        except StatementError as err:
+            if not _refuses_a_value(err):
+                raise
+            refused[row["event_id"]] = _database_problem(err)
+    return inserted, refused
+
+
+def _refuses_a_value(err: StatementError) -> bool:
+    """Whether the database refused a value of the rows (too long, out of range, not encodable), as opposed
+    to failing itself (connection lost, lock timeout): then the request must fail and the agent retry, or
+    events answered "error" would be dropped by the agent and lost."""
+    return isinstance(err, (DataError, IntegrityError)) or not isinstance(err, DBAPIError)
+
+
+def _database_problem(err: StatementError) -> str:
+    return f"the database refused the event ({type(err.orig or err).__name__}): a value too long or not storable"
 
 
 def _insert_many(session, model: type, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -225,9 +321,10 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
     ``parse(event, received_at)`` returns the row's own columns (with ``captured_at``) and the snapshot, or
     raises EventError. Two statements whatever the batch size: the look-up of known ids and one INSERT.
     """
-    candidates = [e["event_id"] for e in events if isinstance(e, dict) and isinstance(e.get("event_id"), str)]
+    candidates = [e["event_id"] for e in events if isinstance(e, dict) and _storable(e.get("event_id"))]
     known = _existing_ids(session, model, camera, candidates)
     pending: dict[str, dict[str, Any]] = {}
+    snapshots: dict[str, _Snapshot | None] = {}
     results: list[dict[str, Any]] = []
     for event in events:
         raw_id = event.get("event_id") if isinstance(event, dict) else None
@@ -245,22 +342,28 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
             results.append(_result_error(raw_id, err))
             continue
         row.update(school_id=school.id, camera_id=camera.id, event_id=event_id, received_at=received_at,
-                   snapshot_path=_save_snapshot(instance_path, school.id, row["school_date"], snapshot))
+                   snapshot_path=_snapshot_path(instance_path, school.id, row["school_date"], snapshot))
         pending[event_id] = row
+        snapshots[event_id] = snapshot
         results.append({"event_id": event_id, "status": "created"})
-    inserted = _insert_many(session, model, list(pending.values()))
-    raced = [event_id for event_id in pending if event_id not in inserted]
+    inserted, refused = _insert_rows(session, model, list(pending.values()))
+    raced = [event_id for event_id in pending if event_id not in inserted and event_id not in refused]
     if raced:  # another request stored these between our look-up and our insert: duplicates after all
-        for event_id in raced:
-            _discard_snapshot(instance_path, pending[event_id]["snapshot_path"])
         known.update(_existing_ids(session, model, camera, raced))
-    for result in results:
+    unsaved = _write_snapshots(session, model, instance_path, pending, snapshots, inserted)
+    for index, result in enumerate(results):
         if result["status"] == "error":
             continue
         event_id = result["event_id"]
+        if result["status"] == "created" and event_id in refused:
+            results[index] = _result_error(event_id, EventError("invalid_event", refused[event_id]))
+            continue
         if result["status"] == "created" and event_id not in inserted:
             result["status"] = "duplicate"
         result[id_key] = inserted.get(event_id) or known[event_id]
+        if result["status"] == "created" and event_id in unsaved:
+            result["warning"] = {"code": "snapshot_not_saved",
+                                 "message": "the event is stored without its snapshot (the server could not write it)"}
     return results, [dict(pending[event_id], id=row_id) for event_id, row_id in inserted.items()]
 
 
@@ -268,6 +371,21 @@ def is_suspected_attack(event: Any) -> bool:
     """True when the agent's liveness verdict for this event's track is a suspected presentation attack."""
     liveness = event.get("liveness") if isinstance(event, dict) else None
     return isinstance(liveness, dict) and liveness.get("verdict") == SUSPECTED_ATTACK
+
+
+def _write_snapshots(session, model: type, instance_path: str | Path | None, pending: dict[str, dict[str, Any]],
+                     snapshots: dict[str, _Snapshot | None], inserted: dict[str, int]) -> set[str]:
+    """Write the snapshots of the rows inserted; the event ids whose snapshot could not be written (their
+    row's ``snapshot_path`` is cleared: the check-in stays, its face crop is dropped)."""
+    unsaved = set()
+    for event_id in inserted:
+        relative, snapshot = pending[event_id]["snapshot_path"], snapshots[event_id]
+        if relative and snapshot is not None and not _write_snapshot(instance_path, relative, snapshot):
+            unsaved.add(event_id)
+            pending[event_id]["snapshot_path"] = None
+    if unsaved:
+        session.execute(update(model).where(model.id.in_([inserted[e] for e in unsaved])).values(snapshot_path=None))
+    return unsaved
 
 
 def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.datetime, *,
@@ -286,7 +404,7 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
         raise ValueError(f"liveness_action must be one of {LIVENESS_ACTIONS}, got {liveness_action!r}")
     school = session.get(School, camera.school_id)
     not_before = oldest_accepted_at(camera, received_at, max_age_days)
-    codes = {e.get("student_code") for e in events if isinstance(e, dict) and isinstance(e.get("student_code"), str)}
+    codes = {e.get("student_code") for e in events if isinstance(e, dict) and _storable(e.get("student_code"))}
     students = {code: (student_id, consent) for code, student_id, consent in session.execute(
         select(Student.student_code, Student.id, Student.consent_given).where(
             Student.school_id == school.id, Student.active.is_(True), Student.student_code.in_(codes)))}

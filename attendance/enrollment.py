@@ -43,6 +43,9 @@ REJECT_REASONS = {
 }
 # A second face smaller than this fraction of the largest face's side is background, not a rival.
 DOMINANT_FACE_RATIO = 0.6
+# Uploaded photos are shrunk to this longest side while decoding: a face needs far fewer pixels, and ten
+# 7700x7700 uploads must not take a server's memory from 190 MB to 1 GB.
+UPLOAD_MAX_SIDE_PX = 2560
 
 
 @dataclass
@@ -137,7 +140,8 @@ def find_enrolled_photo(session: Session, student: Student, sha256: str, model_i
 def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, student: Student, data: bytes, *,
                  source: str = "folder", original_name: str = "", dry_run: bool = False,
                  duplicates: DuplicateChecker | None = None,
-                 other_engines: Sequence[FaceEngine] = (), allow_lookalike: bool = False) -> EnrollResult:
+                 other_engines: Sequence[FaceEngine] = (), allow_lookalike: bool = False,
+                 max_side_px: int | None = None) -> EnrollResult:
     """Check one photo of ``student`` and store its face template (and the photo, if photos are kept).
 
     ``engine`` (the model in use) decides which face is enrolled and whether the photo is good enough;
@@ -145,16 +149,18 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
     Raises ``PhotoRejected`` (with ``reason`` one of ``REJECT_REASONS``) and stores nothing for a bad photo;
     ``LookalikeRejected`` for a face within the duplicate distance of another student's, unless
     ``allow_lookalike`` (an admin confirmed twins or siblings: then a warning, and ``result.lookalike``).
-    With ``dry_run`` every check runs but nothing is written.
+    With ``dry_run`` every check runs but nothing is written. ``max_side_px`` shrinks a larger photo while
+    decoding it (uploads: memory stays bounded whatever a phone sends).
     """
     sha256 = hashlib.sha256(data).hexdigest()
     if student.id is not None and find_enrolled_photo(session, student, sha256, engine.model_id):
         return EnrollResult("already_enrolled", student.student_code)
     try:
-        image = decode_image(data, max_pixels=settings.max_image_pixels, name=original_name or "photo")
+        image = decode_image(data, max_pixels=settings.max_image_pixels, name=original_name or "photo",
+                             max_side_px=max_side_px)
     except ImageError as err:
         raise PhotoRejected("unreadable", err.message) from err
-    face = pick_enrollment_face(engine.find_faces(image, embed=True), settings)
+    face = pick_enrollment_face(_find_faces(engine, image), settings)
     result = EnrollResult("enrolled", student.student_code, face=face)
     if duplicates is not None:
         lookalike = duplicates.find_lookalike(student.student_code, face.embedding)
@@ -175,21 +181,23 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
                                 original_name=original_name[:255], kept=False)
         session.add(photo)
         session.flush()
-    if settings.keep_enrollment_photos and not photo.kept:
-        photo.file_path = store_photo_file(settings, student, sha256, image)
-        photo.kept = True
     session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=engine.model_id,
                              vector=vector_to_bytes(face.embedding), quality=face.quality.sharpness))
     for other in other_engines:
         if template_exists(session, photo.id, other.model_id):
             continue
-        same_face = find_same_face(other.find_faces(image, embed=True), face.box)
+        same_face = find_same_face(_find_faces(other, image), face.box)
         if same_face is None:
             result.warnings.append(f"model {other.model_id} did not find the face: no template for it")
             continue
         session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=other.model_id,
                                  vector=vector_to_bytes(same_face.embedding), quality=same_face.quality.sharpness))
     session.flush()
+    if settings.keep_enrollment_photos and not photo.kept:
+        # written last, once every row is flushed: a photo refused on the way leaves no file behind
+        photo.file_path = store_photo_file(settings, student, sha256, image)
+        photo.kept = True
+        session.flush()
     if duplicates is not None:
         duplicates.add(student.student_code, face.embedding, student.id, photo.id)
     result.photo_id = photo.id
@@ -206,6 +214,13 @@ def _face_jpeg(image_rgb: np.ndarray, face: Face, max_side_px: int = 240) -> byt
         return b""
     step = max(1, -(-max(crop.shape[:2]) // max_side_px))  # ceil: a thumbnail, not a copy of the photo
     return encode_jpeg(np.ascontiguousarray(crop[::step, ::step]), quality=85)
+
+
+def _find_faces(engine: FaceEngine, image: np.ndarray) -> list[Face]:
+    try:
+        return engine.find_faces(image, embed=True)
+    except ImageError as err:
+        raise PhotoRejected("unreadable", err.message) from err
 
 
 def template_exists(session: Session, photo_id: int, model_id: str) -> bool:
@@ -257,4 +272,5 @@ def enroll_uploaded_photo(session: Session, settings: Settings, student: Student
         engine, *others = _cached_engines(settings)
         duplicates = DuplicateChecker(session, student.school_id, engine.model_id, settings.duplicate_warn_distance)
         return enroll_photo(session, engine, settings, student, data, source=source, original_name=filename,
-                            duplicates=duplicates, other_engines=others, allow_lookalike=allow_lookalike)
+                            duplicates=duplicates, other_engines=others, allow_lookalike=allow_lookalike,
+                            max_side_px=UPLOAD_MAX_SIDE_PX)

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import delete, null, or_, select, update
 from sqlalchemy.orm import Session
 
-from attendance.db.models import AuditEntry, CheckIn, Student, UnknownFace, Webhook, WebhookDelivery
+from attendance.db.models import AuditEntry, CheckIn, EnrollmentPhoto, Student, UnknownFace, Webhook, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ PHOTOS_DIR = "photos"
 # keep their row, which records whose face it was.
 EXPIRING_UNKNOWN_STATUSES = ("open", "dismissed")
 _ID_CHUNK = 500
+# A file younger than this may belong to a transaction still open (a batch of check-ins writes its snapshots
+# after its INSERT and before its COMMIT): the orphan purge leaves it for the next round.
+ORPHAN_MIN_AGE = dt.timedelta(hours=1)
 
 
 def erase_student(session: Session, instance_path: str | Path, student: Student) -> int:
@@ -124,6 +127,39 @@ def purge_expired_snapshots(session: Session, instance_path: str | Path, now_at:
         # A folder is named by the school-local date, up to a day off the UTC capture time: keep a day more.
         days = max(snapshot_retention_days, unknown_retention_days) + 1
         removed += _empty_snapshot_folders_before(instance, (now_at - dt.timedelta(days=days)).date())
+    return removed
+
+
+def purge_orphan_files(session: Session, instance_path: str | Path, now_at: dt.datetime, *,
+                       min_age: dt.timedelta = ORPHAN_MIN_AGE) -> int:
+    """Remove files under ``snapshots/`` and ``photos/`` that no row names; returns files removed.
+
+    Such files are left by a transaction that wrote them and then failed to commit (a lost connection, a
+    crash between the write and the commit). Only files last modified more than ``min_age`` before
+    ``now_at`` are removed, and never through a link.
+    """
+    instance = Path(instance_path).resolve()
+    named = set()
+    for column in (CheckIn.snapshot_path, UnknownFace.snapshot_path, EnrollmentPhoto.file_path):
+        named.update(session.scalars(select(column).where(column.is_not(None))))
+    cutoff_s = (now_at - min_age).timestamp()
+    removed = 0
+    for top in (SNAPSHOTS_DIR, PHOTOS_DIR):
+        root = instance / top
+        if root.is_symlink() or not root.is_dir():
+            continue
+        for folder, _, names in os.walk(root):  # os.walk does not follow links into other folders
+            for name in names:
+                path = Path(folder) / name
+                relative = path.relative_to(instance).as_posix()
+                if relative in named or path.is_symlink():
+                    continue
+                try:
+                    if path.stat().st_mtime >= cutoff_s:
+                        continue
+                except FileNotFoundError:
+                    continue
+                removed += remove_instance_file(instance, relative)
     return removed
 
 

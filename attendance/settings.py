@@ -8,6 +8,7 @@ down; nothing else in the product reads the environment.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -25,9 +26,11 @@ T = TypeVar("T")
 CONFIG_FILE_ENV = "ATTENDANCE_CONFIG"
 
 
-def setting(default: Any, help: str, choices: tuple[str, ...] | None = None, secret: bool = False) -> Any:
-    """Declare one setting: its default, a one-line help text and (for strings) the allowed values."""
-    metadata = {"help": help, "choices": choices, "secret": secret}
+def setting(default: Any, help: str, choices: tuple[str, ...] | None = None, secret: bool = False,
+            low: float | None = None, high: float | None = None) -> Any:
+    """Declare one setting: its default, a one-line help text, (for strings) the allowed values and (for
+    numbers) the smallest and largest accepted, ``low`` and ``high``: every numeric setting has both."""
+    metadata = {"help": help, "choices": choices, "secret": secret, "low": low, "high": high}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -53,7 +56,7 @@ class Settings:
         (), "ONNX Runtime execution providers to use, best first (e.g. `CUDAExecutionProvider,CPUExecutionProvider`); "
         "empty means the best available in the order TensorRT, CUDA, OpenVINO, CoreML, DirectML, CPU."
     )
-    onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.")
+    onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.", low=0, high=256)
     recognition_model: str = setting(
         "auto", "Face embedder: `auto` (the most accurate installed model, by the manifest's rank, among those whose "
         "terms need no --accept-terms) or a model id from `attendance models list` (name a research-only model "
@@ -65,30 +68,33 @@ class Settings:
     match_threshold: float = setting(
         0.0, "Largest distance at which a face may be named; 0 means the school's calibrated point (`attendance "
         "calibrate --apply`), else the model's measured default (0.45 for dlib ResNet 128-D). Applies to the model "
-        "`recognition_model` names (with `auto`, to dlib's only)."
+        "`recognition_model` names (with `auto`, to dlib's only).", low=0.0, high=4.0
     )
     match_margin: float = setting(
         -1.0, "Smallest gap between the best student's distance and the next student's; negative means the "
-        "school's calibrated point, else the model's measured default (0.06 for dlib ResNet 128-D)."
+        "school's calibrated point, else the model's measured default (0.06 for dlib ResNet 128-D).", low=-1.0, high=2.0
     )
     detect_max_side_px: int = setting(
-        1280, "Large photos are detected on a copy scaled down to this longest side; embedding uses full size."
+        1280, "Large photos are detected on a copy scaled down to this longest side; embedding uses full size.",
+        low=64, high=20_000
     )
     detect_upsample: int = setting(
-        1, "Times dlib's HOG detector upsamples the (scaled) image; 1 finds faces down to about 40 px."
+        1, "Times dlib's HOG detector upsamples the (scaled) image; 1 finds faces down to about 40 px.", low=0, high=4
     )
     max_image_pixels: int = setting(
-        60_000_000, "Refuse images with more pixels than this (decompression bombs)."
+        60_000_000, "Refuse images with more pixels than this (decompression bombs).", low=10_000, high=500_000_000
     )
-    min_face_px: int = setting(80, "Enrollment: smallest accepted face (side of the detected face box) in pixels.")
+    min_face_px: int = setting(80, "Enrollment: smallest accepted face (side of the detected face box) in pixels.",
+                               low=8, high=4096)
     min_sharpness: float = setting(
         100.0, "Enrollment: smallest accepted sharpness (variance of the Laplacian of the aligned face at 64x64); "
-        "clean photos score 140-1300."
+        "clean photos score 140-1300.", low=0.0, high=100_000.0
     )
-    max_yaw_deg: float = setting(35.0, "Enrollment: largest accepted head turn (yaw), in degrees.")
+    max_yaw_deg: float = setting(35.0, "Enrollment: largest accepted head turn (yaw), in degrees.", low=0.0, high=90.0)
     duplicate_warn_distance: float = setting(
         0.40, "Enrollment refuses a new face this close to another student's template (the same photo twice would "
-              "make both unrecognisable), unless an admin confirms it: twins, siblings."
+              "make both unrecognisable), unless an admin confirms it: twins, siblings.",
+        low=0.0, high=4.0
     )
     keep_enrollment_photos: bool = setting(
         True, "Keep accepted enrollment photos in the instance folder (needed to rebuild templates for a new "
@@ -103,33 +109,35 @@ class Settings:
         True, "Send the dashboard's session cookie over HTTPS only (turn off only for a local demo over HTTP)."
     )
     default_language: str = setting("vi", "Language of the dashboard for new users.", choices=("vi", "en"))
-    max_request_mb: float = setting(16.0, "Largest request body the dashboard accepts, in MiB (photo uploads, batches).")
-    webhook_timeout_s: float = setting(5.0, "Timeout of one webhook POST, in seconds.")
+    max_request_mb: float = setting(16.0, "Largest request body the dashboard accepts, in MiB (photo uploads, batches).",
+                                    low=0.1, high=1024.0)
+    webhook_timeout_s: float = setting(5.0, "Timeout of one webhook POST, in seconds.", low=0.1, high=300.0)
     trusted_proxies: int = setting(
         0, "Reverse proxies in front of the dashboard whose X-Forwarded-For/-Proto it trusts (1 behind one nginx "
-        "or Caddy); 0 trusts none. The login throttle counts failures per client address."
+        "or Caddy); 0 trusts none. The login throttle counts failures per client address.", low=0, high=10
     )
-    camera_offline_after_s: int = setting(120, "A camera with no heartbeat for this long is shown as offline.")
+    camera_offline_after_s: int = setting(120, "A camera with no heartbeat for this long is shown as offline.",
+                                          low=10, high=604_800)
     checkin_max_age_days: int = setting(
         7, "Refuse check-ins and unknown faces captured more than this many days before they reach the server, "
-        "or before their camera was registered (error `too_old`); 0 lifts the age limit."
+        "or before their camera was registered (error `too_old`); 0 lifts the age limit.", low=0, high=3650
     )
     absence_notice_delay_min: int = setting(
         30, "Absence webhooks are queued this many minutes after the absence cutoff, and later while a camera "
-        "of the school still reports unsent check-ins."
+        "of the school still reports unsent check-ins.", low=0, high=1440
     )
     snapshot_retention_days: int = setting(
-        30, "Check-in snapshots (face crops) are deleted this many days after capture; 0 keeps them."
+        30, "Check-in snapshots (face crops) are deleted this many days after capture; 0 keeps them.", low=0, high=3650
     )
     unknown_retention_days: int = setting(
         7, "Unknown-face snapshots are deleted this many days after capture, with their rows unless assigned to "
-        "a student; 0 keeps them."
+        "a student; 0 keeps them.", low=0, high=3650
     )
 
     liveness_threshold: float = setting(
         0.05, "Liveness (MiniFASNet, when installed): a face whose live score (0-1, both networks averaged) is "
         "below this counts as a suspected photo or screen. Chosen on NUAA subjects 0001-0004 "
-        "(python -m bench.bench_liveness)."
+        "(python -m bench.bench_liveness).", low=0.0, high=1.0
     )
     liveness_action: str = setting(
         "flag", "What a suspected presentation attack does: `flag` stores the check-in marked for a teacher's "
@@ -174,7 +182,7 @@ def load_settings(
 
     The TOML file is ``config_file`` or the path in ``ATTENDANCE_CONFIG``; ``toml_table`` picks a table of it
     (the agent reads ``[agent]``). Raises ``SettingsError`` naming the bad key for an unknown key, a value of
-    the wrong type or a value outside its choices.
+    the wrong type, a value outside its choices or a number outside its bounds.
     """
     environ = os.environ if environ is None else environ
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -234,6 +242,14 @@ def _parse_env(name: str, raw: str, hint: Any) -> Any:
     return raw
 
 
+def _check_range(name: str, value: float, low: float | None, high: float | None) -> None:
+    """A number within ``low``..``high`` (NaN and infinities never are), else ``SettingsError`` naming it."""
+    if not math.isfinite(value):
+        raise SettingsError(name, f"must be a finite number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise SettingsError(name, f"must be from {low} to {high}, got {value!r}")
+
+
 def _base_type(hint: Any) -> Any:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
@@ -254,6 +270,8 @@ def _check_value(name: str, value: Any, hint: Any, f: dataclasses.Field) -> Any:
         raise SettingsError(name, "must be a list of strings")
     if base is not Any and not isinstance(value, base) or (base is int and isinstance(value, bool)):
         raise SettingsError(name, f"must be {base.__name__}, got {type(value).__name__}")
+    if base in (int, float):
+        _check_range(name, value, f.metadata.get("low"), f.metadata.get("high"))
     choices = f.metadata.get("choices")
     if choices and value not in choices:
         raise SettingsError(name, f"must be one of {', '.join(choices)}, got {value!r}")

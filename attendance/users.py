@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from attendance.db.models import ROLES, AuditEntry, School, SchoolClass, User
-from attendance.errors import Conflict, InvalidInput, NotFound
+from attendance.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from attendance.passwords import MAX_PASSWORD_LENGTH, check_password_strength
+from attendance.text import check_text
 
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 1024  # argon2 copes, but an unbounded input is a cheap denial of service
 
 _hasher = PasswordHasher()
 # A hash of a random password: verifying against it when the user does not exist takes as long as a real
@@ -27,23 +27,15 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-def check_password_strength(password: str) -> None:
-    """Raise ``InvalidInput`` unless ``password`` has at least 10 characters (and at most 1024)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidInput(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
-
-
-def hash_password(password: str) -> str:
-    """The argon2id hash of ``password`` (checked for strength first)."""
-    check_password_strength(password)
+def hash_password(password: str, username: str = "") -> str:
+    """The argon2id hash of ``password`` (checked for strength first, against ``username`` too)."""
+    check_password_strength(password, username)
     return _hasher.hash(password)
 
 
 def normalise_username(username: str) -> str:
-    """Usernames are compared NFC-normalised, trimmed and lower-case."""
-    return unicodedata.normalize("NFC", username).strip().lower()
+    """Usernames are compared NFKC-normalised (full-width ``ａｄｍｉｎ１`` is ``admin1``), trimmed, lower-case."""
+    return unicodedata.normalize("NFKC", username).strip().lower()
 
 
 def new_session_token() -> str:
@@ -68,8 +60,9 @@ def create_user(session: Session, username: str, password: str, role: str, schoo
     if find_user(session, username) is not None:
         raise Conflict(f"username {username!r} is already in use")
     user = User(
-        username=username, password_hash=hash_password(password), role=role, school_id=school_id,
-        full_name=unicodedata.normalize("NFC", full_name).strip(), session_token=new_session_token(),
+        username=username, password_hash=hash_password(password, username), role=role, school_id=school_id,
+        full_name=check_text(unicodedata.normalize("NFC", full_name).strip(), "the full name", 200),
+        session_token=new_session_token(),
         language=language,
     )
     session.add(user)
@@ -105,8 +98,18 @@ def _verify_quietly(password_hash: str, password: str) -> bool:
 
 def set_password(user: User, password: str) -> None:
     """Change the password and end every session the user has open."""
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, user.username)
     rotate_session_token(user)
+
+
+def change_own_password(user: User, current_password: str, new_password: str) -> None:
+    """A user's own change: the current password must be right (``PermissionDenied`` if not); then as
+    ``set_password``, which ends the user's other sessions."""
+    if not _verify_quietly(user.password_hash, current_password[:MAX_PASSWORD_LENGTH]):
+        raise PermissionDenied("the current password is wrong")
+    if new_password == current_password:
+        raise InvalidInput("the new password is the same as the current one")
+    set_password(user, new_password)
 
 
 def rotate_session_token(user: User) -> None:

@@ -7,11 +7,15 @@ sightings that day send nothing) and ``absence:<student>:<date>`` after the abse
 check-ins: agents hold check-ins in their outbox during an outage, and a child at school must not be
 reported absent because the gate's check-in is still on its way. A worker
 (``deliver_pending_webhooks``, run every few seconds by the dashboard) POSTs each body as JSON signed with
-the webhook's secret:
+the webhook's secret over the time of sending and the body, as Stripe does:
 
-    X-Attendance-Signature: sha256=<hex HMAC-SHA256 of the raw body>
+    X-Attendance-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + the raw body>
     X-Attendance-Event: checkin | absence
     X-Attendance-Delivery: <delivery id, the same on every retry>
+
+A receiver recomputes the HMAC over ``t`` + "." + the body it got, compares in constant time, and refuses a
+``t`` more than a few minutes from its own clock (``verify_signature``'s ``tolerance_s``, 5 minutes): a
+captured delivery replayed later fails. ``X-Attendance-Delivery`` lets it drop a retry it already has.
 
 A 2xx answer marks it delivered; anything else is retried with exponential backoff (30 s, 1 min, 2 min...
 capped at 6 h) and given up after ``MAX_ATTEMPTS``. Bodies carry names and codes, never photos or vectors.
@@ -29,13 +33,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from attendance.db.models import (
     AuditEntry, Camera, School, SchoolClass, Student, Webhook, WebhookDelivery,
 )
-from attendance.errors import InvalidInput
+from attendance.errors import InvalidInput, NotFound
 from attendance.roll import DayRules, compute_school_statuses, load_day_rules, school_zone
 
 logger = logging.getLogger(__name__)
@@ -46,16 +50,24 @@ FIRST_RETRY_S = 30.0
 MAX_RETRY_S = 6 * 3600.0
 BATCH_SIZE = 50
 SIGNATURE_HEADER = "X-Attendance-Signature"
+SIGNATURE_TOLERANCE_S = 300.0
 
 
-def sign_body(secret: str, body: bytes) -> str:
-    """The signature header value for ``body``: ``sha256=<hex>``. Receivers compare it in constant time."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign_body(secret: str, body: bytes, timestamp_s: int) -> str:
+    """The signature header value for ``body`` sent at ``timestamp_s`` (unix seconds): ``t=<ts>,v1=<hex>``."""
+    signed = f"{timestamp_s}.".encode("ascii") + body
+    return f"t={timestamp_s},v1=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str, body: bytes, header: str) -> bool:
-    """True when ``header`` is the signature of ``body`` (what a receiver does; used by the tests)."""
-    return hmac.compare_digest(sign_body(secret, body), header or "")
+def verify_signature(secret: str, body: bytes, header: str, now_s: float,
+                     tolerance_s: float = SIGNATURE_TOLERANCE_S) -> bool:
+    """What a receiver does: True when ``header`` signs ``body`` with ``secret`` and its time is within
+    ``tolerance_s`` (typically 300) of ``now_s``, the receiver's clock in unix seconds."""
+    fields = dict(part.split("=", 1) for part in (header or "").split(",") if "=" in part)
+    timestamp = fields.get("t", "")
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(now_s - int(timestamp)) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign_body(secret, body, int(timestamp)), f"t={timestamp},v1={fields.get('v1', '')}")
 
 
 def create_webhook(session, school: School, url: str, events: str = "checkin,absence") -> tuple[Webhook, str]:
@@ -72,6 +84,28 @@ def create_webhook(session, school: School, url: str, events: str = "checkin,abs
     session.add(AuditEntry(school_id=school.id, actor="cli", action="webhook.create", target=f"webhook:{parts.netloc}"))
     session.flush()
     return hook, secret
+
+
+def list_webhooks(session, school: School | None = None) -> list[Webhook]:
+    """Webhooks (of ``school``; None: every school's), oldest first. Their secrets are never shown again."""
+    query = select(Webhook).order_by(Webhook.created_at, Webhook.id)
+    if school is not None:
+        query = query.where(Webhook.school_id == school.id)
+    return list(session.scalars(query))
+
+
+def remove_webhook(session, hook_id: int, school: School | None = None, actor: str = "cli") -> Webhook:
+    """Delete webhook ``hook_id`` (of ``school``, when given) with its queued and sent deliveries; audited.
+    NotFound when there is no such webhook."""
+    hook = session.get(Webhook, hook_id)
+    if hook is None or (school is not None and hook.school_id != school.id):
+        raise NotFound(f"no webhook with id {hook_id}")
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))
+    session.add(AuditEntry(school_id=hook.school_id, actor=actor, action="webhook.remove",
+                           target=f"webhook:{urlsplit(hook.url).netloc}"[:200]))
+    session.delete(hook)
+    session.flush()
+    return hook
 
 
 def active_webhooks(session, school_id: int, event_type: str) -> list[Webhook]:
@@ -220,7 +254,8 @@ def deliver_pending_webhooks(session, now_at: dt.datetime, post: Callable[..., A
         body = json.dumps({"event": delivery.event_type, "delivery_id": delivery.id, "data": delivery.payload},
                           ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "school-attendance-webhooks",
-                   SIGNATURE_HEADER: sign_body(hook.secret, body), "X-Attendance-Event": delivery.event_type,
+                   SIGNATURE_HEADER: sign_body(hook.secret, body, int(now_at.timestamp())),
+                   "X-Attendance-Event": delivery.event_type,
                    "X-Attendance-Delivery": str(delivery.id)}
         delivery.attempts += 1
         try:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from attendance.errors import AttendanceError, SettingsError
+from attendance.logsafe import install_safe_log_records
 from attendance.settings import load_settings
 from camera_agent import __version__
 from camera_agent.agent import Agent
@@ -145,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = read_settings(args)
+        install_safe_log_records()
         logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         return run(settings, once=args.once)

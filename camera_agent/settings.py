@@ -34,59 +34,72 @@ class AgentSettings:
     onnx_providers: tuple = setting((), "ONNX Runtime execution providers for the ONNX models, best first and "
                                     "comma-separated (e.g. `OpenVINOExecutionProvider,CPUExecutionProvider`); "
                                     "empty means the best available.")
-    onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.")
+    onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.", low=0, high=256)
     match_threshold: float = setting(0.0, "Largest distance at which one embedding votes for a student; 0 "
                                      "means the school's calibrated point sent with the gallery, else the "
-                                     "model's measured default (0.45 for dlib).")
+                                     "model's measured default (0.45 for dlib).", low=0.0, high=4.0)
     match_margin: float = setting(-1.0, "Smallest gap to the next student for a vote; negative means the "
                                   "school's calibrated point sent with the gallery, else the model's measured "
-                                  "default (0.06 for dlib).")
+                                  "default (0.06 for dlib).", low=-1.0, high=2.0)
     scale: float = setting(1.0, "Processing scale: frames are shrunk by this factor before detection. HOG "
-                           "(upsample 0) finds faces from about 70 px, so use 1.0 for 640x360 and 0.5 for 1280x720.")
+                           "(upsample 0) finds faces from about 70 px, so use 1.0 for 640x360 and 0.5 for 1280x720.",
+                           low=0.05, high=4.0)
     detect_upsample: int = setting(0, "Times dlib's HOG upsamples the scaled frame: 0 is four times faster "
-                                   "than 1 and enough when faces are 70 px or more after scaling.")
+                                   "than 1 and enough when faces are 70 px or more after scaling.", low=0, high=4)
     detect_every_frames: int = setting(4, "Scan the whole frame for new faces every N frames; in between, "
-                                       "only the regions around known tracks are searched (much cheaper).")
+                                       "only the regions around known tracks are searched (much cheaper).",
+                                       low=1, high=1000)
     fps: float = setting(0.0, "Process at most this many frames per second (0: every frame of a file, "
-                         "as fast as possible for a live camera).")
-    min_face_px: int = setting(60, "Smallest face (box side, full-resolution pixels) that is embedded.")
+                         "as fast as possible for a live camera).", low=0.0, high=240.0)
+    min_face_px: int = setting(60, "Smallest face (box side, full-resolution pixels) that is embedded.",
+                               low=8, high=4096)
     min_sharpness: float = setting(0.0, "Smallest sharpness (Laplacian variance of the chip) that is "
-                                   "embedded; 0 turns the gate off. Video chips measure 2 (out of focus) to 200.")
-    max_yaw_deg: float = setting(45.0, "Largest head turn that is embedded, in degrees.")
+                                   "embedded; 0 turns the gate off. Video chips measure 2 (out of focus) to 200.",
+                                   low=0.0, high=100_000.0)
+    max_yaw_deg: float = setting(45.0, "Largest head turn that is embedded, in degrees.", low=0.0, high=90.0)
     liveness_threshold: float = setting(0.05, "Live score (MiniFASNet, when installed in `instance_path`) under "
                                         "which a track's frames look like a photo or screen; see the dashboard's "
-                                        "`liveness_threshold`.")
-    embed_every_frames: int = setting(6, "At most one embedding per track every N processed frames.")
-    max_embeddings_per_track: int = setting(20, "Stop embedding a track after this many embeddings.")
-    min_votes: int = setting(2, "Matching embeddings needed before a track is named.")
-    min_vote_share: float = setting(0.6, "Share of the track's named-vote weight the winner needs (0.5-1).")
+                                        "`liveness_threshold`.", low=0.0, high=1.0)
+    embed_every_frames: int = setting(6, "At most one embedding per track every N processed frames.", low=1, high=1000)
+    max_embeddings_per_track: int = setting(20, "Stop embedding a track after this many embeddings.",
+                                            low=1, high=10_000)
+    min_votes: int = setting(2, "Matching embeddings needed before a track is named.", low=1, high=1000)
+    min_vote_share: float = setting(0.6, "Share of the track's named-vote weight the winner needs (0.5-1).",
+                                    low=0.5, high=1.0)
     min_embeddings_for_unknown: int = setting(3, "A track that ends unnamed is reported as unknown only "
-                                              "after this many embeddings.")
+                                              "after this many embeddings.", low=1, high=1000)
     give_up_margin: float = setting(0.2, "An unnamed track stops being embedded after 3 embeddings all farther "
-                                    "than threshold + this from every student (a stranger: save the CPU).")
-    track_min_iou: float = setting(0.3, "Smallest overlap (IoU) for a detection to continue a track.")
-    track_max_missed_frames: int = setting(10, "A track ends after this many processed frames without its face.")
+                                    "than threshold + this from every student (a stranger: save the CPU).",
+                                    low=0.0, high=4.0)
+    track_min_iou: float = setting(0.3, "Smallest overlap (IoU) for a detection to continue a track.",
+                                   low=0.0, high=1.0)
+    track_max_missed_frames: int = setting(10, "A track ends after this many processed frames without its face.",
+                                           low=1, high=100_000)
     outbox: str = setting("agent-data/outbox.sqlite3", "The local SQLite outbox; the gallery copy is kept "
                           "next to it.")
     snapshots: bool = setting(True, "Send a small JPEG crop of the face with each event.")
-    snapshot_max_px: int = setting(160, "Longest side of a snapshot crop, in pixels.")
+    snapshot_max_px: int = setting(160, "Longest side of a snapshot crop, in pixels.", low=16, high=4096)
     timezone: str = setting("Asia/Ho_Chi_Minh", "Time zone that decides the school day (one check-in per "
                             "student per day).")
-    batch_size: int = setting(100, "Events per POST (the API takes up to 500).")
-    request_timeout_s: float = setting(10.0, "Timeout of one HTTP request to the dashboard.")
-    retry_max_s: float = setting(60.0, "Longest wait between delivery retries.")
-    deliver_timeout_s: float = setting(60.0, "With --once: how long to keep retrying delivery before giving up.")
-    gallery_poll_s: float = setting(60.0, "How often to ask the dashboard for a new gallery.")
-    heartbeat_s: float = setting(30.0, "How often to report health to the dashboard.")
-    open_timeout_s: float = setting(10.0, "Timeout of opening a network camera.")
-    read_timeout_s: float = setting(5.0, "A live camera that gives no frame for this long is reconnected.")
-    reconnect_max_s: float = setting(30.0, "Longest wait between camera reconnect attempts.")
-    folder_interval_s: float = setting(0.5, "Time between images of a folder source (their frame timestamps).")
+    batch_size: int = setting(100, "Events per POST (the API takes up to 500).", low=1, high=500)
+    request_timeout_s: float = setting(10.0, "Timeout of one HTTP request to the dashboard.", low=0.1, high=600.0)
+    retry_max_s: float = setting(60.0, "Longest wait between delivery retries.", low=0.1, high=86_400.0)
+    deliver_timeout_s: float = setting(60.0, "With --once: how long to keep retrying delivery before giving up.",
+                                       low=0.0, high=86_400.0)
+    gallery_poll_s: float = setting(60.0, "How often to ask the dashboard for a new gallery.", low=1.0, high=86_400.0)
+    heartbeat_s: float = setting(30.0, "How often to report health to the dashboard.", low=1.0, high=86_400.0)
+    open_timeout_s: float = setting(10.0, "Timeout of opening a network camera.", low=0.1, high=600.0)
+    read_timeout_s: float = setting(5.0, "A live camera that gives no frame for this long is reconnected.",
+                                    low=0.1, high=600.0)
+    reconnect_max_s: float = setting(30.0, "Longest wait between camera reconnect attempts.", low=0.1, high=86_400.0)
+    folder_interval_s: float = setting(0.5, "Time between images of a folder source (their frame timestamps).",
+                                       low=0.001, high=3600.0)
     start_at: str = setting("", "For files and folders: the time of the first frame (ISO 8601 with zone); "
                             "empty means now.")
-    preview_port: int = setting(0, "Serve a live preview with boxes and names on 127.0.0.1:PORT (0: off).")
+    preview_port: int = setting(0, "Serve a live preview with boxes and names on 127.0.0.1:PORT (0: off).",
+                                low=0, high=65_535)
     debug_dir: str = setting("", "Save the frames where decisions were made here (privacy: only for setup).")
-    keep_days: int = setting(7, "Days of the local 'already checked in' record to keep.")
+    keep_days: int = setting(7, "Days of the local 'already checked in' record to keep.", low=1, high=3650)
     log_level: str = setting("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
     @property

@@ -21,11 +21,13 @@ from typing import Any
 from flask import Flask, flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from attendance.db import Database
-from attendance.errors import AttendanceError
+from attendance.errors import AttendanceError, InvalidInput
+from attendance.logsafe import install_safe_log_records
 from attendance.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
                database: Database | None = None) -> Flask:
     """Build the dashboard for ``settings`` (read from the environment when None)."""
     settings = settings or load_settings(Settings)
+    install_safe_log_records()
     app = DashboardFlask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(
@@ -76,11 +79,15 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
     from dashboard.auth import init_auth
     from dashboard.i18n import init_i18n
 
+    from dashboard.forms import DatabaseIntConverter
+
+    app.url_map.converters["int"] = DatabaseIntConverter  # before any route is added
     csrf = CSRFProtect(app)
     init_i18n(app, settings.default_language)
     init_auth(app)
     _register_blueprints(app, csrf)
     _register_error_handlers(app)
+    app.before_request(_refuse_unstorable_text)
     app.after_request(_add_security_headers)
     if not app.testing:
         _start_background_workers(app)
@@ -151,6 +158,16 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     register_web(app)
 
 
+def _refuse_unstorable_text() -> None:
+    """A NUL or a lone surrogate in any query or form field is refused before a view reads it: the
+    database would fail the whole statement (PostgreSQL) or cannot encode it (both)."""
+    from dashboard.forms import request_text_problem
+
+    problem = request_text_problem()
+    if problem:
+        raise InvalidInput(problem)
+
+
 def _is_api_request() -> bool:
     return request.path.startswith("/api/")
 
@@ -165,11 +182,45 @@ def _register_error_handlers(app: Flask) -> None:
             from dashboard.api.errors import handle_core_error
 
             return handle_core_error(err)
-        message = describe_error(err)
+        return _answer_refused(describe_error(err), status)
+
+    def _answer_refused(message: str, status: int):
+        """A refused form goes back to its page with the message and what was typed; a page gets the error page."""
         if request.method == "POST":
+            from dashboard.forms import remember_form
+
+            target = _same_site_referrer() or request.path
+            remember_form(target.split("?", 1)[0])
             flash(message, "error")
-            return redirect(_same_site_referrer() or request.path)
+            return redirect(target)
         return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(IntegrityError)
+    def handle_integrity_error(err: IntegrityError):
+        # Two requests raced to create the same record, or a check above missed a clash: a conflict.
+        from flask_babel import gettext as _
+
+        logger.warning("the database refused a clash in %s %s: %s", request.method, request.path,
+                       type(err.orig).__name__)
+        if _is_api_request():
+            from dashboard.api.errors import error_response
+
+            return error_response(409, "conflict", "the request clashes with a stored record")
+        return _answer_refused(_("This clashes with a record that already exists."), 409)
+
+    @app.errorhandler(DataError)
+    def handle_data_error(err: DataError):
+        # A value the checks above missed and the database refused (too long for its column, out of range):
+        # the request's input, not the server, is at fault.
+        from flask_babel import gettext as _
+
+        logger.warning("the database refused a value of %s %s: %s", request.method, request.path,
+                       type(err.orig).__name__)
+        if _is_api_request():
+            from dashboard.api.errors import error_response
+
+            return error_response(422, "invalid_input", "a value is too long or out of range")
+        return _answer_refused(_("A value is too long or out of range."), 400)
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(err: CSRFError):
@@ -180,6 +231,15 @@ def _register_error_handlers(app: Flask) -> None:
 
             return error_response(400, "csrf", err.description)
         message = _("The form had expired. Please try again.")
+        referrer = _same_site_referrer()
+        if request.method == "POST" and referrer:
+            # the session ended while the person typed: keep what they typed for the page they came from,
+            # which asks them to log in first if need be
+            from dashboard.forms import remember_form
+
+            remember_form(referrer.split("?", 1)[0])
+            flash(_("Your session had ended. What you typed is kept: check it and send it again."), "error")
+            return redirect(referrer)
         return render_template("error.html", status=400, message=message), 400
 
     @app.errorhandler(HTTPException)
@@ -190,7 +250,15 @@ def _register_error_handlers(app: Flask) -> None:
             from dashboard.api.errors import handle_http_error
 
             return handle_http_error(err)
-        return render_template("error.html", status=err.code, message=""), err.code
+        message = ""
+        if err.code == 413:
+            from flask import current_app
+            from flask_babel import gettext as _
+
+            limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
+            message = _("One upload may carry at most %(size)s MB. Send fewer or smaller files.",
+                        size=f"{limit_mb:g}")
+        return render_template("error.html", status=err.code, message=message), err.code
 
 
 def _same_site_referrer() -> str:

@@ -16,16 +16,19 @@ from sqlalchemy import select
 from attendance.cameras import (
     create_api_token,
     create_camera,
+    find_api_token,
     find_camera,
+    list_api_tokens,
+    revoke_api_token,
     revoke_camera,
 )
 from attendance.db import Database
-from attendance.db.models import Camera, SchoolClass, utcnow
+from attendance.db.models import Camera, School, SchoolClass, utcnow
 from attendance.directory import find_school
 from attendance.errors import InvalidInput, NotFound
 from attendance.roll import compute_class_roll, school_local_date
 from attendance.settings import Settings
-from attendance.webhooks import create_webhook
+from attendance.webhooks import create_webhook, list_webhooks, remove_webhook
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -59,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     hook.add_argument("--events", default="checkin,absence", help="checkin, absence or both (default: both)")
     hook.add_argument("--school", metavar="CODE", help=school_help)
     hook.set_defaults(handler=run_webhook_add)
+    hooks = webhooks.add_parser("list", parents=[common], help="list webhooks (their secrets are never shown again)")
+    hooks.add_argument("--school", metavar="CODE", help="one school (default: every school)")
+    hooks.set_defaults(handler=run_webhook_list)
+    unhook = webhooks.add_parser("remove", parents=[common], help="delete a webhook and its queued deliveries")
+    unhook.add_argument("id", type=int, help="the id `webhooks list` shows")
+    unhook.set_defaults(handler=run_webhook_remove)
 
     tokens = subparsers.add_parser("api-tokens", help="read-only tokens for integrations").add_subparsers(
         dest="tokens_command", required=True)
@@ -68,6 +77,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     scope.add_argument("--school", metavar="CODE", help=school_help)
     scope.add_argument("--district", action="store_true", help="a token that reads every school")
     token.set_defaults(handler=run_token_add)
+    token_list = tokens.add_parser("list", parents=[common], help="list integration tokens (never the tokens)")
+    token_list.add_argument("--school", metavar="CODE", help="one school's tokens (default: every token)")
+    token_list.set_defaults(handler=run_token_list)
+    token_revoke = tokens.add_parser("revoke", parents=[common], help="revoke an integration token at once")
+    token_revoke.add_argument("id", type=int, help="the id `api-tokens list` shows")
+    token_revoke.set_defaults(handler=run_token_revoke)
 
 
 def _open(settings: Settings) -> Database:
@@ -161,4 +176,46 @@ def run_token_add(args: argparse.Namespace, settings: Settings) -> int:
         _, token = create_api_token(session, args.name, school)
     print(f"integration token {args.name} made; it is shown only now:", file=sys.stderr)
     print(token)
+    return 0
+
+
+def _school_codes(session) -> dict[int, str]:
+    return dict(session.execute(select(School.id, School.code)).all())
+
+
+def run_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as database, database.session() as session:
+        school = find_school(session, args.school) if args.school else None
+        codes = _school_codes(session)
+        for row in list_api_tokens(session, school):
+            state = f"revoked {row.revoked_at.isoformat(timespec='seconds')}" if row.revoked_at else "active"
+            scope = codes.get(row.school_id, "?") if row.school_id is not None else "district"
+            print(f"{row.id}\t{row.name}\t{scope}\t{state}\tmade {row.created_at.isoformat(timespec='seconds')}")
+    return 0
+
+
+def run_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as database, database.session() as session:
+        row = revoke_api_token(session, find_api_token(session, args.id), utcnow())
+        name = row.name
+    print(f"integration token {args.id} ({name}) revoked")
+    return 0
+
+
+def run_webhook_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as database, database.session() as session:
+        school = find_school(session, args.school) if args.school else None
+        codes = _school_codes(session)
+        for hook in list_webhooks(session, school):
+            state = "active" if hook.active else "paused"
+            print(f"{hook.id}\t{codes.get(hook.school_id, '?')}\t{hook.url}\t{hook.events}\t{state}\t"
+                  f"made {hook.created_at.isoformat(timespec='seconds')}")
+    return 0
+
+
+def run_webhook_remove(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as database, database.session() as session:
+        hook = remove_webhook(session, args.id)
+        url = hook.url
+    print(f"webhook {args.id} ({url}) removed")
     return 0

@@ -4,7 +4,8 @@ One daemon thread per dashboard process (``start_webhook_worker(app)``, called b
 testing). Each tick opens its own database session, delivers what is due, and for every school whose
 absences are due today (``absence_notice_delay_min`` past the cutoff, no camera still sending) queues the
 day's absences once (the queue dedupes, so a restart re-running it sends nothing twice). About once an hour
-it deletes snapshots past their retention (``attendance.erasure.purge_expired_snapshots``). An error is
+it deletes snapshots past their retention (``attendance.erasure.purge_expired_snapshots``) and files no row
+names (``purge_orphan_files``). An error is
 logged and the loop carries on after a pause.
 """
 
@@ -18,7 +19,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from attendance.db.models import School, utcnow
-from attendance.erasure import purge_expired_snapshots
+from attendance.erasure import purge_expired_snapshots, purge_orphan_files
 from attendance.roll import load_day_rules, school_local_date
 from attendance.webhooks import absences_due, deliver_pending_webhooks, enqueue_absences
 
@@ -92,6 +93,7 @@ class WebhookWorker:
             removed = purge_expired_snapshots(
                 session, self.instance_path, now_at, snapshot_retention_days=self.settings.snapshot_retention_days,
                 unknown_retention_days=self.settings.unknown_retention_days)
+            removed += purge_orphan_files(session, self.instance_path, now_at)
         if removed:
             logger.info("expired snapshots deleted: %s files", removed)
         return removed

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -548,8 +550,14 @@ def test_admin_imports_a_roster_and_sees_row_errors(admin, world, db):
             "HS100,Nguyễn Thị Mai,6A1,02/09/2014\n"
             "HS101,,6A1,\n"
             "HS102,Lý Văn Tài,8C1,2013-01-31\n").encode("utf-8-sig")
-    page = admin.post("/admin/students/import", data={"roster": (io.BytesIO(data), "ds.csv")},
-                      content_type="multipart/form-data").get_data(as_text=True)
+    preview = admin.post("/admin/students/import", data={"roster": (io.BytesIO(data), "ds.csv")},
+                         content_type="multipart/form-data").get_data(as_text=True)
+    assert "8C1" in preview and "missing full_name" in preview and "HS101" in preview
+    with db.session() as s:  # a preview stores nothing
+        assert s.scalar(select(Student).where(Student.student_code == "HS100")) is None
+    table = html.unescape(re.search(r'name="table" value="([^"]*)"', preview).group(1))
+    page = admin.post("/admin/students/import", data={"action": "confirm", "table": table, "filename": "ds.csv"}
+                      ).get_data(as_text=True)
     assert "8C1" in page and "missing full_name" in page and "HS101" in page
     with db.session() as s:
         mai = s.scalar(select(Student).where(Student.student_code == "HS100"))

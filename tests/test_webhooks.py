@@ -103,8 +103,16 @@ def test_delivery_is_signed_and_marked_delivered(session, world, receiver):
     outcome = deliver_pending_webhooks(session, local(6, 51), timeout_s=5)
     assert outcome == {"delivered": 1, "failed": 0}
     [(headers, body)] = receiver.requests
-    assert verify_signature(secret, body, headers["X-Attendance-Signature"])
-    assert not verify_signature("whsec_wrong", body, headers["X-Attendance-Signature"])
+    sent_s = local(6, 51).timestamp()
+    signature = headers["X-Attendance-Signature"]
+    assert signature.startswith(f"t={int(sent_s)},v1=")
+    assert verify_signature(secret, body, signature, now_s=sent_s + 2)
+    assert not verify_signature("whsec_wrong", body, signature, now_s=sent_s)
+    # a captured delivery replayed later, or its body altered, or its time altered: all refused
+    assert not verify_signature(secret, body, signature, now_s=sent_s + 3600)
+    assert not verify_signature(secret, body.replace(b"HS002", b"HS003"), signature, now_s=sent_s)
+    forged_time = signature.replace(f"t={int(sent_s)}", f"t={int(sent_s) + 3600}")
+    assert not verify_signature(secret, body, forged_time, now_s=sent_s + 3600)
     assert headers["X-Attendance-Event"] == "checkin"
     document = json.loads(body)
     assert document["event"] == "checkin" and document["data"]["full_name"] == "Trần Thị Bình"

@@ -67,7 +67,11 @@ def run_identify(args: argparse.Namespace, settings: Settings) -> int:
             if error:
                 results.append({"image": str(path), "error": error})
                 continue
-            found = identify_faces(engine, gallery, point, students, image)
+            try:
+                found = identify_faces(engine, gallery, point, students, image)
+            except ImageError as err:  # the engine could not process it: this image's error, the run goes on
+                results.append({"image": str(path), "error": err.message})
+                continue
             faces = [f.as_dict() for f in found]
             if checker is not None:
                 for face, result in zip(faces, checker.fill(image, [f.face for f in found])):
@@ -105,7 +109,11 @@ def run_faces(args: argparse.Namespace, settings: Settings) -> int:
         if error:
             results.append({"image": str(path), "error": error})
             continue
-        faces = engine.find_faces(image, embed=True)
+        try:
+            faces = engine.find_faces(image, embed=True)
+        except ImageError as err:
+            results.append({"image": str(path), "error": err.message})
+            continue
         results.append({"image": str(path), "width": image.shape[1], "height": image.shape[0], "faces": [
             {"box": [int(v) for v in f.box], "detection_score": round(f.score, 3),
              "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in f.landmarks],

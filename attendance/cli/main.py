@@ -14,6 +14,7 @@ import sys
 from importlib.metadata import entry_points
 
 from attendance.errors import AttendanceError, SettingsError
+from attendance.logsafe import install_safe_log_records
 from attendance.settings import Settings, load_settings
 
 CORE_COMMAND_MODULES = (
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_cli_settings(args)
+        install_safe_log_records()
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)
         return int(args.handler(args, settings) or 0)

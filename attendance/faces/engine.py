@@ -9,12 +9,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from attendance.errors import ModelError
+from attendance.errors import ImageError, ModelError
 from attendance.faces.landmarks import DLIB5, eyes_and_nose
 from attendance.faces.quality import measure_quality
 from attendance.faces.types import Detection, Detector, Embedder, Face, Landmarker
 
 logger = logging.getLogger(__name__)
+
+# The smallest side of an image that can hold a face; a thinner one has none (dlib's HOG needs ~40 px).
+MIN_IMAGE_SIDE_PX = 16
 
 
 @dataclass
@@ -53,15 +56,22 @@ class FaceEngine:
         """Every face in ``image_rgb`` (H, W, 3 uint8), largest first, with quality and (if ``embed``) embedding."""
         self.times.images += 1
         started = time.perf_counter()
+        height, width = image_rgb.shape[:2]
+        if min(height, width) < MIN_IMAGE_SIDE_PX:  # a 50000x1 strip: no face fits, and no resize is possible
+            self.times.add("detect", started)
+            return []
         scale = self._detection_scale(image_rgb)
+        # explicit sizes of at least 1 px: fx/fy would round a thin side to 0, which OpenCV refuses
         small = image_rgb if scale == 1.0 else cv2.resize(
-            image_rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
+            image_rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
         )
-        detections = self.detector.detect(small)
+        try:
+            detections = self.detector.detect(small)
+        except cv2.error as err:
+            raise ImageError(f"the face detector cannot read this {width}x{height} image") from err
         self.times.add("detect", started)
 
         started = time.perf_counter()
-        height, width = image_rgb.shape[:2]
         faces = []
         for detection in detections:
             box = _scale_box(detection.box, 1.0 / scale, width, height)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 from pathlib import Path
 
@@ -28,18 +29,22 @@ def read_image_bytes(path: str | os.PathLike[str]) -> bytes:
         raise ImageError(f"{path}: cannot read the file ({err.strerror})") from err
 
 
-def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image") -> np.ndarray:
+def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image",
+                 max_side_px: int | None = None) -> np.ndarray:
     """Decode JPEG, PNG, WebP or BMP bytes to an upright RGB uint8 array of shape (H, W, 3).
 
     EXIF orientation is applied; grayscale, palette, alpha (composited on white) and 16-bit images are
     converted. Raises ``ImageError`` for empty, truncated or non-image data and for images with more
-    than ``max_pixels`` pixels (checked from the header, before decoding).
+    than ``max_pixels`` pixels (checked from the header, before decoding). With ``max_side_px`` (e.g.
+    2560) a larger image is shrunk to fit, while decoding where the format allows (a JPEG decodes at 1/2,
+    1/4 or 1/8 scale), so memory stays near that size rather than the file's full resolution.
     """
     if not data:
         raise ImageError(f"{name}: the file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": Pillow reads on without it
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
@@ -48,9 +53,12 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
                 )
             if image.format not in SUPPORTED_FORMATS:
                 raise ImageError(f"{name}: {image.format} images are not supported (use JPEG, PNG, WebP or BMP)")
+            if max_side_px and max(width, height) > max_side_px and image.format in ("JPEG", "MPO"):
+                image.draft("RGB", (max_side_px, max_side_px))
             image.load()
-            image = ImageOps.exif_transpose(image)
-            return _to_rgb_array(image)
+            if max_side_px and max(image.size) > max_side_px:
+                image.thumbnail((max_side_px, max_side_px), Image.Resampling.LANCZOS)
+            return _to_rgb_array(_upright(image))
     except ImageError:
         raise
     except Image.DecompressionBombError as err:
@@ -59,6 +67,17 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
         raise ImageError(f"{name}: not an image, or a format that cannot be read") from err
     except (OSError, ValueError, SyntaxError) as err:
         raise ImageError(f"{name}: the image is damaged or truncated ({err})") from err
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned by its EXIF orientation; as it is when the EXIF block is corrupt (a camera's bug,
+    not a reason to refuse the photo)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pillow warns "Corrupt EXIF data" and carries on
+        try:
+            return ImageOps.exif_transpose(image)
+        except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
+            return image
 
 
 def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -85,7 +104,9 @@ def _to_rgb_array(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    if mode != "RGB":
+        image = image.convert("RGB")
+    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))  # one copy of the pixels, not two
 
 
 def encode_jpeg(image_rgb: np.ndarray, quality: int = 90) -> bytes:

@@ -21,8 +21,12 @@ GALLERY_CACHE_KEY = "api_gallery_cache"
 
 
 def json_body() -> Any:
-    """The request's JSON (any content type); 400 ``malformed_json`` when it does not parse."""
-    body = request.get_json(force=True, silent=True)
+    """The request's JSON (any content type); 400 ``malformed_json`` when it does not parse, is not UTF-8
+    or nests deeper than the parser can follow (``[[[[...]]]]`` a thousand deep)."""
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError) as err:
+        raise ApiError(400, "malformed_json", "the body is not valid JSON (or nests too deep)") from err
     if body is None:
         raise ApiError(400, "malformed_json", "the body is not valid JSON")
     return body

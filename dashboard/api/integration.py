@@ -16,6 +16,7 @@ from dashboard.api.errors import ApiError
 from dashboard.app import get_db_session
 
 MAX_CHECKINS_PAGE = 1000
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # as the pages: the roll of 0001-01-01 or 9999-12-31 cannot be computed
 
 
 def _token_school(session) -> School:
@@ -69,6 +70,8 @@ def get_roll():
         school_date = dt.date.fromisoformat(raw_date) if raw_date else school_local_date(school, at)
     except ValueError as err:
         raise ApiError(422, "invalid_input", "date must be YYYY-MM-DD") from err
+    if not FIRST_YEAR <= school_date.year <= LAST_YEAR:
+        raise ApiError(422, "invalid_input", f"date must be in the years {FIRST_YEAR} to {LAST_YEAR}")
     entries = compute_class_roll(session, school_class, school_date, at)
     return jsonify({
         "school_code": school.code, "class_code": school_class.code, "date": school_date.isoformat(),

@@ -43,6 +43,8 @@ _EVENT_RESULT = {
             "code": {"enum": ["invalid_event", "unknown_student", "no_consent", "too_old", "future_day",
                               "bad_snapshot"]},
             "message": {"type": "string"}}},
+        "warning": {"type": "object", "description": "a created event stored without its snapshot", "properties": {
+            "code": {"enum": ["snapshot_not_saved"]}, "message": {"type": "string"}}},
     },
 }
 

@@ -17,6 +17,10 @@ from sqlalchemy import select
 
 from attendance.db.models import School, SchoolClass, Student, utcnow
 from dashboard.app import get_db_session
+from dashboard.forms import parse_id
+
+# Dates on pages and in forms: a school's records span these years; others fall back to the default day.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 
 def now_at() -> dt.datetime:
@@ -41,9 +45,9 @@ def current_school() -> School | None:
     db = get_db_session()
     if current_user.role != "district_admin":
         return db.get(School, current_user.school_id) if current_user.school_id else None
-    requested = request.args.get("school", "")
-    if requested.isdigit() and db.get(School, int(requested)) is not None:
-        session["school_id"] = int(requested)
+    requested = parse_id(request.args.get("school"))
+    if requested is not None and db.get(School, requested) is not None:
+        session["school_id"] = requested
     school_id = session.get("school_id")
     school = db.get(School, school_id) if school_id else None
     if school is None:
@@ -81,7 +85,7 @@ def _natural(code: str) -> tuple:
     parts: list[Any] = []
     number = ""
     for ch in code:
-        if ch.isdigit():
+        if ch.isascii() and ch.isdigit():  # "²" is a digit to isdigit() and not to int()
             number += ch
             continue
         if number:
@@ -134,13 +138,16 @@ def _follow_school(school_id: int) -> None:
 
 
 def parse_day(text: str | None, default: dt.date) -> dt.date:
-    """A date from a query string (ISO from ``<input type=date>``, or dd/mm/yyyy); ``default`` if absent/bad."""
+    """A date from a query string (ISO from ``<input type=date>``, or dd/mm/yyyy); ``default`` if absent, bad
+    or outside the years a school's records can span (``FIRST_YEAR`` to ``LAST_YEAR``: the day before
+    0001-01-01 or after 9999-12-31 cannot be computed)."""
     text = (text or "").strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return dt.datetime.strptime(text, fmt).date()
+            day = dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        return day if FIRST_YEAR <= day.year <= LAST_YEAR else default
     return default
 
 
@@ -150,9 +157,10 @@ def parse_month(text: str | None, default: dt.date) -> tuple[int, int]:
     for fmt in ("%Y-%m", "%m/%Y"):
         try:
             day = dt.datetime.strptime(text, fmt).date()
-            return day.year, day.month
         except ValueError:
             continue
+        if FIRST_YEAR <= day.year <= LAST_YEAR:
+            return day.year, day.month
     return default.year, default.month
 
 

@@ -18,6 +18,7 @@ from attendance.school_rules import check_holiday_change
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required
+from dashboard.forms import parse_id, parse_ids
 from dashboard.web.access import class_sort_key, now_at, require_class, require_school
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -45,11 +46,12 @@ def classes():
     db = get_db_session()
     if request.method == "POST":
         code = _class_code(request.form.get("code", ""))
+        school_year = request.form.get("school_year", "").strip()[:9]
         if db.scalar(select(SchoolClass.id).where(SchoolClass.school_id == school.id, SchoolClass.code == code,
-                                                  SchoolClass.school_year == request.form.get("school_year", ""))):
+                                                  SchoolClass.school_year == school_year)):
             raise Conflict(f"class {code} already exists")
         school_class = SchoolClass(school_id=school.id, code=code, grade=_grade(request.form.get("grade", "")),
-                                   school_year=request.form.get("school_year", "").strip()[:9])
+                                   school_year=school_year)
         db.add(school_class)
         db.flush()
         audit("class.create", f"class:{code}", school_id=school.id)
@@ -71,10 +73,16 @@ def edit_class(class_id: int):
     teachers = list(db.scalars(select(User).where(User.school_id == school_class.school_id, User.active.is_(True))
                                .order_by(User.full_name, User.username)))
     if request.method == "POST":
-        school_class.code = _class_code(request.form.get("code", ""))
+        code = _class_code(request.form.get("code", ""))
+        school_year = request.form.get("school_year", "").strip()[:9]
+        if db.scalar(select(SchoolClass.id).where(SchoolClass.school_id == school_class.school_id,
+                                                  SchoolClass.code == code, SchoolClass.school_year == school_year,
+                                                  SchoolClass.id != school_class.id)):
+            raise Conflict(f"class {code} already exists")
+        school_class.code = code
         school_class.grade = _grade(request.form.get("grade", ""))
-        school_class.school_year = request.form.get("school_year", "").strip()[:9]
-        chosen = {int(v) for v in request.form.getlist("teacher_ids") if v.isdigit()}
+        school_class.school_year = school_year
+        chosen = set(parse_ids(request.form.getlist("teacher_ids")))
         school_class.teachers = [t for t in teachers if t.id in chosen]
         audit("class.update", f"class:{school_class.code}", school_id=school_class.school_id,
               detail={"teachers": sorted(t.username for t in school_class.teachers)})
@@ -96,7 +104,7 @@ def _grade(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= 12:
+    if not (text.isascii() and text.isdigit() and len(text) <= 2) or not 1 <= int(text) <= 12:
         raise InvalidInput("the grade is a number from 1 to 12")
     return int(text)
 
@@ -158,7 +166,7 @@ def school_settings():
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as err:
             raise InvalidInput(f"unknown time zone {timezone!r}") from err
-        days = sorted({int(d) for d in form.getlist("school_days") if d in "1234567" and d})
+        days = sorted({int(d) for d in form.getlist("school_days") if d in ("1", "2", "3", "4", "5", "6", "7")})
         if not days:
             raise InvalidInput("choose at least one school day")
         # School.checkin_opens is not on the form: the roll counts a check-in at any hour, and no agent reads it
@@ -189,7 +197,7 @@ def holidays():
     school = require_school()
     db = get_db_session()
     if request.form.get("action") == "delete":
-        holiday = db.get(Holiday, int(request.form.get("holiday_id", "0") or 0))
+        holiday = db.get(Holiday, parse_id(request.form.get("holiday_id")) or 0)
         if holiday is None or holiday.school_id != school.id:
             abort(404)
         check_holiday_change(school, holiday.day, now_at())

@@ -13,11 +13,13 @@ from sqlalchemy import func, or_, select
 from attendance.db.models import ROLES, EnrollmentPhoto, School, SchoolClass, Student, User, utcnow
 from attendance.directory import check_student_code, find_student, normalise_name
 from attendance.errors import Conflict, ImageError, InvalidInput, LookalikeRejected, PhotoRejected
-from attendance.imports import import_roster, parse_date, read_roster
+from attendance.imports import parse_date
 from attendance.names import vietnamese_sort_key
+from attendance.text import check_text
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required
+from dashboard.forms import parse_id, parse_ids
 from dashboard.i18n import describe_error
 from dashboard.web.access import class_sort_key, require_school, require_student
 from dashboard.web.admin import audit
@@ -33,10 +35,10 @@ def _school_classes(school_id: int) -> list[SchoolClass]:
 
 
 def _class_of_form(school_id: int) -> SchoolClass | None:
-    value = request.form.get("class_id", "")
-    if not value.isdigit():
+    class_id = parse_id(request.form.get("class_id"))
+    if class_id is None:
         return None
-    school_class = get_db_session().get(SchoolClass, int(value))
+    school_class = get_db_session().get(SchoolClass, class_id)
     if school_class is None or school_class.school_id != school_id:
         raise InvalidInput("unknown class")
     return school_class
@@ -49,9 +51,7 @@ def students():
     db = get_db_session()
     if request.method == "POST":
         code = check_student_code(request.form.get("student_code", ""))
-        name = normalise_name(request.form.get("full_name", ""))
-        if not name:
-            raise InvalidInput("the name is empty")
+        name = check_text(normalise_name(request.form.get("full_name", "")), "the name", 200, min_chars=1)
         if find_student(db, school, code) is not None:
             raise Conflict(f"student code {code} is already in use")
         school_class = _class_of_form(school.id)
@@ -68,8 +68,8 @@ def students():
     class_id = request.args.get("class_id", "")
     query_text = unicodedata.normalize("NFC", request.args.get("q", "")).strip()
     query = select(Student).where(Student.school_id == school.id)
-    if class_id.isdigit():
-        query = query.where(Student.class_id == int(class_id))
+    if parse_id(class_id):
+        query = query.where(Student.class_id == parse_id(class_id))
     elif class_id == "none":
         query = query.where(Student.class_id.is_(None))
     if query_text:
@@ -91,7 +91,7 @@ def _apply_consent(student: Student) -> None:
     if given and not student.consent_given:
         student.consent_at = utcnow()
     student.consent_given = given
-    student.consent_by = normalise_name(request.form.get("consent_by", ""))[:200]
+    student.consent_by = check_text(normalise_name(request.form.get("consent_by", "")), "the guardian's name", 200)
 
 
 @bp.route("/students/<int:student_id>/edit", methods=["GET", "POST"])
@@ -105,9 +105,7 @@ def edit_student(student_id: int):
         other = find_student(db, school, code) if code != student.student_code else None
         if other is not None:
             raise Conflict(f"student code {code} is already in use")
-        name = normalise_name(request.form.get("full_name", ""))
-        if not name:
-            raise InvalidInput("the name is empty")
+        name = check_text(normalise_name(request.form.get("full_name", "")), "the name", 200, min_chars=1)
         school_class = _class_of_form(student.school_id)
         student.student_code, student.full_name = code, name
         student.class_id = school_class.id if school_class else None
@@ -135,26 +133,6 @@ def toggle_active(student_id: int):
     if request.form.get("back") == "list":
         return redirect(url_for("admin_people.students"))
     return redirect(url_for("records.student", student_id=student.id))
-
-
-@bp.route("/students/import", methods=["GET", "POST"])
-@admin_required
-def import_students():
-    school = require_school()
-    if request.method == "GET":
-        return render_template("admin/import.html", report=None)
-    upload = request.files.get("roster")
-    if upload is None or not upload.filename:
-        raise InvalidInput("choose a .csv or .xlsx file")
-    rows, errors = read_roster(upload.read(), upload.filename)
-    db = get_db_session()
-    report = import_roster(db, school, rows, school_year=request.form.get("school_year", "").strip()[:9])
-    report.errors = errors
-    audit("student.import", f"file:{upload.filename[:100]}", school_id=school.id, detail={
-        "created": report.created, "updated": report.updated, "errors": len(errors),
-        "classes_created": report.classes_created})
-    db.commit()
-    return render_template("admin/import.html", report=report, filename=upload.filename)
 
 
 @bp.route("/students/<int:student_id>/photos", methods=["POST"])
@@ -268,7 +246,7 @@ def users():
                            None if role == "district_admin" else school.id,
                            full_name=request.form.get("full_name", ""), language=get_settings().default_language)
         if role == "teacher":
-            set_teacher_classes(db, user, [int(v) for v in request.form.getlist("class_ids") if v.isdigit()])
+            set_teacher_classes(db, user, parse_ids(request.form.getlist("class_ids")))
         audit("user.create", f"user:{user.username}", school_id=user.school_id,
               detail={"role": role, "classes": [c.code for c in user.classes]})
         db.commit()
@@ -299,7 +277,7 @@ def edit_user(user_id: int):
             db.commit()
             flash(_("Password of %(name)s changed; their open sessions were ended.", name=user.username), "success")
             return redirect(url_for("admin_people.edit_user", user_id=user.id))
-        user.full_name = normalise_name(request.form.get("full_name", ""))[:200]
+        user.full_name = check_text(normalise_name(request.form.get("full_name", "")), "the full name", 200)
         active = request.form.get("active") == "on"
         if user.id == current_user.id and not active:
             raise InvalidInput("you cannot deactivate yourself")
@@ -307,7 +285,7 @@ def edit_user(user_id: int):
             rotate_session_token(user)
         user.active = active
         if user.role == "teacher":
-            set_teacher_classes(db, user, [int(v) for v in request.form.getlist("class_ids") if v.isdigit()])
+            set_teacher_classes(db, user, parse_ids(request.form.getlist("class_ids")))
         audit("user.update", f"user:{user.username}", school_id=user.school_id,
               detail={"active": active, "classes": [c.code for c in user.classes]})
         db.commit()

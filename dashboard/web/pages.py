@@ -26,6 +26,7 @@ from attendance.roll import (
 )
 from dashboard.app import end_db_session, get_db_session, get_settings
 from dashboard.auth import login_required, require_role
+from dashboard.forms import parse_id
 from dashboard.i18n import STATUS_LABELS, format_time
 from dashboard.web.access import (
     all_schools, can_see_class, can_see_school, now_at, require_school, require_student, school_today,
@@ -119,7 +120,7 @@ def events():
     school_id, class_ids = school.id, [c.id for c in visible_classes(school)]
     end_db_session(commit=True)
     after = request.headers.get("Last-Event-ID") or request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
+    after_id = parse_id(after) or 0
     slots = _stream_slots()
     if not slots.acquire(blocking=False):
         return Response("busy\n", status=503, headers={"Retry-After": "10"}, mimetype="text/plain")

@@ -20,6 +20,7 @@ from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
 from dashboard.i18n import format_date
 from dashboard.auth import admin_required, login_required
+from dashboard.forms import parse_id
 from dashboard.web.access import (
     can_see_school, now_at, parse_month, require_school, require_student, school_today, visible_classes,
 )
@@ -63,7 +64,7 @@ def student(student_id: int):
 def delete_student(student_id: int):
     """Delete a student completely: rows (templates, check-ins, overrides by cascade) and every file on disk."""
     student = require_student(student_id)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: never a state change (HEAD also skips CSRF)
         return render_template("student_delete.html", student=student)
     if request.form.get("confirm_code", "").strip() != student.student_code:
         flash(_("Type the student code to confirm the deletion."), "error")
@@ -125,7 +126,7 @@ def assign_unknown(unknown_id: int):
     if unknown.flag:  # a suspected photo of a photo must not become a student's template
         raise InvalidInput("a face refused as a suspected photo cannot be enrolled; dismiss it instead")
     student_id = request.form.get("student_id", "")
-    student = require_student(int(student_id)) if student_id.isdigit() and len(student_id) < 10 else None
+    student = require_student(parse_id(student_id)) if parse_id(student_id) else None
     if student is None or student.school_id != unknown.school_id or not student.active:
         flash(_("Choose a student of this school."), "error")
         return redirect(url_for("records.unknown_faces"))

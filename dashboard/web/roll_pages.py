@@ -17,6 +17,7 @@ from attendance.roll import (
 )
 from dashboard.app import get_db_session
 from dashboard.auth import login_required
+from dashboard.forms import parse_id
 from dashboard.i18n import STATUS_LABELS, format_date, format_time
 from dashboard.web.access import (
     now_at, parse_day, parse_month, require_class, require_school, require_student, school_today, visible_classes,
@@ -51,7 +52,7 @@ def class_roll(class_id: int):
 def override(class_id: int):
     """Mark a student excused or present (with a reason), or clear the mark; audited by ``attendance.roll``."""
     school_class = require_class(class_id)
-    student = require_student(int(request.form.get("student_id", "0") or 0))
+    student = require_student(parse_id(request.form.get("student_id")) or 0)
     day = parse_day(request.form.get("date"), school_today(school_class.school))
     db = get_db_session()
     if student.id not in set(db.scalars(members_on([school_class.id], day).with_only_columns(ClassMembership.student_id))):
@@ -75,7 +76,7 @@ def override(class_id: int):
 def review(class_id: int):
     """Confirm or reject a check-in flagged as a suspected photo or screen; audited by ``attendance.liveness_review``."""
     school_class = require_class(class_id)
-    checkin_id = int(request.form.get("checkin_id", "0") or 0)
+    checkin_id = parse_id(request.form.get("checkin_id")) or 0
     db = get_db_session()
     checkin = review_checkin(db, checkin_id, request.form.get("decision", ""), current_user.id,
                              school_id=school_class.school_id)
@@ -128,8 +129,8 @@ def reports():
     school = require_school()
     classes = visible_classes(school)
     class_id = request.args.get("class_id", "")
-    if class_id.isdigit():
-        return redirect(url_for("roll.month_report", class_id=int(class_id), month=request.args.get("month", "")))
+    if parse_id(class_id):
+        return redirect(url_for("roll.month_report", class_id=parse_id(class_id), month=request.args.get("month", "")))
     year, month = parse_month(request.args.get("month"), school_today(school))
     return render_template("reports.html", classes=classes, month_value=f"{year:04d}-{month:02d}")
 
