@@ -185,6 +185,36 @@ def test_the_snapshot_is_a_small_crop_of_the_face_not_the_frame():
     assert run(off, scene([(STUDENT_LEVEL, 0, 20)], 25))[0][1].snapshot_jpeg is None
 
 
+def textured_scene(frames, sharp_frames, level=STUDENT_LEVEL):
+    """One person standing still; the face carries a fine checkerboard (in the green channel, so the fake
+    detector still sees one grey level), sharp in ``sharp_frames`` and blurred (still over 100) in the others."""
+    side, x, y = 72, 40, 40
+    yy, xx = np.mgrid[0:side, 0:side]
+    checker = (((yy // 4) + (xx // 4)) % 2 * 255).astype(np.uint8)
+    blurred = cv2.GaussianBlur(checker, (0, 0), 1.5)
+    out = []
+    for n in range(frames):
+        image = np.zeros((240, 320, 3), np.uint8)
+        image[y:y + side, x:x + side, 0] = level
+        image[y:y + side, x:x + side, 1] = checker if n in sharp_frames else blurred
+        out.append(Frame(n, image, START + dt.timedelta(seconds=n / 10), n / 10))
+    return out
+
+
+def test_each_embedding_is_the_sharpest_face_of_its_window():
+    from attendance.faces.quality import measure_sharpness
+
+    engine = fake_engine()
+    embedded = []
+    real_embed = engine.embedder.embed
+    engine.embedder.embed = lambda chips: (embedded.extend(measure_sharpness(c) for c in chips), real_embed(chips))[1]
+    pipeline = Pipeline(engine, config(embed_every_frames=3, voting=VotingRule(min_votes=99)))
+    # Embeddings at frames 0, 3, 6, 9, 12: each window (1-3, 4-6, ...) has one sharp frame, in its middle.
+    run(pipeline, textured_scene(13, sharp_frames={0, 2, 5, 8, 11}))
+    assert len(embedded) == 5
+    assert min(embedded) > 1000  # blurred chips measure ~480: over the vote weight's cap of 100, yet never chosen
+
+
 def test_the_school_day_is_local_to_ho_chi_minh_city():
     assert school_date_of(START, ZoneInfo("Asia/Ho_Chi_Minh")) == "2026-09-07"
     assert school_date_of(START, ZoneInfo("UTC")) == "2026-09-06"
