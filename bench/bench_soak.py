@@ -132,19 +132,24 @@ def run_scene(scene: str, images: list, settings: AgentSettings, gallery, args) 
         client = DashboardClient(UNREACHABLE, "cam_soak", timeout_s=1.0)
         agent = Agent(settings, engine, source, outbox, client, operating_point(settings, engine.model_id))
         agent.gallery.current = GallerySnapshot(gallery, "soak", None)
-        started = time.perf_counter()
+        decided = {"checkin": 0, "unknown": 0}
+        agent.on_decision = lambda decision, stored: decided.update({decision.kind: decided[decision.kind] + 1})
+        started, cpu_started = time.perf_counter(), time.process_time()
         agent.run_frames()
-        wall_s = time.perf_counter() - started
+        wall_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
         stats = outbox.stats()
-        counts = {"pending events": stats.pending, "wall s": round(wall_s, 1),
-                  "frames": agent.status.frames_total}
+        counts = {"pending events": stats.pending, "wall s": round(wall_s, 1), "cpu s": round(cpu_s, 1),
+                  "frames": agent.status.frames_total, "decided": decided}
         outbox.close()
     return source, counts
 
 
 def table(scene: str, source: SoakSource, counts: dict, warmup_min: float) -> str:
+    decided = counts["decided"]
     lines = [f"### {scene}: {counts['frames']} frames ({source.minutes:g} video-minutes at {source.fps:g} fps) in "
-             f"{counts['wall s']} s wall; {counts['pending events']} events stored",
+             f"{counts['wall s']} s wall, {counts['cpu s']} s CPU; {decided['checkin']} check-in and "
+             f"{decided['unknown']} unknown decisions, {counts['pending events']} events stored (one check-in a "
+             f"student a day)",
              "", "| video min | frames | RSS MiB | slowest frame since previous, ms |", "|---:|---:|---:|---:|"]
     for s in source.samples:
         lines.append(f"| {s.video_min:.1f} | {s.frames} | {s.rss_mib:.1f} | {s.slowest_ms:.0f} |")

@@ -6,7 +6,9 @@ fifth of a 640x360 frame), ``locate`` each face's landmarks (the detector's own 
 ``align`` only the faces a track still wants embedded, and ``embed`` the due chips in one batch.
 Embedding (the expensive step, ~50-150 ms a face on a gate PC) runs at most once every
 ``embed_every_frames`` frames per track, on the best face of that window (sharpest first: blur costs
-recognition most), and stops when the track is decided or has ``max_embeddings_per_track`` votes.
+recognition most), and stops when the track is decided or has ``max_embeddings_per_track`` votes. A track
+whose last votes were all far from every student (a stranger) is given up, until a face much sharper than
+any embedded so far shows that those votes came from blurred frames.
 
 Everything kept per track is bounded (a face in view for hours holds the same few kilobytes) and dropped
 when the track ends.
@@ -34,6 +36,9 @@ from camera_agent.voting import TrackVotes, Verdict, Vote, VotingRule, candidate
 logger = logging.getLogger(__name__)
 
 ROI_MARGIN = 0.4  # a track's search region: its box grown by this fraction of its side on each side
+# A track given up as a stranger is embedded again when a face this many times sharper than any embedded
+# so far comes along: its far votes may have come from blurred frames (a child walking in, out of focus).
+RETRY_SHARPNESS_RATIO = 2.0
 SNAPSHOT_MARGIN = 0.25
 
 
@@ -104,6 +109,7 @@ class TrackState:
     votes: TrackVotes = field(default_factory=TrackVotes)
     cues: LivenessCues = field(default_factory=LivenessCues)
     last_embed_frame: int = -10**9
+    sharpest_embedded: float = 0.0  # the sharpness of the sharpest face embedded so far
     candidate: Candidate | None = None
     best_weight: float = 0.0
     best_crop: np.ndarray | None = None
@@ -151,7 +157,7 @@ class Pipeline:
         self.tracker = IouTracker(config.track_min_iou, config.track_max_missed_frames)
         self.states: dict[int, TrackState] = {}
         self.frames_processed = 0
-        self.stage_ms: dict[str, float] = {"detect": 0.0, "landmarks": 0.0, "embed": 0.0, "match": 0.0}
+        self.stage_ms: dict[str, float] = {"detect": 0.0, "landmarks": 0.0, "align": 0.0, "embed": 0.0, "match": 0.0}
         self.embeddings_total = 0
 
     def process(self, frame: Frame, gallery: GallerySnapshot | None) -> FrameResult:
@@ -221,6 +227,7 @@ class Pipeline:
                 state.best_weight, state.best_crop = candidate.weight, candidate.crop
             state.candidate = None
             state.last_embed_frame = frame_number
+            state.sharpest_embedded = max(state.sharpest_embedded, candidate.quality.sharpness)
             logger.debug("track %d: embedding %d, distance %.3f, margin %.3f, named %s", state.track.track_id,
                          len(state.votes), match.distance, match.margin, match.student_key is not None)
         self.embeddings_total += len(due)
@@ -246,8 +253,7 @@ class Pipeline:
     # -- helpers -------------------------------------------------------------------------------------------
 
     def _wants_embedding(self, state: TrackState) -> bool:
-        return (not state.decided and len(state.votes) < self.config.max_embeddings_per_track
-                and not state.votes.hopeless(self.config.voting))
+        return not state.decided and len(state.votes) < self.config.max_embeddings_per_track
 
     def _consider_candidate(self, image: np.ndarray, seen: SeenFace, state: TrackState) -> None:
         """Align the face and keep it if it beats the window's candidate so far (sharpness counts most)."""
@@ -256,10 +262,13 @@ class Pipeline:
             return
         started = time.perf_counter()
         face = self.engine.align(image, seen.face)
-        self.stage_ms["landmarks"] += (time.perf_counter() - started) * 1000.0
+        self.stage_ms["align"] += (time.perf_counter() - started) * 1000.0
         quality = face.quality
         if quality.sharpness < cfg.min_sharpness:
             return
+        if (state.votes.hopeless(cfg.voting)
+                and quality.sharpness <= RETRY_SHARPNESS_RATIO * state.sharpest_embedded):
+            return  # far from everyone so far, and this face is no better: spare the embedding
         score = candidate_score(quality, cfg.min_face_px)
         if state.candidate is None or score > state.candidate.score:
             crop = _snapshot_crop(image, face.box, cfg.snapshot_max_px) if cfg.snapshots else None

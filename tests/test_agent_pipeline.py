@@ -217,6 +217,25 @@ def test_each_embedding_is_the_sharpest_face_of_its_window():
     assert min(embedded) > 1000  # blurred chips measure ~480: over the vote weight's cap of 100, yet never chosen
 
 
+def test_a_track_given_up_on_blurred_frames_is_embedded_again_when_its_face_comes_into_focus():
+    from attendance.faces.quality import measure_sharpness
+
+    engine = fake_engine()
+    real_embed = engine.embedder.embed
+    far = np.eye(DIM)[5]  # what a blurred chip embeds as: far from every student
+
+    def embed_blur_badly(chips):
+        vectors = real_embed(chips)
+        return np.array([v if measure_sharpness(c) > 1000 else far for c, v in zip(chips, vectors)], np.float32)
+
+    engine.embedder.embed = embed_blur_badly
+    pipeline = Pipeline(engine, config(embed_every_frames=3))
+    # Out of focus for the first 12 frames (three far votes: given up as a stranger), then sharp.
+    decisions = run(pipeline, textured_scene(30, sharp_frames=set(range(12, 30))))
+    assert [(d.kind, d.student_code) for _, d in decisions] == [("checkin", "HS1")]
+    assert pipeline.embeddings_total == 5  # three blurred, then two sharp ones agree
+
+
 def still_scene(frames, level=STUDENT_LEVEL, size=(160, 120)):
     """One face that stays in the same place (a child standing at the gate, a poster) for ``frames`` frames."""
     image = np.zeros((size[1], size[0], 3), np.uint8)
