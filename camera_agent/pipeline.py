@@ -39,6 +39,9 @@ ROI_MARGIN = 0.4  # a track's search region: its box grown by this fraction of i
 # A track given up as a stranger is embedded again when a face this many times sharper than any embedded
 # so far comes along: its far votes may have come from blurred frames (a child walking in, out of focus).
 RETRY_SHARPNESS_RATIO = 2.0
+# Faces under this fraction of min_face_px are not tracked: they must double in size before they could be
+# embedded, and the next whole-frame scan finds them when they have (YuNet finds faces from 10 px).
+TRACK_MIN_FACE_RATIO = 0.5
 SNAPSHOT_MARGIN = 0.25
 
 
@@ -187,7 +190,11 @@ class Pipeline:
         self.stage_ms["detect"] += (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
         faces = []
+        smallest_px = self.config.min_face_px * TRACK_MIN_FACE_RATIO
         for detection in detections:
+            x1, y1, x2, y2 = detection.box
+            if max(x2 - x1, y2 - y1) < smallest_px:
+                continue  # a face far in the background: not followed until a full scan finds it grown
             face = self.engine.locate(image, detection)
             faces.append(SeenFace(face, *self.engine.measure_pose(face.landmarks)))
         self.stage_ms["landmarks"] += (time.perf_counter() - started) * 1000.0
