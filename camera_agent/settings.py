@@ -48,7 +48,8 @@ class AgentSettings:
                          "as fast as possible for a live camera).")
     min_face_px: int = setting(60, "Smallest face (box side, full-resolution pixels) that is embedded.")
     min_sharpness: float = setting(0.0, "Smallest sharpness (Laplacian variance of the chip) that is "
-                                   "embedded; 0 turns the gate off. Video chips measure 2-13 out of focus, 500-1300 sharp.")
+                                   "embedded; 0 turns the gate off. Video chips measure 2-13 out of focus, "
+                                   "500-1300 sharp.")
     max_yaw_deg: float = setting(45.0, "Largest head turn that is embedded, in degrees.")
     embed_every_frames: int = setting(6, "At most one embedding per track every N processed frames.")
     max_embeddings_per_track: int = setting(20, "Stop embedding a track after this many embeddings.")
