@@ -9,7 +9,9 @@ video second, cropped to the 320x240 window where its faces are (a third of the 
 frames in a few minutes of CPU) and then played faster than real time (frame times advance at that pace):
 
 - ``held``: one frame with Lin-Manuel Miranda's face, repeated: a face that stays in view the whole time
-  (a child waiting at the gate, a poster), one track for half an hour;
+  (a child waiting at the gate, a poster), one track for half an hour. On this frame dlib places him just
+  over its threshold, so the track is never named: it is embedded up to its cap and decided unknown when
+  the scene ends, the costliest case (its liveness cues span every frame);
 - ``loop``: the clip played over and over: tracks start and end, check-ins and unknown faces are decided
   and stored in the outbox.
 
