@@ -31,7 +31,7 @@ from camera_agent.gallery_sync import GallerySnapshot
 from camera_agent.liveness import LivenessCues
 from camera_agent.sources import Frame
 from camera_agent.tracker import Box, IouTracker, Track
-from camera_agent.voting import TrackVotes, Verdict, Vote, VotingRule, candidate_score, quality_weight
+from camera_agent.voting import TrackVotes, Verdict, Vote, VotingRule, quality_weight, score_candidate
 
 logger = logging.getLogger(__name__)
 
@@ -276,7 +276,7 @@ class Pipeline:
         if (state.votes.hopeless(cfg.voting)
                 and quality.sharpness <= RETRY_SHARPNESS_RATIO * state.sharpest_embedded):
             return  # far from everyone so far, and this face is no better: spare the embedding
-        score = candidate_score(quality, cfg.min_face_px)
+        score = score_candidate(quality, cfg.min_face_px)
         if state.candidate is None or score > state.candidate.score:
             crop = _snapshot_crop(image, face.box, cfg.snapshot_max_px) if cfg.snapshots else None
             state.candidate = Candidate(face, score, quality_weight(quality, cfg.min_face_px), crop)

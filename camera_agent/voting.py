@@ -57,7 +57,7 @@ def quality_weight(quality: FaceQuality, min_face_px: float = 60.0) -> float:
     return _size_factor(quality, min_face_px) * sharp * _frontal_factor(quality)
 
 
-def candidate_score(quality: FaceQuality, min_face_px: float = 60.0) -> float:
+def score_candidate(quality: FaceQuality, min_face_px: float = 60.0) -> float:
     """Which face of a track's embedding window to embed: the sharpest, unless it is much smaller or turned.
 
     The sharpness (Laplacian variance of the chip, ~2 out of focus to ~1300 for a sharp face in video) is

@@ -8,7 +8,7 @@ import pytest
 from attendance.faces.types import FaceQuality
 from camera_agent.liveness import LivenessCues
 from camera_agent.tracker import IouTracker, iou
-from camera_agent.voting import TrackVotes, Vote, VotingRule, candidate_score, quality_weight
+from camera_agent.voting import TrackVotes, Vote, VotingRule, quality_weight, score_candidate
 
 
 def moving(box, dx, steps):
@@ -126,9 +126,9 @@ def test_the_embedding_candidate_is_chosen_by_sharpness_beyond_the_vote_weights_
     sharp_small = FaceQuality(80, 900, 0, 0, 0.7)
     soft_big = FaceQuality(130, 150, 0, 0, 0.7)  # over 100: votes with full weight, but blurred beside the other
     assert quality_weight(soft_big) > quality_weight(sharp_small)
-    assert candidate_score(sharp_small) > candidate_score(soft_big)
-    assert candidate_score(FaceQuality(130, 900, 0, 0, 0.7)) > candidate_score(FaceQuality(130, 900, 50, 0, 0.7))
-    assert candidate_score(FaceQuality(130, 900, 0, 0, 0.7)) > candidate_score(FaceQuality(70, 900, 0, 0, 0.7))
+    assert score_candidate(sharp_small) > score_candidate(soft_big)
+    assert score_candidate(FaceQuality(130, 900, 0, 0, 0.7)) > score_candidate(FaceQuality(130, 900, 50, 0, 0.7))
+    assert score_candidate(FaceQuality(130, 900, 0, 0, 0.7)) > score_candidate(FaceQuality(70, 900, 0, 0, 0.7))
 
 
 def landmarks_in(box, jitter=0.0, rng=None):
