@@ -118,10 +118,8 @@ def run(settings: AgentSettings, *, once: bool) -> int:
 def _finish_once(agent: Agent, settings: AgentSettings, dead_before: int) -> int:
     left = agent.wait_for_delivery(settings.deliver_timeout_s)
     refused = agent.outbox.stats().dead - dead_before
-    stored = [r for r in agent.recorded if r.stored is not None]
     logger.info("done: %d frames, %d check-ins, %d unknowns stored; %d undelivered, %d refused",
-                agent.status.frames_total, sum(r.stored.kind == "checkin" for r in stored),
-                sum(r.stored.kind == "unknown" for r in stored), left, refused)
+                agent.status.frames_total, agent.stored["checkin"], agent.stored["unknown"], left, refused)
     if left or refused:
         last = agent.status.last_error or "no error reported"
         print(f"camera-agent: {left} event(s) not delivered and {refused} refused by the dashboard "

@@ -13,7 +13,8 @@ import logging
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,13 +40,8 @@ logger = logging.getLogger(__name__)
 STALL_END_TRACKS_S = 2.0  # a live camera silent this long ends its tracks (the people have moved on)
 
 
-@dataclass
-class RecordedDecision:
-    """A decision and what the outbox made of it (None: the student was already checked in today)."""
-
-    decision: Decision
-    stored: StoredEvent | None
-    stored_wall_s: float  # time.monotonic() after the commit
+# Called with each decision and what the outbox made of it (None: already checked in today), after the commit.
+DecisionListener = Callable[[Decision, StoredEvent | None], None]
 
 
 def pipeline_config(settings: AgentSettings, point) -> PipelineConfig:
@@ -84,11 +80,15 @@ def record_decision(outbox: Outbox, decision: Decision, *, source_identity: str,
 
 
 class Agent:
-    """One camera's agent. ``run`` returns the process exit status."""
+    """One camera's agent. ``run`` returns the process exit status.
+
+    It keeps no history of its own: decisions go to the outbox (on disk) and are counted in ``stored``;
+    whoever wants each one (a benchmark, a test) passes ``on_decision``.
+    """
 
     def __init__(self, settings: AgentSettings, engine: FaceEngine, source: FrameSource, outbox: Outbox,
                  client: DashboardClient, point, status: AgentStatus | None = None,
-                 liveness: TrackLiveness | None = None) -> None:
+                 liveness: TrackLiveness | None = None, on_decision: DecisionListener | None = None) -> None:
         self.settings = settings
         self.source = source
         self.outbox = outbox
@@ -104,7 +104,8 @@ class Agent:
                              backoff=Backoff(max_s=settings.retry_max_s))
         self.preview = PreviewServer(settings.preview_port) if settings.preview_port else None
         self.stop = threading.Event()
-        self.recorded: list[RecordedDecision] = []  # kept for --once summaries and the benchmark
+        self.on_decision = on_decision
+        self.stored: Counter[str] = Counter()  # events stored by kind ("checkin", "unknown"), for --once's summary
         self._threads_stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pruned_for: str | None = None
@@ -148,10 +149,12 @@ class Agent:
             self.prune_old_decisions(decision.captured_at)
             stored = record_decision(self.outbox, decision, source_identity=self.source.identity,
                                      model_id=self.model_id, zone=self.zone)
-            self.recorded.append(RecordedDecision(decision, stored, time.monotonic()))
+            if self.on_decision is not None:
+                self.on_decision(decision, stored)
             if stored is None:
                 logger.debug("track %d: %s already recorded today", decision.track_id, decision.student_code)
                 continue
+            self.stored[stored.kind] += 1
             logger.info("%s seq=%d track=%d votes=%d/%d distance=%.3f", decision.kind, stored.seq, decision.track_id,
                         decision.verdict.votes, decision.verdict.embeddings, decision.verdict.distance)
             self.save_debug_frame(decision, frame)

@@ -1,10 +1,17 @@
 """The per-frame pipeline: detect, track, embed the best frames, match, vote, and decide once per track.
 
-Most frames cost one HOG pass on a small grey image: the whole frame is scanned every
-``detect_every_frames`` frames, and in between only the regions around live tracks (a 190 px region
-costs a fifth of a 640x360 frame). Embedding (the
-expensive step, ~50-150 ms a face on a gate PC) runs at most once every ``embed_every_frames`` frames
-per track, on the best face of that window, and stops when the track is decided or its cap is reached.
+The face engine does the face work, one step at a time: ``detect`` once per frame (the whole frame every
+``detect_every_frames`` frames, in between only the regions around live tracks: a 190 px region costs a
+fifth of a 640x360 frame), ``locate`` each face's landmarks (the detector's own when it gives them),
+``align`` only the faces a track still wants embedded, and ``embed`` the due chips in one batch.
+Embedding (the expensive step, ~50-150 ms a face on a gate PC) runs at most once every
+``embed_every_frames`` frames per track, on the best face of that window (sharpest first: blur costs
+recognition most), and stops when the track is decided or has ``max_embeddings_per_track`` votes. A track
+whose last votes were all far from every student (a stranger) is given up, until a face much sharper than
+any embedded so far shows that those votes came from blurred frames.
+
+Everything kept per track is bounded (a face in view for hours holds the same few kilobytes) and dropped
+when the track ends.
 """
 
 from __future__ import annotations
@@ -17,21 +24,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from attendance.faces.engine import FaceEngine
-from attendance.faces.landmarks import NOSE_DEPTH_RATIO, eyes_and_nose
-from attendance.faces.quality import estimate_pose, measure_sharpness
-from attendance.faces.types import FaceQuality
-from attendance.faces.video import encode_jpeg_rgb, resize, to_gray
+from attendance.faces.types import Face, FaceQuality
+from attendance.faces.video import encode_jpeg_rgb, resize
 from attendance.gallery import OperatingPoint
 from camera_agent.gallery_sync import GallerySnapshot
 from camera_agent.liveness import LivenessCues
 from camera_agent.sources import Frame
 from camera_agent.spoof import TrackLiveness
-from camera_agent.tracker import Box, IouTracker, Track, iou
-from camera_agent.voting import TrackVotes, Verdict, Vote, VotingRule, quality_weight
+from camera_agent.tracker import Box, IouTracker, Track
+from camera_agent.voting import TrackVotes, Verdict, Vote, VotingRule, quality_weight, score_candidate
 
 logger = logging.getLogger(__name__)
 
 ROI_MARGIN = 0.4  # a track's search region: its box grown by this fraction of its side on each side
+# A track given up as a stranger is embedded again when a face this many times sharper than any embedded
+# so far comes along: its far votes may have come from blurred frames (a child walking in, out of focus).
+RETRY_SHARPNESS_RATIO = 2.0
+# Faces under this fraction of min_face_px are not tracked: they must double in size before they could be
+# embedded, and the next whole-frame scan finds them when they have (YuNet finds faces from 10 px).
+TRACK_MIN_FACE_RATIO = 0.5
 SNAPSHOT_MARGIN = 0.25
 
 
@@ -56,14 +67,21 @@ class PipelineConfig:
 
 @dataclass
 class SeenFace:
-    """A face found in this frame, with the track it belongs to."""
+    """A face found in this frame (the engine's ``Face``: box and landmarks), its pose, and its track."""
 
-    box: Box
-    landmarks: np.ndarray
+    face: Face
     yaw_deg: float
     roll_deg: float
     pitch_ratio: float
     track_id: int = 0
+
+    @property
+    def box(self) -> Box:
+        return self.face.box
+
+    @property
+    def landmarks(self) -> np.ndarray:
+        return self.face.landmarks
 
     @property
     def face_px(self) -> float:
@@ -72,12 +90,16 @@ class SeenFace:
 
 @dataclass
 class Candidate:
-    """The best face of a track's current embedding window: its chip, quality and a snapshot crop."""
+    """The best face of a track's current embedding window: the aligned face, its scores and a snapshot crop."""
 
-    chip: np.ndarray
-    quality: FaceQuality
-    weight: float
+    face: Face  # with its chip and quality; the frame itself is not kept
+    score: float  # what chose it within the window (sharpness first)
+    weight: float  # its vote's weight
     crop: np.ndarray | None
+
+    @property
+    def quality(self) -> FaceQuality:
+        return self.face.quality
 
 
 @dataclass
@@ -91,6 +113,7 @@ class TrackState:
     votes: TrackVotes = field(default_factory=TrackVotes)
     cues: LivenessCues = field(default_factory=LivenessCues)
     last_embed_frame: int = -10**9
+    sharpest_embedded: float = 0.0  # the sharpness of the sharpest face embedded so far
     candidate: Candidate | None = None
     best_weight: float = 0.0
     best_crop: np.ndarray | None = None
@@ -139,9 +162,8 @@ class Pipeline:
         self.tracker = IouTracker(config.track_min_iou, config.track_max_missed_frames)
         self.states: dict[int, TrackState] = {}
         self.frames_processed = 0
-        self.stage_ms: dict[str, float] = {"detect": 0.0, "landmarks": 0.0, "embed": 0.0, "match": 0.0}
+        self.stage_ms: dict[str, float] = {"detect": 0.0, "landmarks": 0.0, "align": 0.0, "embed": 0.0, "match": 0.0}
         self.embeddings_total = 0
-        self._grey_ok = getattr(engine.detector, "model_id", "") == "dlib_hog"
 
     def process(self, frame: Frame, gallery: GallerySnapshot | None) -> FrameResult:
         """Run every step on one frame; returns the faces seen and the decisions made."""
@@ -162,41 +184,23 @@ class Pipeline:
     # -- steps ---------------------------------------------------------------------------------------------
 
     def find_faces(self, image: np.ndarray, full_scan: bool) -> list[SeenFace]:
-        """Detect faces (the whole frame, or only around live tracks) and place their landmarks."""
+        """Detect faces once (the whole frame, or only around live tracks) and place their landmarks."""
         started = time.perf_counter()
-        boxes = self.detect_boxes(image, full_scan)
+        regions = None if full_scan else [t.box for t in self.tracker.live.values()]
+        detections = self.engine.detect(image, scale=self.config.scale, regions=regions, region_margin=ROI_MARGIN,
+                                        grey=True)
         self.stage_ms["detect"] += (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
         faces = []
-        for box in boxes:
-            landmarks = self.engine.landmarker.locate(image, box)
-            scheme = self.engine.landmark_scheme
-            yaw, roll, pitch = estimate_pose(*eyes_and_nose(landmarks, scheme), NOSE_DEPTH_RATIO[scheme])
-            faces.append(SeenFace(box, landmarks, yaw, roll, pitch))
+        smallest_px = self.config.min_face_px * TRACK_MIN_FACE_RATIO
+        for detection in detections:
+            x1, y1, x2, y2 = detection.box
+            if max(x2 - x1, y2 - y1) < smallest_px:
+                continue  # a face far in the background: not followed until a full scan finds it grown
+            face = self.engine.locate(image, detection)
+            faces.append(SeenFace(face, *self.engine.measure_pose(face.landmarks)))
         self.stage_ms["landmarks"] += (time.perf_counter() - started) * 1000.0
         return faces
-
-    def detect_boxes(self, image: np.ndarray, full_scan: bool) -> list[Box]:
-        """Face boxes in full-resolution pixels, found on the frame scaled by ``config.scale``."""
-        scale = self.config.scale
-        small = resize(image, scale)
-        if self._grey_ok:
-            small = to_gray(small)
-        height, width = image.shape[:2]
-        if full_scan:
-            regions = [(0, 0, small.shape[1], small.shape[0])]
-        else:
-            regions = [_grow(_scale_box(t.box, scale), ROI_MARGIN, small.shape[1], small.shape[0])
-                       for t in self.tracker.live.values()]
-        boxes: list[Box] = []
-        for rx1, ry1, rx2, ry2 in regions:
-            crop = np.ascontiguousarray(small[ry1:ry2, rx1:rx2])
-            for detection in self.engine.detector.detect(crop):
-                x1, y1, x2, y2 = detection.box
-                box = _clip(_scale_box((x1 + rx1, y1 + ry1, x2 + rx1, y2 + ry1), 1.0 / scale), width, height)
-                if box[2] - box[0] >= 2 and box[3] - box[1] >= 2 and all(iou(box, b) < 0.5 for b in boxes):
-                    boxes.append(box)
-        return boxes
 
     def follow_tracks(self, frame: Frame, faces: list[SeenFace], tracks: list[Track]) -> None:
         """Attach each face to its track's state: liveness cues, and the best embedding candidate."""
@@ -218,13 +222,15 @@ class Pipeline:
         if not due:
             return 0
         started = time.perf_counter()
-        vectors = self.engine.embedder.embed([s.candidate.chip for s in due])
+        faces = [s.candidate.face for s in due]
+        self.engine.embed(faces)
         self.stage_ms["embed"] += (time.perf_counter() - started) * 1000.0
         if self.liveness is not None:
             started = time.perf_counter()
             self.liveness.score([s.track.track_id for s in due])
             self.stage_ms["liveness"] = self.stage_ms.get("liveness", 0.0) + (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
+        vectors = np.stack([f.embedding for f in faces])
         matches = gallery.gallery.search(vectors, gallery.point or self.config.point)
         self.stage_ms["match"] += (time.perf_counter() - started) * 1000.0
         for state, match in zip(due, matches):
@@ -235,6 +241,7 @@ class Pipeline:
                 state.best_weight, state.best_crop = candidate.weight, candidate.crop
             state.candidate = None
             state.last_embed_frame = frame_number
+            state.sharpest_embedded = max(state.sharpest_embedded, candidate.quality.sharpness)
             logger.debug("track %d: embedding %d, distance %.3f, margin %.3f, named %s", state.track.track_id,
                          len(state.votes), match.distance, match.margin, match.student_key is not None)
         self.embeddings_total += len(due)
@@ -260,21 +267,26 @@ class Pipeline:
     # -- helpers -------------------------------------------------------------------------------------------
 
     def _wants_embedding(self, state: TrackState) -> bool:
-        return (not state.decided and len(state.votes) < self.config.max_embeddings_per_track
-                and not state.votes.hopeless(self.config.voting))
+        return not state.decided and len(state.votes) < self.config.max_embeddings_per_track
 
-    def _consider_candidate(self, image: np.ndarray, face: SeenFace, state: TrackState) -> None:
+    def _consider_candidate(self, image: np.ndarray, seen: SeenFace, state: TrackState) -> None:
+        """Align the face and keep it if it beats the window's candidate so far (sharpness counts most)."""
         cfg = self.config
-        if face.face_px < cfg.min_face_px or abs(face.yaw_deg) > cfg.max_yaw_deg:
+        if seen.face_px < cfg.min_face_px or abs(seen.yaw_deg) > cfg.max_yaw_deg:
             return
-        chip = self.engine.embedder.align(image, face.landmarks, face.box)
-        quality = FaceQuality(face.face_px, measure_sharpness(chip), face.yaw_deg, face.roll_deg, face.pitch_ratio)
+        started = time.perf_counter()
+        face = self.engine.align(image, seen.face)
+        self.stage_ms["align"] += (time.perf_counter() - started) * 1000.0
+        quality = face.quality
         if quality.sharpness < cfg.min_sharpness:
             return
-        weight = quality_weight(quality, cfg.min_face_px)
-        if state.candidate is None or weight > state.candidate.weight:
+        if (state.votes.hopeless(cfg.voting)
+                and quality.sharpness <= RETRY_SHARPNESS_RATIO * state.sharpest_embedded):
+            return  # far from everyone so far, and this face is no better: spare the embedding
+        score = score_candidate(quality, cfg.min_face_px)
+        if state.candidate is None or score > state.candidate.score:
             crop = _snapshot_crop(image, face.box, cfg.snapshot_max_px) if cfg.snapshots else None
-            state.candidate = Candidate(chip, quality, weight, crop)
+            state.candidate = Candidate(face, score, quality_weight(quality, cfg.min_face_px), crop)
             if self.liveness is not None:
                 self.liveness.offer(state.track.track_id, image, face.box)
 
@@ -298,10 +310,6 @@ class Pipeline:
 
 def _code(key: object | None) -> str | None:
     return None if key is None else str(key)
-
-
-def _scale_box(box: Box, factor: float) -> Box:
-    return tuple(round(v * factor) for v in box)  # type: ignore[return-value]
 
 
 def _clip(box: Box, width: int, height: int) -> Box:

@@ -54,7 +54,8 @@ class AgentSettings:
     min_face_px: int = setting(60, "Smallest face (box side, full-resolution pixels) that is embedded.",
                                low=8, high=4096)
     min_sharpness: float = setting(0.0, "Smallest sharpness (Laplacian variance of the chip) that is "
-                                   "embedded; 0 turns the gate off. Video chips measure 2 (out of focus) to 200.",
+                                   "embedded; 0 turns the gate off. Video chips measure 2-13 out of focus, "
+                                   "500-1300 sharp.",
                                    low=0.0, high=100_000.0)
     max_yaw_deg: float = setting(45.0, "Largest head turn that is embedded, in degrees.", low=0.0, high=90.0)
     liveness_threshold: float = setting(0.05, "Live score (MiniFASNet, when installed in `instance_path`) under "

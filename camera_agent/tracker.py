@@ -4,14 +4,15 @@ Greedy matching on IoU is enough at a school gate: faces move a few pixels betwe
 cross. A face the detector lost for a few frames (a turned head) often comes back too far away to
 overlap its old box, so detections left over after the IoU pass may continue a track whose centre is
 within ``max_center_jump`` face sizes: one child stays one track, and is decided once. A track ends after
-``max_missed_frames`` processed frames without its face.
+``max_missed_frames`` processed frames without its face. A track keeps only its latest box: nothing
+about it grows while a face stays in view.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from attendance.faces.types import box_iou as iou
 
@@ -28,7 +29,6 @@ class Track:
     last_frame: int
     hits: int = 1
     missed: int = 0
-    boxes: list[Box] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -65,7 +65,6 @@ class IouTracker:
             track = self.live[track_id]
             track.box, track.last_frame, track.missed = boxes[i], frame_index, 0
             track.hits += 1
-            track.boxes.append(boxes[i])
             assigned[i] = track
             used_tracks.add(track_id)
         jumps = sorted(
@@ -81,12 +80,11 @@ class IouTracker:
                 continue
             track.box, track.last_frame, track.missed = boxes[i], frame_index, 0
             track.hits += 1
-            track.boxes.append(boxes[i])
             assigned[i] = track
             used_tracks.add(track_id)
         for i, box in enumerate(boxes):
             if i not in assigned:
-                track = Track(self._next_id, box, frame_index, frame_index, boxes=[box])
+                track = Track(self._next_id, box, frame_index, frame_index)
                 self._next_id += 1
                 self.live[track.track_id] = track
                 assigned[i] = track

@@ -49,11 +49,31 @@ class Verdict:
 
 
 def quality_weight(quality: FaceQuality, min_face_px: float = 60.0) -> float:
-    """A vote's weight in (0, 1]: bigger, sharper, more frontal faces count more. Typical: 0.3-1."""
-    size = min(1.0, max(0.25, quality.face_px / (2.0 * min_face_px)))
+    """A vote's weight in (0, 1]: bigger, sharper, more frontal faces count more. Typical: 0.3-1.
+
+    Sharpness counts fully from 100 up: any face that sharp may vote with full weight.
+    """
     sharp = min(1.0, max(0.25, quality.sharpness / 100.0))
-    frontal = max(0.25, math.cos(math.radians(min(abs(quality.yaw_deg), 90.0))))
-    return size * sharp * frontal
+    return _size_factor(quality, min_face_px) * sharp * _frontal_factor(quality)
+
+
+def score_candidate(quality: FaceQuality, min_face_px: float = 60.0) -> float:
+    """Which face of a track's embedding window to embed: the sharpest, unless it is much smaller or turned.
+
+    The sharpness (Laplacian variance of the chip, ~2 out of focus to ~1300 for a sharp face in video) is
+    not capped here as it is in ``quality_weight``: every in-focus video face measures over 100, so a cap
+    would leave size and pose alone to choose, and blur costs recognition most. Size and pose scale it by
+    the vote weight's factors (0.25-1 each).
+    """
+    return max(0.0, quality.sharpness) * _size_factor(quality, min_face_px) * _frontal_factor(quality)
+
+
+def _size_factor(quality: FaceQuality, min_face_px: float) -> float:
+    return min(1.0, max(0.25, quality.face_px / (2.0 * min_face_px)))
+
+
+def _frontal_factor(quality: FaceQuality) -> float:
+    return max(0.25, math.cos(math.radians(min(abs(quality.yaw_deg), 90.0))))
 
 
 @dataclass

@@ -6,7 +6,9 @@ embedder maps a level to a fixed vector, so which student a square "is" is decid
 
 import base64
 import datetime as dt
+import gc
 import json
+import pickle
 import threading
 import time
 from zoneinfo import ZoneInfo
@@ -185,6 +187,83 @@ def test_the_snapshot_is_a_small_crop_of_the_face_not_the_frame():
     assert run(off, scene([(STUDENT_LEVEL, 0, 20)], 25))[0][1].snapshot_jpeg is None
 
 
+def textured_scene(frames, sharp_frames, level=STUDENT_LEVEL):
+    """One person standing still; the face carries a fine checkerboard (in the green channel, so the fake
+    detector still sees one grey level), sharp in ``sharp_frames`` and blurred (still over 100) in the others."""
+    side, x, y = 72, 40, 40
+    yy, xx = np.mgrid[0:side, 0:side]
+    checker = (((yy // 4) + (xx // 4)) % 2 * 255).astype(np.uint8)
+    blurred = cv2.GaussianBlur(checker, (0, 0), 1.5)
+    out = []
+    for n in range(frames):
+        image = np.zeros((240, 320, 3), np.uint8)
+        image[y:y + side, x:x + side, 0] = level
+        image[y:y + side, x:x + side, 1] = checker if n in sharp_frames else blurred
+        out.append(Frame(n, image, START + dt.timedelta(seconds=n / 10), n / 10))
+    return out
+
+
+def test_each_embedding_is_the_sharpest_face_of_its_window():
+    from attendance.faces.quality import measure_sharpness
+
+    engine = fake_engine()
+    embedded = []
+    real_embed = engine.embedder.embed
+    engine.embedder.embed = lambda chips: (embedded.extend(measure_sharpness(c) for c in chips), real_embed(chips))[1]
+    pipeline = Pipeline(engine, config(embed_every_frames=3, voting=VotingRule(min_votes=99)))
+    # Embeddings at frames 0, 3, 6, 9, 12: each window (1-3, 4-6, ...) has one sharp frame, in its middle.
+    run(pipeline, textured_scene(13, sharp_frames={0, 2, 5, 8, 11}))
+    assert len(embedded) == 5
+    assert min(embedded) > 1000  # blurred chips measure ~480: over the vote weight's cap of 100, yet never chosen
+
+
+def test_a_track_given_up_on_blurred_frames_is_embedded_again_when_its_face_comes_into_focus():
+    from attendance.faces.quality import measure_sharpness
+
+    engine = fake_engine()
+    real_embed = engine.embedder.embed
+    far = np.eye(DIM)[5]  # what a blurred chip embeds as: far from every student
+
+    def embed_blur_badly(chips):
+        vectors = real_embed(chips)
+        return np.array([v if measure_sharpness(c) > 1000 else far for c, v in zip(chips, vectors)], np.float32)
+
+    engine.embedder.embed = embed_blur_badly
+    pipeline = Pipeline(engine, config(embed_every_frames=3))
+    # Out of focus for the first 12 frames (three far votes: given up as a stranger), then sharp.
+    decisions = run(pipeline, textured_scene(30, sharp_frames=set(range(12, 30))))
+    assert [(d.kind, d.student_code) for _, d in decisions] == [("checkin", "HS1")]
+    assert pipeline.embeddings_total == 5  # three blurred, then two sharp ones agree
+
+
+def still_scene(frames, level=STUDENT_LEVEL, size=(160, 120)):
+    """One face that stays in the same place (a child standing at the gate, a poster) for ``frames`` frames."""
+    image = np.zeros((size[1], size[0], 3), np.uint8)
+    image[20:90, 20:90] = level
+    return (Frame(n, image, START + dt.timedelta(seconds=n / 10), n / 10) for n in range(frames))
+
+
+def test_a_face_that_stays_in_view_holds_the_same_state_after_ten_times_the_frames():
+    for level in (STUDENT_LEVEL, STRANGER_LEVEL):  # decided at once; never decided (embedded up to the cap)
+        pipeline = Pipeline(fake_engine(), config(max_embeddings_per_track=5))
+        gallery = gallery_snapshot()
+        sizes = {}
+        for frame in still_scene(2000, level):
+            pipeline.process(frame, gallery)
+            if frame.index in (199, 1999):
+                sizes[frame.index] = len(pickle.dumps(pipeline.states)) + len(pickle.dumps(pipeline.tracker))
+        assert len(pipeline.states) == 1
+        assert sizes[1999] <= sizes[199] + 16, level  # a few bytes for bigger frame numbers, nothing per frame
+        assert pipeline.embeddings_total <= 5
+
+
+def test_a_tracks_state_is_dropped_when_it_ends():
+    pipeline = Pipeline(fake_engine(), config())
+    frames = scene([(STUDENT_LEVEL, 0, 10), (STRANGER_LEVEL, 0, 10)], 20)
+    run(pipeline, frames[:15])
+    assert pipeline.states == {} and pipeline.tracker.live == {}
+
+
 def test_the_school_day_is_local_to_ho_chi_minh_city():
     assert school_date_of(START, ZoneInfo("Asia/Ho_Chi_Minh")) == "2026-09-07"
     assert school_date_of(START, ZoneInfo("UTC")) == "2026-09-06"
@@ -309,6 +388,31 @@ def test_the_frame_loop_survives_a_frame_that_fails(tmp_path, fake, monkeypatch)
     assert run_agent(agent) == 0
     assert len(calls) == 25 and fake.checkin_codes() == ["HS1"]
     assert agent.status.last_error.startswith("frame processing failed")
+
+
+def test_the_agent_keeps_no_decision_once_it_is_in_the_outbox(tmp_path, fake):
+    import weakref
+
+    frames = scene([(STUDENT_LEVEL, 0, 20), (STRANGER_LEVEL, 5, 30)], 40)
+    heard = []
+    agent = make_agent(tmp_path, fake, frames)
+    agent.on_decision = lambda decision, stored: heard.append((decision.kind, stored is not None))
+    decisions = []
+    real = agent.pipeline.process
+
+    def watched(frame, gallery):
+        result = real(frame, gallery)
+        decisions.extend(weakref.ref(d) for d in result.decisions)
+        return result
+
+    agent.pipeline.process = watched
+    assert run_agent(agent) == 0
+    assert fake.checkin_codes() == ["HS1"] and len(fake.unknowns) == 1
+    del watched
+    gc.collect()
+    assert len(decisions) == 2 and all(ref() is None for ref in decisions)  # nothing holds a decision (or its snapshot)
+    assert sorted(heard) == [("checkin", True), ("unknown", True)]  # a benchmark hears them instead
+    assert agent.stored == {"checkin": 1, "unknown": 1}
 
 
 def test_the_preview_serves_an_mjpeg_stream_on_loopback(tmp_path, fake):

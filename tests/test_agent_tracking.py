@@ -1,12 +1,14 @@
 """The agent's tracker, voting and liveness cues, on synthetic boxes and votes (no model, no camera)."""
 
+import pickle
+
 import numpy as np
 import pytest
 
 from attendance.faces.types import FaceQuality
 from camera_agent.liveness import LivenessCues
 from camera_agent.tracker import IouTracker, iou
-from camera_agent.voting import TrackVotes, Vote, VotingRule, quality_weight
+from camera_agent.voting import TrackVotes, Vote, VotingRule, quality_weight, score_candidate
 
 
 def moving(box, dx, steps):
@@ -120,6 +122,15 @@ def test_quality_weight_prefers_big_sharp_frontal_faces():
     assert 0 < small < good and 0 < turned < good and 0 < blurred < good
 
 
+def test_the_embedding_candidate_is_chosen_by_sharpness_beyond_the_vote_weights_cap():
+    sharp_small = FaceQuality(80, 900, 0, 0, 0.7)
+    soft_big = FaceQuality(130, 150, 0, 0, 0.7)  # over 100: votes with full weight, but blurred beside the other
+    assert quality_weight(soft_big) > quality_weight(sharp_small)
+    assert score_candidate(sharp_small) > score_candidate(soft_big)
+    assert score_candidate(FaceQuality(130, 900, 0, 0, 0.7)) > score_candidate(FaceQuality(130, 900, 50, 0, 0.7))
+    assert score_candidate(FaceQuality(130, 900, 0, 0, 0.7)) > score_candidate(FaceQuality(70, 900, 0, 0, 0.7))
+
+
 def landmarks_in(box, jitter=0.0, rng=None):
     x1, y1, x2, _ = box
     side = x2 - x1
@@ -158,3 +169,17 @@ def test_a_face_lost_for_a_few_frames_and_found_nearby_continues_its_track():
     assert again.tracks[0].track_id == 1
     far = tracker.update([(189, 54, 275, 141), (500, 54, 586, 141)], 9)
     assert [t.track_id for t in far.tracks] == [1, 2]  # a face two sizes away is someone else
+
+
+def test_a_face_in_view_for_an_hour_keeps_its_liveness_record_and_track_the_same_size():
+    rng = np.random.default_rng(1)
+    cues, tracker = LivenessCues(), IouTracker()
+    sizes = {}
+    for n in range(3000):  # ten minutes at 5 processed frames a second, or an hour at less than one
+        box = (100 + n % 3, 80, 180 + n % 3, 160)
+        cues.observe(box, landmarks_in(box, 0.01, rng), yaw_deg=float(n % 7))
+        tracker.update([box], n)
+        if n in (299, 2999):
+            sizes[n] = (len(pickle.dumps(cues)), len(pickle.dumps(tracker)))
+    assert sizes[2999] == sizes[299]
+    assert cues.as_dict()["frames"] == 3000 and cues.as_dict()["yaw_range_deg"] == 6.0

@@ -37,12 +37,16 @@ class Detection:
 
 @dataclass
 class Face:
-    """One face in an image, as the engine reports it."""
+    """One face in an image, as the engine reports it; each step of ``FaceEngine`` fills in its part.
+
+    ``find_faces`` returns faces with every part but ``embedding`` (unless asked) filled in; the agent's
+    faces get a chip and quality only when they are worth aligning.
+    """
 
     box: tuple[int, int, int, int]
     score: float
     landmarks: np.ndarray  # (5, 2) float32 in full-resolution pixels, the landmark model's own order
-    quality: FaceQuality
+    quality: FaceQuality | None = None  # filled in with the chip (FaceEngine.align)
     embedding: np.ndarray | None = None  # (dim,) float32
     chip: np.ndarray | None = field(default=None, repr=False)  # the aligned chip the embedding came from
     liveness: float | None = None  # live score 0..1 when a liveness model filled it in (faces/liveness.py)
@@ -63,7 +67,10 @@ def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 class Detector(Protocol):
-    """Finds faces. ``model_id`` names the model; boxes are in the pixels of the image it was given."""
+    """Finds faces. ``model_id`` names the model; boxes are in the pixels of the image it was given.
+
+    A detector may set ``accepts_grey = True`` when it finds the same faces in a grey (H, W) image.
+    """
 
     model_id: str
     landmark_scheme: str  # the scheme of Detection.landmarks ("arcface5" for YuNet), "" when it gives none
