@@ -145,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         chosen = row[4] if len(row) > 4 else ("fixed (face_recognition's 0.6)" if t == "0.6"
                                                else "the measured set itself (oracle, optimistic)")
         print(f"| {name} | {fnir:.1%} | {fpir:.2%} | {t} | {chosen} |")
-    print(f"\nper-stage times ({args.backend}, one process, {int(stage_ms['photos'])} photos timed in this run): detect {stage_ms['detect_ms_per_photo']:.1f} ms per 250x250 "
-          f"photo (HOG, upsample {settings.detect_upsample}), landmarks + alignment {stage_ms['landmarks_align_ms_per_face']:.1f} ms, "
+    print(f"\nper-stage times ({args.backend}, one process, {int(stage_ms['photos'])} photos timed in this run): "
+          f"detect {stage_ms['detect_ms_per_photo']:.1f} ms per 250x250 photo (HOG, upsample {settings.detect_upsample}), "
+          f"landmarks + alignment {stage_ms['landmarks_align_ms_per_face']:.1f} ms, "
           f"embed {stage_ms['embed_ms_per_face']:.1f} ms per face, match {timings[profile.combine]:.3f} ms per face "
           f"against {len(enrolled_ids)} students")
     return 0

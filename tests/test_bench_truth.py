@@ -34,3 +34,19 @@ def test_the_cache_key_follows_the_model_files_bytes_settings_and_face_choice(tm
     assert cache_key(rows[:1], [model], "flip=True") != first
     model.write_bytes(b"weights v2")  # same name, other bytes
     assert cache_key(rows, [model], "flip=True") != first
+
+
+def test_writing_a_placed_point_changes_only_that_entrys_three_values():
+    from attendance.gallery import OperatingPoint
+    from bench.place_points import write_point
+
+    text = ('[models.a]\nthreshold = 0.5\nmargin = 0.05\nthreshold_source = "old"\n\n'
+            '[models.a.input]\ncolour = "RGB"\n\n[models.b]\nthreshold = 0.4\nmargin = 0.03\nthreshold_source = "b"\n')
+    written = write_point(text, "a", OperatingPoint(0.531, 0.01), 'rule "v1" on half A')
+    assert written.replace("0.531", "0.5", 1).replace("0.01", "0.05", 1).replace(
+        'rule \\"v1\\" on half A', "old") == text
+    import tomllib
+
+    parsed = tomllib.loads(written)["models"]
+    assert parsed["a"]["threshold"] == 0.531 and parsed["a"]["threshold_source"] == 'rule "v1" on half A'
+    assert parsed["b"] == {"threshold": 0.4, "margin": 0.03, "threshold_source": "b"}
