@@ -79,10 +79,11 @@ def embed_sets(pipe, sets: list[FaceSet]) -> tuple[np.ndarray, list[str], list[s
     enroll_paths = {r.path for r in read_split() if r.role == "enroll"}
     vectors, identities, kinds, enroll = [], [], [], []
     for face_set in sets:
+        # LFW shares bench.place_points' cache (same photos, same key); the other sets get their own.
+        cache_name = pipe.cache_name if face_set.name == "lfw" else f"{pipe.cache_name}-{face_set.name}"
         found_vectors, found = embed_split(
-            pipe.engine, face_set.rows, f"{pipe.cache_name}-{face_set.name}", face_set.root, progress=False,
-            model_files=pipe.model_files, settings=pipe.settings, pick=face_set.pick,
-            pad_fraction=face_set.pad_fraction)
+            pipe.engine, face_set.rows, cache_name, face_set.root, progress=False, model_files=pipe.model_files,
+            settings=pipe.settings, pick=face_set.pick, pad_fraction=face_set.pad_fraction)
         seen: dict[str, int] = {}
         for row, vector, ok in zip(face_set.rows, found_vectors, found):
             if not ok:
