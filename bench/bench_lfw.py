@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from bench.lfw_cache import embed_split, measure_stage_ms, read_split
+from bench.lfw_cache import LFW_DIR, embed_split, measure_stage_ms, read_split
 from bench.operating_point import identity_half
 
 
