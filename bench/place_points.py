@@ -17,11 +17,11 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from attendance.gallery import OperatingPoint
 from bench.lfw_cache import embed_split, measure_stage_ms, read_split
-from bench.operating_point import FPIR_BUDGET, RULE_NAME, describe_source, place_point, rates, score_half, split_indices
+from bench.operating_point import (
+    FPIR_BUDGET, RULE_NAME, describe_source, place_point, rates, score_half, split_indices,
+)
 from bench.pipelines import DEFAULT_MODEL_DIRS, build_pipelines
 from models.manifest import MANIFEST_PATH
 
