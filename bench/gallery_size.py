@@ -13,7 +13,8 @@ bench/operating_point.py), so these figures re-use half A's people: they show th
 FPIR: strangers given a name. Misidentified: a known person's probe named as someone else. The slope is a
 least-squares line through the origin (per 100 people enrolled; FNIR: an ordinary line, it starts above 0).
 The 2,000 column is **extrapolated**, not measured: ``1 - (1 - p)^2000`` with the per-person rate ``p``
-fitted to the measured sizes, and, beside it, the tail model of bench/operating_point.py (step 4) on every impostor comparison of the largest gallery.
+fitted to the measured sizes, and, beside it, the tail model of bench/operating_point.py (step 4) on every
+impostor comparison of the largest gallery.
 """
 
 from __future__ import annotations
