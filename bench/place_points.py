@@ -30,7 +30,8 @@ MEASURED_ON = "LFW split.csv, identity half B (people and strangers never used t
 
 
 def write_point(text: str, entry_id: str, point: OperatingPoint, source: str) -> str:
-    """``text`` (manifest.toml) with ``[models.<entry_id>]``'s threshold, margin and threshold_source replaced."""
+    """``text`` (manifest.toml) with ``[models.<entry_id>]``'s threshold, margin and threshold_source replaced
+    (added at the end of the entry's table when it has none yet). Raises KeyError for an unknown entry."""
     header = re.search(rf"^\[models\.{re.escape(entry_id)}\]\s*$", text, flags=re.M)
     if header is None:
         raise KeyError(entry_id)
@@ -41,8 +42,9 @@ def write_point(text: str, entry_id: str, point: OperatingPoint, source: str) ->
     for key, value in (("threshold", f"{point.threshold:g}"), ("margin", f"{point.margin:g}"),
                        ("threshold_source", f'"{escaped}"')):
         section, count = re.subn(rf"^{key} = .*$", lambda _: f"{key} = {value}", section, count=1, flags=re.M)
-        if count != 1:
-            raise KeyError(f"{entry_id}.{key}")
+        if count != 1:  # an entry without that line yet: add it at the end of the entry's own table
+            body = section.rstrip("\n")
+            section = f"{body}\n{key} = {value}\n" + "\n" * (len(section) - len(body) - 1)
     return text[:header.end()] + section + text[stop:]
 
 

@@ -50,3 +50,15 @@ def test_writing_a_placed_point_changes_only_that_entrys_three_values():
     parsed = tomllib.loads(written)["models"]
     assert parsed["a"]["threshold"] == 0.531 and parsed["a"]["threshold_source"] == 'rule "v1" on half A'
     assert parsed["b"] == {"threshold": 0.4, "margin": 0.03, "threshold_source": "b"}
+
+
+def test_writing_a_point_adds_the_lines_an_entry_lacks():
+    import tomllib
+
+    from attendance.gallery import OperatingPoint
+    from bench.place_points import write_point
+
+    text = '[models.new]\nname = "new"\n\n[models.new.input]\ncolour = "BGR"\n'
+    parsed = tomllib.loads(write_point(text, "new", OperatingPoint(0.6, 0.02), "rule"))["models"]["new"]
+    assert (parsed["threshold"], parsed["margin"], parsed["threshold_source"]) == (0.6, 0.02, "rule")
+    assert parsed["input"] == {"colour": "BGR"}
