@@ -35,6 +35,8 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.bench_lfw
 	$(PY) bench/bench_onnx.py
+	$(PY) -m bench.place_points
+	$(PY) -m bench.gallery_size
 
 clean:
 	rm -rf $(VENV) .cache demo-instance

@@ -1,8 +1,9 @@
 """Benchmark dlib's ResNet descriptor against its ONNX conversion, one thread, on real face chips.
 
 Chips: every face dlib's HOG detector finds in ../shared/faces/people/ and probes/, aligned with
-dlib.get_face_chip(size=150, padding=0.25).  Each engine runs in its own process so that its peak
-resident memory (ru_maxrss) is its own.  Prints a markdown table and the parity (max/mean abs diff).
+dlib.get_face_chip(size=150, padding=0.25).  Each engine runs in its own process and reports its
+own peak resident memory (VmHWM, which exec resets; not ru_maxrss, which inherits the parent's).
+Prints a markdown table and the parity (max/mean abs diff).
 
     python bench/bench_onnx.py [--rounds 3] [--model PATH.onnx] [--json OUT.json]
 """
@@ -62,8 +63,20 @@ def collect_chips(images: list[Path]) -> np.ndarray:
 
 
 def read_peak_rss_mib() -> float:
-    """Return this process's peak resident memory in MiB (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Return this process's own peak resident memory in MiB.
+
+    Linux: ``VmHWM`` of /proc/self/status, the high-water mark of this process's address space since its
+    exec. Not ``ru_maxrss``: exec carries the forking parent's high-water mark into it, so every worker
+    spawned by a parent holding dlib and the chips would report at least the parent's peak. Elsewhere
+    ``ru_maxrss`` (bytes on macOS, KiB on the BSDs), which may include the parent's.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
 def time_per_face_ms(run, chips: np.ndarray, batch_size: int, rounds: int) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from agent_fakes import TOKEN, FakeDashboard, enroll_people
-from conftest import REPO_ROOT, SHARED_FACES, require_shared
+from conftest import REPO_ROOT, SHARED_FACES, SIX_PEOPLE_DLIB_POINT, require_shared
 
 pytestmark = pytest.mark.realfaces
 
@@ -56,7 +56,9 @@ def recent_start_at() -> str:
 
 def agent_env(token: str = TOKEN) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTENDANCE_")}
-    env.update(ATTENDANCE_AGENT_TOKEN=token, ATTENDANCE_AGENT_RETRY_MAX_S="1", PYTHONPATH=str(REPO_ROOT))
+    env.update(ATTENDANCE_AGENT_TOKEN=token, ATTENDANCE_AGENT_RETRY_MAX_S="1", PYTHONPATH=str(REPO_ROOT),
+               ATTENDANCE_AGENT_MATCH_THRESHOLD=SIX_PEOPLE_DLIB_POINT["threshold"],
+               ATTENDANCE_AGENT_MATCH_MARGIN=SIX_PEOPLE_DLIB_POINT["margin"])
     return env
 
 

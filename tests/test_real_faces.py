@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_FACES, require_shared
+from conftest import SHARED_FACES, SIX_PEOPLE_DLIB_POINT, require_shared
 from PIL import Image, ImageFilter
 
 from attendance.cli.enroll_cmd import main as enroll_main
@@ -44,6 +44,13 @@ def make_roster(root: Path, people: list[str]) -> Path:
         for photo in sorted((people_dir / person).iterdir()):
             shutil.copy(photo, target / photo.name)
     return root
+
+
+@pytest.fixture(autouse=True)
+def six_people_point(monkeypatch):
+    """At most six people enrolled here: dlib at the point the placement rule allows for six (conftest)."""
+    monkeypatch.setenv("ATTENDANCE_MATCH_THRESHOLD", SIX_PEOPLE_DLIB_POINT["threshold"])
+    monkeypatch.setenv("ATTENDANCE_MATCH_MARGIN", SIX_PEOPLE_DLIB_POINT["margin"])
 
 
 def identify(db_url: str, *images: Path, capsys) -> tuple[int, list[dict]]:
