@@ -52,7 +52,7 @@ class EnrollResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def pick_enrollment_face(faces: list[Face], settings: Settings) -> Face:
+def pick_enrollment_face(faces: list[Face], settings: Settings, image_shape: tuple[int, ...] | None = None) -> Face:
     """The one face to enroll from a photo, or ``PhotoRejected`` with the reason."""
     if not faces:
         raise PhotoRejected("no_face")
