@@ -13,6 +13,7 @@ from attendance.errors import ModelError
 from attendance.faces.landmarks import DLIB5, eyes_and_nose
 from attendance.faces.quality import measure_quality
 from attendance.faces.types import Detection, Detector, Embedder, Face, Landmarker
+from attendance.faces.upright import build_upright
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class FaceEngine:
         if getattr(landmarker, "scheme", DLIB5) != self.landmark_scheme:
             raise ModelError(f"landmarker {landmarker.model_id} gives {getattr(landmarker, 'scheme', DLIB5)} points, "
                              f"embedder {embedder.model_id} needs {self.landmark_scheme}")
+        # YuNet's points barely follow a tilted head: they are found again on the face turned upright.
+        self.upright = build_upright(detector, landmarker, self.landmark_scheme)
 
     @property
     def model_id(self) -> str:
@@ -85,10 +88,13 @@ class FaceEngine:
 
     def _locate(self, image_rgb: np.ndarray, detection: Detection, box: tuple[int, int, int, int],
                 factor: float) -> np.ndarray:
-        """The embedder's landmarks: the detector's own when they are its scheme (YuNet), else the landmarker's."""
+        """The embedder's landmarks: the detector's own when they are its scheme (YuNet), else the landmarker's;
+        corrected for a tilted head where they come from YuNet."""
         if detection.landmarks is not None and getattr(self.detector, "landmark_scheme", "") == self.landmark_scheme:
-            return (detection.landmarks * np.float32(factor)).astype(np.float32)
-        return self.landmarker.locate(image_rgb, box)
+            points = (detection.landmarks * np.float32(factor)).astype(np.float32)
+        else:
+            points = self.landmarker.locate(image_rgb, box)
+        return points if self.upright is None else self.upright.refine(image_rgb, points, box)
 
     def _detection_scale(self, image_rgb: np.ndarray) -> float:
         longest = max(image_rgb.shape[:2])

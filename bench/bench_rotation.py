@@ -1,0 +1,129 @@
+"""Recognition of tilted heads: FNIR/FPIR on LFW probes rotated in the image plane, enrolled from upright photos.
+
+Usage: ``python -m bench.bench_rotation [--models-dir DIR ...] [--angles -20 -10 0 10 20] [--every N] [--no-upright]``
+
+Gallery: the ``enroll`` rows of ../shared/faces/lfw/split.csv, upright. Probes: ``probe_known`` and
+``probe_unknown`` rows rotated by each angle (degrees, counter-clockwise, about the image centre, same size,
+black corners). Detector YuNet; each 112x112 model found (mobilefacenet_paddlex, mobilefacenet_foamliu) is
+scored at its shipped threshold and margin from models/manifest.toml, with its shipped flip averaging, and
+with the decision rule of bench_models (nearest template, FNIR counts faces not found). One detection per
+photo serves every model (the landmarks do not depend on the model). ``--no-upright`` turns off the roll
+correction of YuNet's landmarks; ``--every N`` keeps every Nth probe for a quick look. One thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from attendance.faces import zoo
+from attendance.faces.engine import FaceEngine
+from attendance.faces.image import load_image
+from bench.bench_models import SHARED_MODELS, find_model_file, open_set
+from bench.lfw_cache import LFW_DIR, SplitRow, pick_central_face, read_split
+from models.manifest import load_manifest
+
+MODELS = ("mobilefacenet_paddlex", "mobilefacenet_foamliu")
+
+
+def rotate_image(image_rgb: np.ndarray, angle_deg: float) -> np.ndarray:
+    """``image_rgb`` turned by ``angle_deg`` counter-clockwise about its centre, same size, black corners."""
+    if angle_deg == 0:
+        return image_rgb
+    height, width = image_rgb.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle_deg, 1.0)
+    return cv2.warpAffine(image_rgb, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+
+
+class UprightMeter:
+    """Wraps the engine's roll correction to time it and count the faces it changed (bench-only bookkeeping)."""
+
+    def __init__(self, engine: FaceEngine) -> None:
+        self.upright = getattr(engine, "upright", None)
+        self.calls, self.changed, self.ms = 0, 0, 0.0
+        if self.upright is not None:
+            inner = self.upright.refine
+
+            def refine(image_rgb, points, box):
+                started = time.perf_counter()
+                result = inner(image_rgb, points, box)
+                self.ms += (time.perf_counter() - started) * 1000.0
+                self.calls += 1
+                self.changed += result is not points
+                return result
+
+            self.upright.refine = refine
+
+
+def embed_rows(engine: FaceEngine, embedders: dict, rows: list[SplitRow], angle_deg: float) -> dict:
+    """{model id: (vectors (n, dim) NaN where no face, found (n,))} for ``rows`` rotated by ``angle_deg``."""
+    out = {m: (np.full((len(rows), e.dim), np.nan, np.float32), np.zeros(len(rows), bool)) for m, e in embedders.items()}
+    for i, row in enumerate(rows):
+        image = rotate_image(load_image(LFW_DIR / row.path), angle_deg)
+        face = pick_central_face(engine.find_faces(image, embed=False), image.shape)
+        if face is None:
+            continue
+        for model_id, embedder in embedders.items():
+            vectors, found = out[model_id]
+            vectors[i] = embedder.embed([embedder.align(image, face.landmarks, face.box)])[0]
+            found[i] = True
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models-dir", action="append", type=Path, default=None)
+    parser.add_argument("--angles", type=float, nargs="+", default=[-20, -10, 0, 10, 20])
+    parser.add_argument("--every", type=int, default=1, help="keep every Nth probe (1: all)")
+    parser.add_argument("--no-upright", action="store_true", help="without the roll correction of the landmarks")
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
+    dirs = args.models_dir or [Path("instance") / "models", SHARED_MODELS]
+    manifest = load_manifest()
+    yunet_path = find_model_file(manifest["yunet_2023mar"].file, dirs)
+    if yunet_path is None:
+        raise SystemExit("YuNet not found")
+    embedders = {}
+    for model_id in MODELS:
+        path = find_model_file(manifest[model_id].file, dirs)
+        if path is not None:
+            embedders[model_id] = zoo.build_embedder(manifest[model_id], path, threads=1)
+    detector = zoo.build_detector(manifest["yunet_2023mar"], yunet_path)
+    first = next(iter(embedders.values()))
+    engine = FaceEngine(detector, zoo.build_landmarker(detector, first), first)
+    if args.no_upright and hasattr(engine, "upright"):
+        engine.upright = None
+    meter = UprightMeter(engine)
+
+    rows = read_split()
+    enroll = [r for r in rows if r.role == "enroll"]
+    probes = [r for r in rows if r.role != "enroll"][::args.every]
+    gallery = embed_rows(engine, embedders, enroll, 0.0)
+    lines = ["| model | angle | no face | FNIR | FPIR | roll corrected | ms per correction call |", "|---|---|---|---|---|---|---|"]
+    for angle in args.angles:
+        meter.calls, meter.changed, meter.ms = 0, 0, 0.0
+        started = time.perf_counter()
+        embedded = embed_rows(engine, embedders, probes, angle)
+        elapsed_s = time.perf_counter() - started
+        for model_id, embedder in embedders.items():
+            vectors = np.concatenate([gallery[model_id][0], embedded[model_id][0]])
+            found = np.concatenate([gallery[model_id][1], embedded[model_id][1]])
+            pair_engine = FaceEngine(detector, engine.landmarker, embedder)
+            entry = manifest[model_id]
+            _, fnir, fpir, _ = open_set(vectors, found, enroll + probes, pair_engine, entry.threshold, entry.margin)
+            corrected = f"{meter.changed} of {meter.calls}" if meter.upright is not None else "off"
+            per_call = f"{meter.ms / meter.calls:.2f}" if meter.calls else "-"
+            lines.append(f"| {model_id} (t {entry.threshold:g}, m {entry.margin:g}) | {angle:+g} | "
+                         f"{1 - embedded[model_id][1].mean():.1%} | {fnir:.1%} | {fpir:.2%} | {corrected} | {per_call} |")
+            print(lines[-1], f"({elapsed_s:.0f} s)", flush=True)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
