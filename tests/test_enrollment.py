@@ -1,5 +1,10 @@
-"""Enrollment rules on synthetic faces (no model): which face is taken and why a photo is refused."""
+"""Enrollment rules: which face is taken and why a photo is refused.
 
+Synthetic faces (no model) pin the rules; one real-face test (YuNet + mobilefacenet_paddlex from
+../shared/models) expects people/ photos of barack_obama and rose_leslie accepted sharp and refused blurred.
+"""
+
+import cv2
 import numpy as np
 import pytest
 
@@ -7,6 +12,7 @@ from attendance.enrollment import choose_main_face, pick_enrollment_face
 from attendance.errors import PhotoRejected
 from attendance.faces.types import Face, FaceQuality
 from attendance.settings import Settings, load_settings
+from tests.conftest import SHARED_FACES, SHARED_MODELS, require_shared
 
 SETTINGS = load_settings(Settings, environ={})
 PHOTO = (1000, 1000, 3)  # height, width, channels of the synthetic photo the faces are placed in
@@ -66,3 +72,34 @@ def test_bad_photos_are_refused_with_their_reason(faces, reason):
     with pytest.raises(PhotoRejected) as caught:
         pick_enrollment_face(faces, SETTINGS, PHOTO)
     assert caught.value.reason == reason
+
+
+@pytest.fixture(scope="module")
+def yunet_engine():
+    from attendance.faces import zoo
+    from attendance.faces.engine import FaceEngine
+    from models.manifest import load_manifest
+
+    manifest = load_manifest()
+    detector = zoo.build_detector(manifest["yunet_2023mar"], require_shared(SHARED_MODELS / "face_detection_yunet.onnx"))
+    entry = manifest["mobilefacenet_paddlex"]
+    embedder = zoo.build_embedder(entry, require_shared(SHARED_MODELS / entry.file), threads=1)
+    return FaceEngine(detector, zoo.build_landmarker(detector, embedder), embedder)
+
+
+@pytest.mark.realfaces
+@pytest.mark.parametrize("path", ["barack_obama/obama.jpg", "rose_leslie/img1.jpg"])
+def test_a_blurred_copy_is_refused_as_too_blurry_with_yunet_and_112_px_chips(yunet_engine, path):
+    """Scaled so the face measures about 120 px (an LFW-size face), then blurred by sigma 3 px."""
+    from attendance.faces.image import load_image
+
+    image = load_image(require_shared(SHARED_FACES / "people" / path))
+    scale = 120 / yunet_engine.find_faces(image, embed=False)[0].quality.face_px
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    sharp = pick_enrollment_face(yunet_engine.find_faces(image, embed=False), SETTINGS, image.shape)
+    assert sharp.quality.sharpness > 2 * SETTINGS.min_sharpness
+    blurred = cv2.GaussianBlur(image, (0, 0), 3.0)
+    with pytest.raises(PhotoRejected) as caught:
+        pick_enrollment_face(yunet_engine.find_faces(blurred, embed=False), SETTINGS, blurred.shape)
+    assert caught.value.reason == "too_blurry"
+    assert "sharpness" in caught.value.message
