@@ -37,11 +37,13 @@ REJECT_REASONS = {
     "too_blurry": "the photo is too blurry",
     "pose_not_frontal": "the head is turned too far from the camera",
 }
-# The main face of a photo, chosen the way a person would: a face whose side is under this fraction of the
-# largest face's is background, not a rival; among rivals, the one nearest the centre wins when it is nearer by
-# this much (centre offset as a fraction of the photo's width and height). LFW photos: the person's face sits
-# within 0.1 of the centre, cut-off background faces 0.2-0.5 away, often as large.
+# The main face of a photo, chosen the way a person would. A face whose side is under DOMINANT_FACE_RATIO of
+# the largest face's is background, not a rival. Among rivals, the one nearest the centre is the main face if it
+# is, against each other rival, clearly nearer the centre (by CENTRE_GAP, as a fraction of the photo's width
+# and height) or clearly larger (the other's side at most CLEARLY_LARGER_RATIO of its own). LFW photos: the
+# person's face sits within 0.1 of the centre, cut-off background faces 0.2-0.5 away and often as large.
 DOMINANT_FACE_RATIO = 0.6
+CLEARLY_LARGER_RATIO = 0.8
 CENTRE_GAP = 0.15
 
 
@@ -57,23 +59,24 @@ class EnrollResult:
 
 
 def choose_main_face(faces: list[Face], image_shape: tuple[int, ...]) -> Face:
-    """The face a photo is of: the clearly largest, else the one of similar size clearly nearest the centre.
+    """The face a photo is of: the clearly largest, else the largest near the centre (see DOMINANT_FACE_RATIO).
 
     ``faces`` as ``FaceEngine.find_faces`` gives them, ``image_shape`` (height, width, ...) of the photo.
-    Raises ``PhotoRejected`` (``no_face``, or ``several_faces`` when two faces of similar size are about as
-    near the centre: two people side by side, or cheek to cheek).
+    Raises ``PhotoRejected`` (``no_face``, or ``several_faces`` when two faces of about the same size are
+    about as near the centre: two people side by side, or cheek to cheek).
     """
     if not faces:
         raise PhotoRejected("no_face")
     largest_px = max(face.quality.face_px for face in faces)
     rivals = [face for face in faces if face.quality.face_px >= DOMINANT_FACE_RATIO * largest_px]
-    if len(rivals) == 1:
-        return rivals[0]
-    nearest, runner_up = sorted(rivals, key=lambda face: measure_centre_offset(face, image_shape))[:2]
-    gap = measure_centre_offset(runner_up, image_shape) - measure_centre_offset(nearest, image_shape)
-    if gap < CENTRE_GAP:
-        raise PhotoRejected("several_faces", f"{len(rivals)} faces of similar size, none clearly the most central")
-    return nearest
+    rivals.sort(key=lambda face: measure_centre_offset(face, image_shape))
+    main, others = rivals[0], rivals[1:]
+    for other in others:
+        nearer = measure_centre_offset(other, image_shape) - measure_centre_offset(main, image_shape) >= CENTRE_GAP
+        larger = other.quality.face_px <= CLEARLY_LARGER_RATIO * main.quality.face_px
+        if not (nearer or larger):
+            raise PhotoRejected("several_faces", f"{len(rivals)} faces of similar size, none clearly the main one")
+    return main
 
 
 def measure_centre_offset(face: Face, image_shape: tuple[int, ...]) -> float:

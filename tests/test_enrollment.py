@@ -39,6 +39,7 @@ def test_a_large_face_with_small_background_faces_is_taken_wherever_it_is():
 @pytest.mark.parametrize("others", [
     [make_face(230, centre=(60, 450))],  # a cut-off face at the edge, nearly as large (LFW's typical refusal)
     [make_face(260, centre=(900, 120)), make_face(200, centre=(100, 880))],  # larger ones in two corners
+    [make_face(170, centre=(640, 420))],  # close by, but clearly smaller and less central (a friend behind)
 ])
 def test_the_central_face_is_taken_among_similar_faces_at_the_edges(others):
     main = make_face(220, centre=(510, 480))
@@ -51,6 +52,7 @@ def test_the_central_face_is_taken_among_similar_faces_at_the_edges(others):
     [make_face(200, centre=(430, 500)), make_face(190, centre=(590, 500))],  # cheek to cheek in the middle
     [make_face(200, centre=(250, 450)), make_face(200, centre=(750, 450))],  # side by side, neither central
     [make_face(200, centre=(450, 450)), make_face(170, centre=(600, 560)), make_face(40, centre=(50, 50))],
+    [make_face(200, centre=(560, 500)), make_face(150, centre=(500, 500))],  # the larger one a little off centre
 ])
 def test_two_similar_faces_equally_central_are_refused(faces):
     with pytest.raises(PhotoRejected) as caught:
