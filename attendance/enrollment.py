@@ -1,8 +1,9 @@
 """Enrollment: a photo of a student becomes a stored face template, or a rejection with its reason.
 
 A photo is refused when it cannot be read, shows no face, shows several faces with none clearly the main one
-(by size, then by nearness to the centre), or when the face is too small, too blurry or turned too far. A photo already enrolled for the student
-(same content hash) is recognised and skipped, so re-running an enrollment is harmless.
+(by size, then by nearness to the centre), or when the face is too small, too blurry or turned too far. A
+photo already enrolled for the student (same content hash) is recognised and skipped, so re-running an
+enrollment is harmless.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ estimate is too weak (and too noisy, sd ~3.5 degrees on upright faces) to conver
 
 dlib's 5-point shape predictor (public domain, installed with the package) follows a tilt fully (gain 1.0,
 sd under 2 degrees up to 20 degrees), so its eye line gives the roll. When that roll is at least
-``MIN_ROLL_DEG``, the face region is turned upright by it, YuNet runs again on that crop (where its points are
-right), and the points are mapped back into the image. The roll costs ~1 ms a face; the second YuNet run is
-paid only by tilted faces. The correction works on landmarks, so every model aligned from them gains.
+``MIN_ROLL_DEG``, the face region is turned upright by it, YuNet runs again on that crop (where its points
+are right), and the points are mapped back into the image. The roll costs 1-2 ms a face; the second YuNet
+run (on a 192 px crop) is paid only by tilted faces. The correction works on landmarks, so every model
+aligned from them gains.
 """
 
 from __future__ import annotations
