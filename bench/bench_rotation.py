@@ -1,6 +1,7 @@
 """Recognition of tilted heads: FNIR/FPIR on LFW probes rotated in the image plane, enrolled from upright photos.
 
-Usage: ``python -m bench.bench_rotation [--models-dir DIR ...] [--angles -20 -10 0 10 20] [--every N] [--no-upright]``
+Usage: ``python -m bench.bench_rotation [--models-dir DIR ...] [--angles -20 -10 0 10 20] [--every N]
+[--no-upright] [--follow N]``
 
 Gallery: the ``enroll`` rows of ../shared/faces/lfw/split.csv, upright. Probes: ``probe_known`` and
 ``probe_unknown`` rows rotated by each angle (degrees, counter-clockwise, about the image centre, same size,
@@ -8,12 +9,14 @@ black corners). Detector YuNet; each 112x112 model found (mobilefacenet_paddlex,
 scored at its shipped threshold and margin from models/manifest.toml, with its shipped flip averaging, and
 with the decision rule of bench_models (nearest template, FNIR counts faces not found). One detection per
 photo serves every model (the landmarks do not depend on the model). ``--no-upright`` turns off the roll
-correction of YuNet's landmarks; ``--every N`` keeps every Nth probe for a quick look. One thread.
+correction of YuNet's landmarks; ``--every N`` keeps every Nth probe for a quick look; ``--follow N``
+prints instead how much of each tilt the eye line follows on N probe photos. One thread.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -23,6 +26,7 @@ import numpy as np
 from attendance.faces import zoo
 from attendance.faces.engine import FaceEngine
 from attendance.faces.image import load_image
+from attendance.faces.landmarks import ARCFACE5, eyes_and_nose
 from bench.bench_models import SHARED_MODELS, find_model_file, open_set
 from bench.lfw_cache import LFW_DIR, SplitRow, pick_central_face, read_split
 from models.manifest import load_manifest
@@ -89,12 +93,57 @@ def embed_rows(engine: FaceEngine, embedders: dict, rows: list[SplitRow], angle_
     return out
 
 
+def measure_eye_roll(points: np.ndarray) -> float:
+    """The eye line's angle in degrees (positive: the image-right eye lower) of ARCFACE5 points."""
+    (lx, ly), (rx, ry), _ = eyes_and_nose(points, ARCFACE5)
+    return math.degrees(math.atan2(ry - ly, rx - lx))
+
+
+def follow_table(engine: FaceEngine, rows: list[SplitRow], angles: list[float]) -> list[str]:
+    """How much of a tilt the eye line of the central face follows, YuNet alone and corrected (mean and sd of
+    the change of its roll from the upright photo's, as a share of the tilt)."""
+    upright = engine.upright
+    lines = ["| tilt | YuNet alone | corrected | dlib's 5 points (the roll used) |", "|---|---|---|---|"]
+    base: dict[str, tuple[float, float, float]] = {}
+    for row in rows:
+        image = load_image(LFW_DIR / row.path)
+        engine.upright = None
+        alone = pick_central_face(engine.find_faces(image, embed=False), image.shape)
+        engine.upright = upright
+        fixed = pick_central_face(engine.find_faces(image, embed=False), image.shape)
+        if alone is not None and fixed is not None:
+            base[row.path] = (measure_eye_roll(alone.landmarks), measure_eye_roll(fixed.landmarks),
+                              upright.measure_roll(image, fixed.box))
+    for angle in [a for a in angles if a != 0]:
+        changes: list[tuple[float, float, float]] = []
+        for row in rows:
+            if row.path not in base:
+                continue
+            image = rotate_image(load_image(LFW_DIR / row.path), angle)
+            engine.upright = None
+            alone = pick_central_face(engine.find_faces(image, embed=False), image.shape)
+            engine.upright = upright
+            fixed = pick_central_face(engine.find_faces(image, embed=False), image.shape)
+            if alone is None or fixed is None:
+                continue
+            now = (measure_eye_roll(alone.landmarks), measure_eye_roll(fixed.landmarks),
+                   upright.measure_roll(image, fixed.box))
+            # Turning the photo counter-clockwise by a degrees lowers the image-left eye: the roll falls by a.
+            changes.append(tuple((before - after) / angle for before, after in zip(base[row.path], now)))
+        share = np.array(changes)
+        cells = [f"{share[:, i].mean():.0%} (sd {share[:, i].std():.0%})" for i in range(3)]
+        lines.append(f"| {angle:+g} deg ({len(share)} faces) | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-dir", action="append", type=Path, default=None)
     parser.add_argument("--angles", type=float, nargs="+", default=[-20, -10, 0, 10, 20])
     parser.add_argument("--every", type=int, default=1, help="keep every Nth probe (1: all)")
     parser.add_argument("--no-upright", action="store_true", help="without the roll correction of the landmarks")
+    parser.add_argument("--follow", type=int, default=0,
+                        help="instead: how much of each tilt the eye line follows, on N probe_known photos")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     dirs = args.models_dir or [Path("instance") / "models", SHARED_MODELS]
@@ -115,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     meter = UprightMeter(engine)
 
     rows = read_split()
+    if args.follow:
+        known = [r for r in rows if r.role == "probe_known"]
+        print("\n".join(follow_table(engine, known[::max(1, len(known) // args.follow)][:args.follow], args.angles)))
+        return 0
     enroll = [r for r in rows if r.role == "enroll"]
     probes = [r for r in rows if r.role != "enroll"][::args.every]
     gallery = embed_rows(engine, embedders, enroll, 0.0)
