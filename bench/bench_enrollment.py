@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from attendance.enrollment import REJECT_REASONS, pick_enrollment_face
+from attendance.enrollment import REJECT_REASONS, choose_main_face, pick_enrollment_face
 from attendance.errors import PhotoRejected
 from attendance.faces.engine import FaceEngine
 from attendance.faces.image import load_image
@@ -47,35 +47,42 @@ def build_engine(dirs: list[Path], model_id: str, upright: bool) -> FaceEngine:
 
 
 def count_refusals(engine: FaceEngine, settings: Settings, rows: list[SplitRow],
-                   blur_sigma_px: float = 0.0) -> tuple[Counter, set[str]]:
-    """(outcome per photo: "accepted" or a refusal reason, identities with at least one accepted photo)."""
+                   blur_sigma_px: float = 0.0) -> tuple[Counter, set[str], list[float]]:
+    """(outcome per photo: "accepted" or a refusal reason, identities with at least one accepted photo,
+    sharpness of each photo's main face)."""
     outcomes: Counter = Counter()
     accepted: set[str] = set()
+    sharpness: list[float] = []
     for row in rows:
         image = load_image(LFW_DIR / row.path)
         if blur_sigma_px > 0:
             image = cv2.GaussianBlur(image, (0, 0), blur_sigma_px)
+        faces = engine.find_faces(image, embed=False)
         try:
-            pick_enrollment_face(engine.find_faces(image, embed=False), settings, image.shape)
+            sharpness.append(choose_main_face(faces, image.shape).quality.sharpness)
+            pick_enrollment_face(faces, settings, image.shape)
         except PhotoRejected as refusal:
             outcomes[refusal.reason] += 1
             continue
         outcomes["accepted"] += 1
         accepted.add(row.identity)
-    return outcomes, accepted
+    return outcomes, accepted, sharpness
 
 
-def format_table(columns: dict[str, tuple[Counter, int]]) -> list[str]:
-    """A markdown table: one row per outcome, one column per set of photos (count and share)."""
+def format_table(columns: dict[str, tuple[Counter, int, list[float]]]) -> list[str]:
+    """A markdown table: one row per outcome, one column per set of photos (count and share), and the
+    main face's sharpness (5th percentile / median)."""
     names = list(columns)
     lines = ["| outcome | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for outcome in ["accepted", *REJECT_REASONS]:
         cells = []
         for name in names:
-            counts, total = columns[name]
+            counts, total, _ = columns[name]
             cells.append(f"{counts[outcome]} ({counts[outcome] / max(1, total):.1%})")
         lines.append(f"| {outcome} | " + " | ".join(cells) + " |")
     lines.append("| photos | " + " | ".join(str(columns[n][1]) for n in names) + " |")
+    lines.append("| sharpness p5 / median | " + " | ".join(
+        f"{np.percentile(columns[n][2], 5):.0f} / {np.median(columns[n][2]):.0f}" for n in names) + " |")
     return lines
 
 
@@ -93,12 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = read_split()
     enroll_rows = [r for r in rows if r.role == "enroll"]
     started = time.perf_counter()
-    all_counts, _ = count_refusals(engine, settings, rows)
-    enroll_counts, enrolled = count_refusals(engine, settings, enroll_rows)
-    columns = {"enroll rows": (enroll_counts, len(enroll_rows)), "all rows": (all_counts, len(rows))}
+    all_counts, _, all_sharpness = count_refusals(engine, settings, rows)
+    enroll_counts, enrolled, enroll_sharpness = count_refusals(engine, settings, enroll_rows)
+    columns = {"enroll rows": (enroll_counts, len(enroll_rows), enroll_sharpness),
+               "all rows": (all_counts, len(rows), all_sharpness)}
     if args.blur > 0:
-        blurred, _ = count_refusals(engine, settings, enroll_rows, args.blur)
-        columns[f"enroll rows, blur {args.blur:g} px"] = (blurred, len(enroll_rows))
+        blurred, _, blurred_sharpness = count_refusals(engine, settings, enroll_rows, args.blur)
+        columns[f"enroll rows, blur {args.blur:g} px"] = (blurred, len(enroll_rows), blurred_sharpness)
     identities = {r.identity for r in enroll_rows}
     print("\n".join(format_table(columns)))
     print(f"\nidentities with no accepted enroll photo: {len(identities - enrolled)} of {len(identities)}"
