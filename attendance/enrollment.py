@@ -1,11 +1,11 @@
 """Enrollment: a photo of a student becomes a stored face template, or a rejection with its reason.
 
-A photo is refused when it cannot be read, shows no face, shows several faces with none clearly dominant,
-or when the face is too small, too blurry or turned too far. A face closer to *another* student's template
-than ``duplicate_warn_distance`` is refused too (``LookalikeRejected``: the same photo given to two students
-poisons the gallery and makes both unrecognisable), unless the caller confirms it (twins, siblings), and
-then it is enrolled with a warning. A photo already enrolled for the student (same content hash) is
-recognised and skipped, so re-running an enrollment is harmless.
+A photo is refused when it cannot be read, shows no face, shows several faces with none clearly the main one
+(by size, then by nearness to the centre), or when the face is too small, too blurry or turned too far. A face
+closer to *another* student's template than ``duplicate_warn_distance`` is refused too (``LookalikeRejected``:
+the same photo given to two students poisons the gallery and makes both unrecognisable), unless the caller
+confirms it (twins, siblings), and then it is enrolled with a warning. A photo already enrolled for the student
+(same content hash) is recognised and skipped, so re-running an enrollment is harmless.
 """
 
 from __future__ import annotations
@@ -41,8 +41,14 @@ REJECT_REASONS = {
     "pose_not_frontal": "the head is turned too far from the camera",
     "looks_like_other": "the face is very close to another student's (the same photo twice, or a twin?)",
 }
-# A second face smaller than this fraction of the largest face's side is background, not a rival.
+# The main face of a photo, chosen the way a person would. A face whose side is under DOMINANT_FACE_RATIO of
+# the largest face's is background, not a rival. Among rivals, the one nearest the centre is the main face if it
+# is, against each other rival, clearly nearer the centre (by CENTRE_GAP, as a fraction of the photo's width
+# and height) or clearly larger (the other's side at most CLEARLY_LARGER_RATIO of its own). LFW photos: the
+# person's face sits within 0.1 of the centre, cut-off background faces 0.2-0.5 away and often as large.
 DOMINANT_FACE_RATIO = 0.6
+CLEARLY_LARGER_RATIO = 0.8
+CENTRE_GAP = 0.15
 # Uploaded photos are shrunk to this longest side while decoding: a face needs far fewer pixels, and ten
 # 7700x7700 uploads must not take a server's memory from 190 MB to 1 GB.
 UPLOAD_MAX_SIDE_PX = 2560
@@ -60,13 +66,37 @@ class EnrollResult:
     lookalike: Lookalike | None = None
 
 
-def pick_enrollment_face(faces: list[Face], settings: Settings) -> Face:
-    """The one face to enroll from a photo, or ``PhotoRejected`` with the reason."""
+def choose_main_face(faces: list[Face], image_shape: tuple[int, ...]) -> Face:
+    """The face a photo is of: the clearly largest, else the largest near the centre (see DOMINANT_FACE_RATIO).
+
+    ``faces`` as ``FaceEngine.find_faces`` gives them, ``image_shape`` (height, width, ...) of the photo.
+    Raises ``PhotoRejected`` (``no_face``, or ``several_faces`` when two faces of about the same size are
+    about as near the centre: two people side by side, or cheek to cheek).
+    """
     if not faces:
         raise PhotoRejected("no_face")
-    main = faces[0]
-    if len(faces) > 1 and faces[1].quality.face_px > DOMINANT_FACE_RATIO * main.quality.face_px:
-        raise PhotoRejected("several_faces", f"{len(faces)} faces of similar size")
+    largest_px = max(face.quality.face_px for face in faces)
+    rivals = [face for face in faces if face.quality.face_px >= DOMINANT_FACE_RATIO * largest_px]
+    rivals.sort(key=lambda face: measure_centre_offset(face, image_shape))
+    main, others = rivals[0], rivals[1:]
+    for other in others:
+        nearer = measure_centre_offset(other, image_shape) - measure_centre_offset(main, image_shape) >= CENTRE_GAP
+        larger = other.quality.face_px <= CLEARLY_LARGER_RATIO * main.quality.face_px
+        if not (nearer or larger):
+            raise PhotoRejected("several_faces", f"{len(rivals)} faces of similar size, none clearly the main one")
+    return main
+
+
+def measure_centre_offset(face: Face, image_shape: tuple[int, ...]) -> float:
+    """Distance of the face box's centre from the photo's, in fractions of its width and height (0 to ~0.7)."""
+    height, width = image_shape[:2]
+    x1, y1, x2, y2 = face.box
+    return float(np.hypot((x1 + x2) / 2 / max(width, 1) - 0.5, (y1 + y2) / 2 / max(height, 1) - 0.5))
+
+
+def pick_enrollment_face(faces: list[Face], settings: Settings, image_shape: tuple[int, ...]) -> Face:
+    """The one face to enroll from a photo of ``image_shape``, or ``PhotoRejected`` with the reason."""
+    main = choose_main_face(faces, image_shape)
     quality = main.quality
     if quality.face_px < settings.min_face_px:
         raise PhotoRejected("face_too_small", f"{quality.face_px:.0f} px, need {settings.min_face_px} px")
@@ -160,7 +190,7 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
                              max_side_px=max_side_px)
     except ImageError as err:
         raise PhotoRejected("unreadable", err.message) from err
-    face = pick_enrollment_face(_find_faces(engine, image), settings)
+    face = pick_enrollment_face(_find_faces(engine, image), settings, image.shape)
     result = EnrollResult("enrolled", student.student_code, face=face)
     if duplicates is not None:
         lookalike = duplicates.find_lookalike(student.student_code, face.embedding)

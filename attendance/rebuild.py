@@ -10,8 +10,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
-from attendance.enrollment import DOMINANT_FACE_RATIO
-from attendance.errors import ImageError
+from attendance.enrollment import choose_main_face
+from attendance.errors import ImageError, PhotoRejected
 from attendance.faces.engine import FaceEngine
 from attendance.faces.image import load_image
 from attendance.recognition import vector_to_bytes
@@ -65,10 +65,12 @@ def add_template_from_photo(session: Session, engine: FaceEngine, instance: Path
     faces = engine.find_faces(image, embed=True)
     if not faces:
         return "no face found by this model's detector"
-    if len(faces) > 1 and faces[1].quality.face_px > DOMINANT_FACE_RATIO * faces[0].quality.face_px:
-        return "several faces of similar size"
+    try:
+        face = choose_main_face(faces, image.shape)
+    except PhotoRejected as refusal:
+        return refusal.message
     session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=engine.model_id,
-                             vector=vector_to_bytes(faces[0].embedding), quality=faces[0].quality.sharpness))
+                             vector=vector_to_bytes(face.embedding), quality=face.quality.sharpness))
     session.flush()
     return ""
 

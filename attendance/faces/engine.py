@@ -29,6 +29,7 @@ from attendance.faces.quality import estimate_pose, measure_quality
 from attendance.faces.types import Detection, Detector, Embedder, Face, Landmarker, box_iou
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels
+from attendance.faces.upright import build_upright
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class FaceEngine:
         if getattr(landmarker, "scheme", DLIB5) != self.landmark_scheme:
             raise ModelError(f"landmarker {landmarker.model_id} gives {getattr(landmarker, 'scheme', DLIB5)} points, "
                              f"embedder {embedder.model_id} needs {self.landmark_scheme}")
+        # YuNet's points barely follow a tilted head: they are found again on the face turned upright.
+        self.upright = build_upright(detector, landmarker, self.landmark_scheme)
 
     @property
     def model_id(self) -> str:
@@ -142,7 +145,14 @@ class FaceEngine:
         return estimate_pose(*eyes_and_nose(landmarks, scheme), NOSE_DEPTH_RATIO[scheme])
 
     def align(self, image_rgb: np.ndarray, face: Face) -> Face:
-        """Fill in ``face.chip`` (aligned as the embedder was trained) and ``face.quality``; returns ``face``."""
+        """Fill in ``face.chip`` (aligned as the embedder was trained) and ``face.quality``; returns ``face``.
+
+        A tilted head's YuNet points are found again on the face turned upright first (``upright.py``): here
+        rather than in ``locate``, so the agent pays for it only on the faces it embeds, not on every face it
+        follows.
+        """
+        if self.upright is not None:
+            face.landmarks = self.upright.refine(image_rgb, face.landmarks, face.box)
         face.chip = self.embedder.align(image_rgb, face.landmarks, face.box)
         face.quality = measure_quality(face.box, eyes_and_nose(face.landmarks, self.landmark_scheme), face.chip,
                                        self.landmark_scheme)
@@ -158,15 +168,18 @@ class FaceEngine:
 
     def _locate(self, image_rgb: np.ndarray, detection: Detection, box: tuple[int, int, int, int],
                 factor: float) -> np.ndarray:
-        """The embedder's landmarks: the detector's own when they are its scheme (YuNet), else the landmarker's.
+        """The embedder's landmarks: the detector's own when they are its scheme (YuNet), else the landmarker's
+        (``align`` corrects YuNet's for a tilted head).
 
         The one place where a detection becomes landmarks (``find_faces`` and the agent both come here).
         ``detection``'s landmarks are multiplied by ``factor`` to reach ``image_rgb``'s pixels (``locate``
         passes detections already placed there: 1.0); ``box`` is in ``image_rgb``'s pixels.
         """
         if detection.landmarks is not None and getattr(self.detector, "landmark_scheme", "") == self.landmark_scheme:
-            return (detection.landmarks * np.float32(factor)).astype(np.float32)
-        return self.landmarker.locate(image_rgb, box)
+            points = (detection.landmarks * np.float32(factor)).astype(np.float32)
+        else:
+            points = self.landmarker.locate(image_rgb, box)
+        return points
 
     def _detection_scale(self, image_rgb: np.ndarray) -> float:
         longest = max(image_rgb.shape[:2])
