@@ -66,8 +66,8 @@ def test_east_asian_faces_need_a_tighter_threshold_than_lfw_alone_and_identify_u
     assert nearest["student_a"].startswith("N") and nearest["student_b"].startswith("N")
     assert isinstance(nearest["photo_a"], int) and isinstance(nearest["photo_b"], int)
     assert mixed["expected_fpir"] <= mixed["target_fpir"] * 1.01
-    # The shipped default was set on LFW: with the East-Asian students it names far more wrong people.
-    assert mixed["current_expected_fpir"] > 10 * mixed["target_fpir"]
+    # The shipped default was set on LFW (half A, 135 people): with the East-Asian students it is over budget.
+    assert mixed["current_expected_fpir"] > 2 * mixed["target_fpir"]
     assert cli("calibrate", "--apply", "--school", "MIX")[0] == 0
     identify_with_the_applied_point(cli, db)
 
