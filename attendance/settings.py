@@ -67,12 +67,12 @@ class Settings:
     )
     match_threshold: float = setting(
         0.0, "Largest distance at which a face may be named; 0 means the school's calibrated point (`attendance "
-        "calibrate --apply`), else the model's measured default (0.45 for dlib ResNet 128-D). Applies to the model "
+        "calibrate --apply`), else the model's measured default (0.388 for dlib ResNet 128-D). Applies to the model "
         "`recognition_model` names (with `auto`, to dlib's only).", low=0.0, high=4.0
     )
     match_margin: float = setting(
         -1.0, "Smallest gap between the best student's distance and the next student's; negative means the "
-        "school's calibrated point, else the model's measured default (0.06 for dlib ResNet 128-D).", low=-1.0, high=2.0
+        "school's calibrated point, else the model's measured default (0.01 for dlib ResNet 128-D).", low=-1.0, high=2.0
     )
     detect_max_side_px: int = setting(
         1280, "Large photos are detected on a copy scaled down to this longest side; embedding uses full size.",

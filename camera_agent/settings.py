@@ -37,10 +37,10 @@ class AgentSettings:
     onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.", low=0, high=256)
     match_threshold: float = setting(0.0, "Largest distance at which one embedding votes for a student; 0 "
                                      "means the school's calibrated point sent with the gallery, else the "
-                                     "model's measured default (0.45 for dlib).", low=0.0, high=4.0)
+                                     "model's measured default (0.388 for dlib).", low=0.0, high=4.0)
     match_margin: float = setting(-1.0, "Smallest gap to the next student for a vote; negative means the "
                                   "school's calibrated point sent with the gallery, else the model's measured "
-                                  "default (0.06 for dlib).", low=-1.0, high=2.0)
+                                  "default (0.01 for dlib).", low=-1.0, high=2.0)
     scale: float = setting(1.0, "Processing scale: frames are shrunk by this factor before detection. HOG "
                            "(upsample 0) finds faces from about 70 px, so use 1.0 for 640x360 and 0.5 for 1280x720.",
                            low=0.05, high=4.0)
