@@ -5,7 +5,9 @@ or when the face is too small, too blurry or turned too far. A face closer to *a
 than ``duplicate_warn_distance`` is refused too (``LookalikeRejected``: the same photo given to two students
 poisons the gallery and makes both unrecognisable), unless the caller confirms it (twins, siblings), and
 then it is enrolled with a warning. A photo already enrolled for the student (same content hash) is
-recognised and skipped, so re-running an enrollment is harmless.
+recognised and skipped, so re-running an enrollment is harmless. The photo file itself is kept only when
+``keep_enrollment_photos`` is on AND the student's current consent covers keeping photos
+(``attendance.consent``); otherwise only the template (and the photo's hash) is stored.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from attendance.consent import current_scopes
 from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
 from attendance.errors import ImageError, LookalikeRejected, PhotoRejected
 from attendance.faces.engine import FaceEngine
@@ -55,6 +58,7 @@ class EnrollResult:
     photo_id: int | None = None
     warnings: list[str] = field(default_factory=list)
     lookalike: Lookalike | None = None
+    photo_kept: bool = False  # the photo file is stored (setting on and the consent's photo scope given)
 
 
 def pick_enrollment_face(faces: list[Face], settings: Settings) -> Face:
@@ -175,9 +179,10 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
                                 original_name=original_name[:255], kept=False)
         session.add(photo)
         session.flush()
-    if settings.keep_enrollment_photos and not photo.kept:
+    if settings.keep_enrollment_photos and not photo.kept and current_scopes(session, [student.id])[student.id].photos:
         photo.file_path = store_photo_file(settings, student, sha256, image)
         photo.kept = True
+    result.photo_kept = bool(photo.kept)
     session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=engine.model_id,
                              vector=vector_to_bytes(face.embedding), quality=face.quality.sharpness))
     for other in other_engines:
