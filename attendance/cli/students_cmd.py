@@ -1,9 +1,11 @@
-"""``attendance students photos|remove-photo``: a student's enrolled photos, and removing one completely."""
+"""``attendance students photos|remove-photo|withdraw-consent``: a student's enrolled photos, removing one
+completely, and withdrawing a guardian's consent (templates and photos deleted, attendance kept)."""
 
 from __future__ import annotations
 
 import argparse
 
+from attendance.consent import withdraw_consent
 from attendance.db import Database
 from attendance.directory import find_school, find_student
 from attendance.errors import NotFound
@@ -24,6 +26,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     remove.add_argument("photo_id", type=int, help="the photo's id (see `attendance students photos CODE`)")
     remove.add_argument("--school", metavar="CODE", help="school code (default: the only school)")
     remove.set_defaults(handler=run_remove_photo)
+    withdraw = students.add_parser(
+        "withdraw-consent", parents=[common],
+        help="withdraw the student's consent: recognition stops at the next gallery sync, templates, photos and "
+             "snapshots are deleted, attendance history stays (audited)")
+    withdraw.add_argument("code", help="student code")
+    withdraw.add_argument("--note", default="", help="how the withdrawal came (e.g. 'letter of 3 Nov')")
+    withdraw.add_argument("--school", metavar="CODE", help="school code (default: the only school)")
+    withdraw.set_defaults(handler=run_withdraw_consent)
 
 
 def _student(session, args: argparse.Namespace):
@@ -52,4 +62,14 @@ def run_remove_photo(args: argparse.Namespace, settings: Settings) -> int:
         student = _student(session, args)
         removed = remove_photo(session, settings.instance_path, student, args.photo_id)
         print(f"removed photo {args.photo_id} of {student.student_code} and {removed} template(s)")
+    return 0
+
+
+def run_withdraw_consent(args: argparse.Namespace, settings: Settings) -> int:
+    with Database.open(settings.resolved_database_url) as database, database.session() as session:
+        student = _student(session, args)
+        removal = withdraw_consent(session, settings.instance_path, student, actor="cli", note=args.note)
+        print(f"consent of {student.student_code} withdrawn: removed {removal.templates} template(s), "
+              f"{removal.photos} photo(s), {removal.photo_files + removal.snapshot_files} file(s); "
+              "cameras stop recognising the student at their next gallery sync")
     return 0
