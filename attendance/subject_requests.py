@@ -83,3 +83,14 @@ def list_requests(session: Session, school_id: int, *, student_id: int | None = 
     rows = list(session.scalars(query.order_by(DataRequest.id.desc()).limit(limit)))
     open_rows = sorted((r for r in rows if r.answered_at is None), key=lambda r: (r.due_on, r.id))
     return open_rows + [r for r in rows if r.answered_at is not None]
+
+
+def answer_open_requests(session: Session, student: Student, kind: str, answer: str, *, actor: str,
+                         user_id: int | None = None) -> int:
+    """Mark the student's open requests of ``kind`` answered (a deletion or withdrawal done from their
+    page answers the request that asked for it); the number answered. The caller commits."""
+    rows = session.scalars(select(DataRequest.id).where(DataRequest.student_id == student.id, DataRequest.kind == kind,
+                                                        DataRequest.answered_at.is_(None))).all()
+    for request_id in rows:
+        answer_request(session, student.school_id, request_id, answer, actor=actor, user_id=user_id)
+    return len(rows)

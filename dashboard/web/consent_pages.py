@@ -14,6 +14,7 @@ from attendance.consent import (
 from attendance.errors import InvalidInput
 from attendance.imports import parse_date
 from attendance.notices import current_notice, list_notices, publish_notice
+from attendance.subject_requests import answer_open_requests
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required
 from dashboard.web.access import require_school, require_student, school_today
@@ -66,6 +67,8 @@ def withdraw(student_id: int):
     db = get_db_session()
     removal = withdraw_consent(db, get_settings().instance_path, student, actor=_actor(), user_id=current_user.id,
                                note=request.form.get("note", "")[:2000])
+    answer_open_requests(db, student, "withdrawal", "consent withdrawn; templates and photos deleted",
+                         actor=_actor(), user_id=current_user.id)
     db.commit()
     flash(_("Consent withdrawn: %(templates)d face template(s) and %(photos)d photo(s) deleted; the cameras stop "
             "recognising %(name)s at their next gallery sync. Attendance history is kept.",
