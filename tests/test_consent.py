@@ -181,3 +181,15 @@ def test_withdraw_consent_command(cli, db, instance):
     with db.session() as s:
         assert s.scalar(select(Student.consent_given)) is False
         assert s.scalar(select(AuditEntry.actor).where(AuditEntry.action == "consent.withdraw")) == "cli"
+
+
+def test_only_attendance_consent_writes_the_consent_summary():
+    """``Student.consent_given`` mirrors the current record: no other module of the product may set it."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    writers = [path.relative_to(root).as_posix() for folder in ("attendance", "dashboard", "camera_agent")
+               for path in (root / folder).rglob("*.py")
+               if re.search(r"\.consent_(given|by|at)\s*=[^=]", path.read_text(encoding="utf-8"))]
+    assert writers == ["attendance/consent.py"]
