@@ -17,6 +17,7 @@ from attendance.errors import InvalidInput, NotFound
 from attendance.notices import current_notice, publish_notice
 from attendance.settings import Settings, load_settings
 from factories import make_camera, make_class, make_school, make_student
+from test_migrations import empty_url  # noqa: F401 (fixture)
 from test_enrollment_lookalikes import SeedEngine, photo_of
 
 NOW = dt.datetime(2026, 9, 7, 0, 30, tzinfo=dt.timezone.utc)  # Monday 07:30 in Ho Chi Minh
@@ -193,3 +194,35 @@ def test_only_attendance_consent_writes_the_consent_summary():
                for path in (root / folder).rglob("*.py")
                if re.search(r"\.consent_(given|by|at)\s*=[^=]", path.read_text(encoding="utf-8"))]
     assert writers == ["attendance/consent.py"]
+
+
+def test_upgrading_gives_consented_students_a_migrated_record(empty_url):
+    """0006: a student with consent on record gets one record (all scopes, no notice, a note); others none."""
+    from sqlalchemy import text
+
+    from attendance.db.migrate import upgrade_database
+    from attendance.db.session import create_db_engine
+
+    engine = create_db_engine(empty_url)
+    upgrade_database(engine, "0004")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO schools (id, code, name, timezone, school_days, checkin_opens, on_time_cutoff, absence_cutoff,"
+            " created_at) VALUES (1, 'S', 'S', 'Asia/Ho_Chi_Minh', '1,2,3,4,5', '05:30:00', '07:00:00', '09:00:00',"
+            " '2026-08-01 00:00:00')"))
+        for sid, consented in ((1, True), (2, False)):
+            connection.execute(text(
+                "INSERT INTO students (id, school_id, student_code, full_name, active, consent_given, consent_by,"
+                " consent_at, created_at) VALUES (:id, 1, :code, 'X', :yes, :consented, :by, :at, '2026-08-01 00:00:00')"),
+                {"id": sid, "code": f"HS{sid}", "yes": True, "consented": consented, "by": "Bà Tư" if consented else "",
+                 "at": "2026-08-15 03:00:00" if consented else None})
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT student_id, guardian_name, given_on, recognition, snapshots, photos, notice_id, note"
+            " FROM consent_records")).all()
+    engine.dispose()
+    assert len(rows) == 1
+    student_id, guardian, given_on, recognition, snapshots, photos, notice_id, note = rows[0]
+    assert (student_id, guardian, str(given_on)[:10], notice_id) == (1, "Bà Tư", "2026-08-15", None)
+    assert recognition and snapshots and photos and note.startswith("migrated")
