@@ -151,3 +151,16 @@ def test_deleting_from_the_request_page_answers_the_deletion_request(admin, worl
         assert (request.student_id, request.student_code, request.answer) == (None, "HS002", "deleted completely")
         assert request.answered_at is not None
     assert "HS002" in admin.get("/admin/requests").get_data(as_text=True)
+
+
+def test_an_upload_says_when_the_photo_file_was_not_kept(monkeypatch, admin, world):
+    import attendance.enrollment as enrollment
+
+    def fake_enroll(session, settings, student, data, filename, source="upload", **options):
+        return enrollment.EnrollResult(status="enrolled", student_code=student.student_code, photo_kept=False)
+
+    monkeypatch.setattr(enrollment, "enroll_uploaded_photo", fake_enroll)
+    response = admin.post(f"/admin/students/{world['cuong']}/photos", data={"photos": [(io.BytesIO(JPEG), "a.jpg")]},
+                          content_type="multipart/form-data")
+    page = admin.get(response.headers["Location"].split("#")[0]).get_data(as_text=True)
+    assert "Không lưu tệp ảnh" in page

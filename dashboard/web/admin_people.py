@@ -170,6 +170,7 @@ def upload_photos(student_id: int):
     confirmed = request.form.get("confirm_lookalike") == "on"
     db = get_db_session()
     accepted = 0
+    not_kept = 0
     lookalikes = []
     for upload in files:
         data = upload.read()
@@ -186,6 +187,7 @@ def upload_photos(student_id: int):
             flash(_("%(file)s: this photo was already enrolled.", file=upload.filename), "info")
             continue
         accepted += 1
+        not_kept += not result.photo_kept
         if result.lookalike is not None:
             audit("student.photo_lookalike_confirmed", f"student:{student.student_code}", school_id=student.school_id,
                   detail={"photo_id": result.photo_id, "other_student": result.lookalike.student_code,
@@ -196,6 +198,9 @@ def upload_photos(student_id: int):
         audit("student.photos", f"student:{student.student_code}", school_id=student.school_id,
               detail={"enrolled": accepted})
         flash(_("%(count)d photo(s) enrolled.", count=accepted), "success")
+    if not_kept and get_settings().keep_enrollment_photos:
+        flash(_("The photo files were not kept: the consent on record does not cover keeping enrollment photos. "
+                "The face templates are stored."), "info")
     db.commit()
     if lookalikes:
         return render_template("admin/photo_lookalike.html", student=student, lookalikes=lookalikes)
