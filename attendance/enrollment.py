@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from attendance.consent import current_scopes
+from attendance.consent import current_record, current_scopes, scopes_of
 from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
 from attendance.errors import ImageError, LookalikeRejected, PhotoRejected
 from attendance.faces.engine import FaceEngine
@@ -43,6 +43,7 @@ REJECT_REASONS = {
     "too_blurry": "the photo is too blurry",
     "pose_not_frontal": "the head is turned too far from the camera",
     "looks_like_other": "the face is very close to another student's (the same photo twice, or a twin?)",
+    "consent_refused": "the guardian refused or withdrew consent to face recognition",
 }
 # A second face smaller than this fraction of the largest face's side is background, not a rival.
 DOMINANT_FACE_RATIO = 0.6
@@ -149,8 +150,15 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
     Raises ``PhotoRejected`` (with ``reason`` one of ``REJECT_REASONS``) and stores nothing for a bad photo;
     ``LookalikeRejected`` for a face within the duplicate distance of another student's, unless
     ``allow_lookalike`` (an admin confirmed twins or siblings: then a warning, and ``result.lookalike``).
+    A student whose current consent record refuses or withdrew recognition is refused (``consent_refused``):
+    a template made then would undo the withdrawal. A student with no record yet may be enrolled (the
+    cameras ignore them until consent is recorded).
     With ``dry_run`` every check runs but nothing is written.
     """
+    if student.id is not None:
+        record = current_record(session, student)
+        if record is not None and not scopes_of(record).recognition:
+            raise PhotoRejected("consent_refused")
     sha256 = hashlib.sha256(data).hexdigest()
     if student.id is not None and find_enrolled_photo(session, student, sha256, engine.model_id):
         return EnrollResult("already_enrolled", student.student_code)

@@ -226,3 +226,17 @@ def test_upgrading_gives_consented_students_a_migrated_record(empty_url):
     student_id, guardian, given_on, recognition, snapshots, photos, notice_id, note = rows[0]
     assert (student_id, guardian, str(given_on)[:10], notice_id) == (1, "Bà Tư", "2026-08-15", None)
     assert recognition and snapshots and photos and note.startswith("migrated")
+
+
+def test_enrollment_is_refused_after_a_refusal_or_withdrawal(session, school_class, settings, instance):
+    from attendance.errors import PhotoRejected
+
+    student = make_student(session, school_class, "HS001")
+    withdraw_consent(session, instance, student)
+    with pytest.raises(PhotoRejected) as refused:
+        enroll_photo(session, SeedEngine(), settings, student, photo_of(70))
+    assert refused.value.reason == "consent_refused"
+    consent(session, student)  # a new consent: enrollment works again
+    assert enroll_photo(session, SeedEngine(), settings, student, photo_of(70)).status == "enrolled"
+    newcomer = make_student(session, school_class, "HS002", consent=False)  # no record yet: allowed
+    assert enroll_photo(session, SeedEngine(), settings, newcomer, photo_of(71)).status == "enrolled"
