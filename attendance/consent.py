@@ -123,8 +123,8 @@ def current_scopes(session: Session, student_ids: Iterable[int]) -> dict[int, Sc
 def record_consent(session: Session, student: Student, *, guardian_name: str, guardian_relation: str = "",
                    given_on: dt.date, recognition: bool, snapshots: bool, photos: bool,
                    child_agreed: bool | None = None, notice: ConsentNotice | None = None, note: str = "",
-                   actor: str = "cli", user_id: int | None = None,
-                   instance_path: str | Path | None = None, require_child_agreement: bool = True) -> ConsentRecord:
+                   actor: str = "cli", user_id: int | None = None, instance_path: str | Path | None,
+                   require_child_agreement: bool = True) -> ConsentRecord:
     """Add a new consent record for ``student`` (the current one from now on) and apply it; audited.
 
     Every scope must be given explicitly (a record with none is a refusal, kept too). ``given_on`` is the
@@ -132,7 +132,7 @@ def record_consent(session: Session, student: Student, *, guardian_name: str, gu
     From age 7 (or with no date of birth) a record granting any scope needs ``child_agreed=True`` unless
     ``require_child_agreement`` is False (bulk enrollment, where the school attests its paper forms).
     Scopes the new record no longer covers are enforced at once (see ``enforce_scopes``; files are removed
-    under ``instance_path``). Raises ``InvalidInput``. The caller commits. Safe to call for many students.
+    under ``instance_path``, which is required so no caller forgets it: None only where no file can exist). Raises ``InvalidInput``. The caller commits. Safe to call for many students.
     """
     guardian = normalise_name(guardian_name)[:200]
     if not guardian:

@@ -28,7 +28,7 @@ FORM_DAY = dt.date(2026, 8, 20)
 def consent(session, student, *, recognition=True, snapshots=True, photos=True, child_agreed=True, **extra):
     return record_consent(session, student, guardian_name="Nguyễn Thị Mai", guardian_relation="mẹ",
                           given_on=FORM_DAY, recognition=recognition, snapshots=snapshots, photos=photos,
-                          child_agreed=child_agreed, actor="user:admin", **extra)
+                          child_agreed=child_agreed, actor="user:admin", **{"instance_path": None, **extra})
 
 
 @pytest.fixture

@@ -87,6 +87,7 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
                 if created and not args.no_consent:
                     record_consent(session, student, guardian_name="bulk enrollment", given_on=utcnow().date(),
                                    recognition=True, snapshots=True, photos=True, actor="cli",
+                                   instance_path=settings.instance_path,
                                    require_child_agreement=False, note=BULK_CONSENT_NOTE)
                     outcomes["consent_recorded"] += 1
                 if not entry.photos:
