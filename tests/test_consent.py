@@ -175,10 +175,14 @@ def test_withdraw_consent_command(cli, db, instance):
     with db.session() as s:
         klass = make_class(s, make_school(s, "THCS1"), "6A1")
         make_student(s, klass, "HS001", templates=3)
+    status, out, _ = cli("students", "consent", "HS001")
+    assert status == 0 and "recognised by the cameras" in out and "recognition,snapshots,photos" in out
     status, out, _ = cli("students", "withdraw-consent", "HS001", "--note", "by phone")
     assert status == 0 and "3 template(s)" in out
     status, _, err = cli("students", "withdraw-consent", "HS001")
     assert status == 2 and "no consent to withdraw" in err
+    status, out, _ = cli("students", "consent", "HS001")
+    assert "NOT recognised" in out and "withdrawn" in out
     with db.session() as s:
         assert s.scalar(select(Student.consent_given)) is False
         assert s.scalar(select(AuditEntry.actor).where(AuditEntry.action == "consent.withdraw")) == "cli"
