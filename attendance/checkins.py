@@ -9,12 +9,15 @@ racing on one event both get an answer, one ``created`` and one ``duplicate``.
 A bad event is answered with a per-event error and never fails the batch: agents drop events answered
 ``error`` and retry only the ones with no answer. Error codes: ``invalid_event`` (a missing or malformed
 field, a timestamp without a zone), ``unknown_student`` (no active student of this school has the code),
-``no_consent`` (the student has no guardian consent on record: an agent matching from a stale gallery),
+``no_consent`` (the student's current consent does not cover recognition: an agent matching from a stale
+gallery),
 ``too_old`` (captured more than ``checkin_max_age_days`` before it arrived, or before the camera was
 registered), ``future_day`` (captured on a school-local day after the server's today: a camera cannot
 check a student in for tomorrow), ``bad_snapshot`` (not base64, not a JPEG, too large). A refused event's
 snapshot is never written. A check-in of a day already past (an agent that was offline) is stored, changes
-that day's roll and is audited as ``checkin.past_day``. Text that no database can store (a NUL,
+that day's roll and is audited as ``checkin.past_day``. The snapshot of a check-in whose student's consent
+does not cover keeping snapshots (``attendance.consent``) is dropped before anything is written, and the
+result says so (``"snapshot": "not_kept_no_consent"``). Text that no database can store (a NUL,
 an unpaired surrogate, a control character), a non-finite number anywhere (``NaN`` in ``liveness``) or a
 timestamp whose UTC value is out of range is ``invalid_event``; should the database still refuse a row,
 that row alone is ``invalid_event`` and the others are stored.
@@ -49,6 +52,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
+from attendance.consent import current_scopes, where_recognition_consented
 from attendance.db.models import AuditEntry, Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
 from attendance.settings import Settings
@@ -406,10 +410,12 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
     not_before = oldest_accepted_at(camera, received_at, max_age_days)
     codes = {e.get("student_code") for e in events if isinstance(e, dict) and _storable(e.get("student_code"))}
     students = {code: (student_id, consent) for code, student_id, consent in session.execute(
-        select(Student.student_code, Student.id, Student.consent_given).where(
+        select(Student.student_code, Student.id, where_recognition_consented()).where(
             Student.school_id == school.id, Student.active.is_(True), Student.student_code.in_(codes)))}
+    scopes = current_scopes(session, [student_id for student_id, _ in students.values()])
+    snapshots_dropped: set[str] = set()
 
-    def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
+    def parse_named(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
         row = {
             "seq": _int(event, "seq", required=True),
             "student_id": None,
@@ -430,8 +436,16 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
                                            "(the agent's gallery is out of date)")
         return row, snapshot
 
+    def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
+        row, snapshot = parse_named(event, received_at)
+        if snapshot is not None and not scopes[row["student_id"]].snapshots:
+            snapshots_dropped.add(event["event_id"])
+            snapshot = None  # never written: the guardian did not agree to snapshots being kept
+        return row, snapshot
+
     def parse_refused(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
-        row, snapshot = parse(event, received_at)
+        # a suspected presentation attack keeps its evidence for the review, whatever the snapshot scope
+        row, snapshot = parse_named(event, received_at)
         return {"captured_at": row["captured_at"], "best_distance": row["distance"], "status": "open",
                 "flag": SUSPECTED_ATTACK, "claimed_student_id": row["student_id"]}, snapshot
 
@@ -444,6 +458,9 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
                                            parse_refused)
         kept, stored_unknown = iter(results), iter(unknown_results)
         results = [next(stored_unknown) if r else next(kept) for r in refused]
+    for result, was_refused in zip(results, refused):
+        if not was_refused and result["status"] == "created" and result["event_id"] in snapshots_dropped:
+            result["snapshot"] = "not_kept_no_consent"
     enqueue_checkins(session, school, camera, created)
     codes_by_id = {student_id: code for code, (student_id, _) in students.items()}
     _audit_past_days(session, school, camera, created, codes_by_id, received_at)

@@ -8,7 +8,7 @@ import unicodedata
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from attendance.db.models import School, SchoolClass, Student, utcnow
+from attendance.db.models import School, SchoolClass, Student
 from attendance.errors import InvalidInput, NotFound
 
 DEFAULT_SCHOOL_CODE = "school"
@@ -102,9 +102,3 @@ def get_or_create_student(session: Session, school: School, student_code: str, f
     session.flush()
     return student, True
 
-
-def record_consent(student: Student, given_by: str) -> None:
-    """Record that the student's guardian agreed to face recognition; cameras match only such students."""
-    student.consent_given = True
-    student.consent_by = normalise_name(given_by)[:200]
-    student.consent_at = utcnow()

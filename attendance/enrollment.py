@@ -6,6 +6,8 @@ closer to *another* student's template than ``duplicate_warn_distance`` is refus
 the same photo given to two students poisons the gallery and makes both unrecognisable), unless the caller
 confirms it (twins, siblings), and then it is enrolled with a warning. A photo already enrolled for the student
 (same content hash) is recognised and skipped, so re-running an enrollment is harmless.
+The photo file itself is kept only when ``keep_enrollment_photos`` is on AND the student's current consent
+covers keeping photos (``attendance.consent``); otherwise only the template (and the photo's hash) is stored.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from attendance.consent import current_record, current_scopes, scopes_of
 from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
 from attendance.errors import ImageError, LookalikeRejected, PhotoRejected
 from attendance.faces.engine import FaceEngine
@@ -40,6 +43,7 @@ REJECT_REASONS = {
     "too_blurry": "the photo is too blurry",
     "pose_not_frontal": "the head is turned too far from the camera",
     "looks_like_other": "the face is very close to another student's (the same photo twice, or a twin?)",
+    "consent_refused": "the guardian refused or withdrew consent to face recognition",
 }
 # The main face of a photo, chosen the way a person would. A face whose side is under DOMINANT_FACE_RATIO of
 # the largest face's is background, not a rival. Among rivals, the one nearest the centre is the main face if it
@@ -64,6 +68,7 @@ class EnrollResult:
     photo_id: int | None = None
     warnings: list[str] = field(default_factory=list)
     lookalike: Lookalike | None = None
+    photo_kept: bool = False  # the photo file is stored (setting on and the consent's photo scope given)
 
 
 def choose_main_face(faces: list[Face], image_shape: tuple[int, ...]) -> Face:
@@ -179,9 +184,16 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
     Raises ``PhotoRejected`` (with ``reason`` one of ``REJECT_REASONS``) and stores nothing for a bad photo;
     ``LookalikeRejected`` for a face within the duplicate distance of another student's, unless
     ``allow_lookalike`` (an admin confirmed twins or siblings: then a warning, and ``result.lookalike``).
+    A student whose current consent record refuses or withdrew recognition is refused (``consent_refused``):
+    a template made then would undo the withdrawal. A student with no record yet may be enrolled (the
+    cameras ignore them until consent is recorded).
     With ``dry_run`` every check runs but nothing is written. ``max_side_px`` shrinks a larger photo while
     decoding it (uploads: memory stays bounded whatever a phone sends).
     """
+    if student.id is not None:
+        record = current_record(session, student)
+        if record is not None and not scopes_of(record).recognition:
+            raise PhotoRejected("consent_refused")
     sha256 = hashlib.sha256(data).hexdigest()
     if student.id is not None and find_enrolled_photo(session, student, sha256, engine.model_id):
         return EnrollResult("already_enrolled", student.student_code)
@@ -223,11 +235,13 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
         session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=other.model_id,
                                  vector=vector_to_bytes(same_face.embedding), quality=same_face.quality.sharpness))
     session.flush()
-    if settings.keep_enrollment_photos and not photo.kept:
+    if (settings.keep_enrollment_photos and not photo.kept
+            and current_scopes(session, [student.id])[student.id].photos):
         # written last, once every row is flushed: a photo refused on the way leaves no file behind
         photo.file_path = store_photo_file(settings, student, sha256, image)
         photo.kept = True
         session.flush()
+    result.photo_kept = bool(photo.kept)
     if duplicates is not None:
         duplicates.add(student.student_code, face.embedding, student.id, photo.id)
     result.photo_id = photo.id

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from attendance.consent import where_recognition_consented
 from attendance.db.models import FaceTemplate, School, SchoolClass, SchoolOperatingPoint, Student
 from attendance.errors import ModelError
 from attendance.recognition import get_profile
@@ -34,7 +35,7 @@ def model_metric(model_id: str) -> str:
 def _students_query(school: School):
     return (select(Student.id, Student.student_code, Student.full_name, SchoolClass.code)
             .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
-            .where(Student.school_id == school.id, Student.active.is_(True), Student.consent_given.is_(True))
+            .where(Student.school_id == school.id, Student.active.is_(True), where_recognition_consented())
             .order_by(Student.id))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from attendance.calibration import DEFAULT_TARGET_FPIR, Calibration, calibrate
+from attendance.consent import where_recognition_consented
 from attendance.db.models import FaceTemplate, School, SchoolOperatingPoint, Student, utcnow
 from attendance.errors import InvalidInput
 from attendance.gallery import OperatingPoint
@@ -45,7 +46,7 @@ def load_templates(session: Session, school_id: int, model_id: str) -> tuple[np.
     rows = session.execute(
         select(FaceTemplate.student_id, FaceTemplate.photo_id, FaceTemplate.vector, Student)
         .join(Student, Student.id == FaceTemplate.student_id)
-        .where(Student.school_id == school_id, Student.active.is_(True), Student.consent_given.is_(True),
+        .where(Student.school_id == school_id, Student.active.is_(True), where_recognition_consented(),
                FaceTemplate.model_id == model_id)
         .order_by(FaceTemplate.student_id, FaceTemplate.id)
     ).all()

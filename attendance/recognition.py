@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from attendance.consent import where_recognition_consented
 from attendance.db.models import FaceTemplate, Student
 from attendance.errors import ModelError
 from attendance.gallery import Gallery, OperatingPoint
@@ -97,7 +98,7 @@ def load_gallery(session: Session, school_id: int, model_id: str) -> tuple[Galle
     rows = session.execute(
         select(FaceTemplate.student_id, FaceTemplate.vector, Student)
         .join(Student, Student.id == FaceTemplate.student_id)
-        .where(Student.school_id == school_id, Student.active.is_(True), Student.consent_given.is_(True),
+        .where(Student.school_id == school_id, Student.active.is_(True), where_recognition_consented(),
                FaceTemplate.model_id == model_id)
     ).all()
     students = {row.Student.id: row.Student for row in rows}

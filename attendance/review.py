@@ -3,7 +3,7 @@
 The check-in keeps the unknown face's camera, capture time and school date, has ``source="review"`` and
 an event id of its own (``review-<unknown id>``, so naming the same face twice stores one check-in), and
 is audited as ``checkin.review``. The roll judges it like any other: the first check-in of the day counts.
-The snapshot is copied for the check-in only when the student's guardian consent is on record.
+The snapshot is copied for the check-in only when the student's current consent covers keeping snapshots.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from attendance.consent import current_scopes
 from attendance.db.models import AuditEntry, CheckIn, Student, UnknownFace
 from attendance.errors import InvalidInput
 
@@ -49,7 +50,8 @@ def record_review_checkin(session, unknown: UnknownFace, student: Student, *, ac
         school_id=unknown.school_id, camera_id=unknown.camera_id, student_id=student.id, event_id=event_id,
         seq=0, captured_at=unknown.captured_at, school_date=unknown.school_date, distance=unknown.best_distance,
         model_id="", received_at=received_at, source="review",
-        snapshot_path=_copy_snapshot(instance_path, unknown) if student.consent_given else None,
+        snapshot_path=(_copy_snapshot(instance_path, unknown)
+                       if current_scopes(session, [student.id])[student.id].snapshots else None),
     )
     session.add(checkin)
     session.flush()

@@ -51,6 +51,7 @@ PHOTO_REJECT_LABELS = {  # attendance.enrollment.REJECT_REASONS
     "too_blurry": _l("The photo is too blurry."),
     "pose_not_frontal": _l("The head is turned too far: look straight at the camera."),
     "looks_like_other": _l("The face is very close to another student's: the same photo for two students, or twins?"),
+    "consent_refused": _l("The guardian refused or withdrew consent to face recognition: record a new consent first."),
 }
 
 ERROR_LABELS = {

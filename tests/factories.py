@@ -15,7 +15,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from sqlalchemy import select
 
-from attendance.db.models import Camera, ClassMembership, ClassTeacher, FaceTemplate, School, SchoolClass, Student, User
+from attendance.db.models import (
+    Camera, ClassMembership, ClassTeacher, ConsentRecord, FaceTemplate, School, SchoolClass, Student, User,
+)
 
 DEFAULT_MODEL_ID = "dlib_resnet_v1"
 _counter = itertools.count(1)
@@ -61,12 +63,13 @@ def make_student(session, school_class: SchoolClass | None = None, code: str | N
                  full_name: str | None = None, *, school: School | None = None,
                  templates: int | Sequence[int] = 0, model_id: str = DEFAULT_MODEL_ID,
                  active: bool = True, consent: bool = True, dim: int = 128,
-                 joined_on: dt.date | None = None) -> Student:
+                 joined_on: dt.date | None = None, snapshots: bool = True, photos: bool = True) -> Student:
     """A student of ``school_class`` (or of ``school`` with no class), on its roll since ``joined_on`` (None:
     since always, so a test's fake clock may be at any date).
 
     ``templates`` is a count (seeds derived from the student id) or a list of seeds for ``fake_embedding``;
-    each becomes a FaceTemplate of ``model_id``.
+    each becomes a FaceTemplate of ``model_id``. ``consent`` gives the student a current consent record
+    covering recognition, and ``snapshots``/``photos`` as asked (no record at all without ``consent``).
     """
     if school_class is None and school is None:
         raise ValueError("make_student needs a class or a school")
@@ -81,6 +84,10 @@ def make_student(session, school_class: SchoolClass | None = None, code: str | N
     )
     session.add(student)
     session.flush()
+    if consent:
+        session.add(ConsentRecord(school_id=school_id, student_id=student.id, guardian_name="Phụ huynh",
+                                  guardian_relation="mẹ", given_on=dt.date(2026, 8, 1), recognition=True,
+                                  snapshots=snapshots, photos=photos, note="test", recorded_by="test"))
     for membership in session.scalars(select(ClassMembership).where(ClassMembership.student_id == student.id)):
         membership.from_date = joined_on
     seeds = range(student.id * 100, student.id * 100 + templates) if isinstance(templates, int) else templates

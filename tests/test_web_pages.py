@@ -530,10 +530,11 @@ def test_school_settings_do_not_offer_the_unused_check_in_opening_time(admin, wo
 def test_admin_adds_edits_and_deactivates_students(admin, world, db):
     response = admin.post("/admin/students", data={
         "student_code": "HS010", "full_name": "  Đỗ   Minh Khang ", "class_id": str(world["a1"]),
-        "date_of_birth": "2014-05-02", "consent_given": "on", "consent_by": "Đỗ Văn Hùng"})
+        "date_of_birth": "2014-05-02", "guardian_name": "Đỗ Văn Hùng", "guardian_relation": "bố",
+        "given_on": "01/09/2026", "scope_recognition": "on", "child_agreed": "on"})
     with db.session() as s:
         khang = s.scalar(select(Student).where(Student.student_code == "HS010"))
-        assert khang.full_name == "Đỗ Minh Khang" and khang.consent_given and khang.consent_at is not None
+        assert khang.full_name == "Đỗ Minh Khang" and khang.consent_given and khang.consent_by == "Đỗ Văn Hùng"
     assert response.headers["Location"].endswith(f"/students/{khang.id}")
     admin.post(f"/admin/students/{khang.id}/edit", data={
         "student_code": "HS010", "full_name": "Đỗ Minh Khang", "class_id": str(world["a2"]), "active": "on"})

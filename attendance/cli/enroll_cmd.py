@@ -10,7 +10,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from attendance.db import Database
-from attendance.directory import get_or_create_class, get_or_create_school, get_or_create_student, record_consent
+from attendance.db.models import utcnow
+from attendance.consent import record_consent
+from attendance.directory import get_or_create_class, get_or_create_school, get_or_create_student
 from attendance.enrollment import REJECT_REASONS, DuplicateChecker, enroll_photo
 from attendance.errors import AttendanceError, ImageError, InvalidInput, LookalikeRejected, PhotoRejected
 from attendance.faces.factory import BACKENDS, build_enrollment_engines
@@ -27,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     add_enroll_arguments(parser)
     parser.set_defaults(handler=run_enroll)
+
+BULK_CONSENT_NOTE = ("recorded by `attendance enroll` for a new student (without --no-consent): the school attests "
+                     "it holds the signed forms, with the child's own agreement from age 7")
 
 
 def add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +85,10 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
                                                          school_class)
                 # Only for a new student: an existing one's consent (given or withdrawn) is the school's record.
                 if created and not args.no_consent:
-                    record_consent(student, "bulk enrollment")
+                    record_consent(session, student, guardian_name="bulk enrollment", given_on=utcnow().date(),
+                                   recognition=True, snapshots=True, photos=True, actor="cli",
+                                   instance_path=settings.instance_path,
+                                   require_child_agreement=False, note=BULK_CONSENT_NOTE)
                     outcomes["consent_recorded"] += 1
                 if not entry.photos:
                     bar.write(f"warning: {entry.student_code} {entry.full_name}: no photos")

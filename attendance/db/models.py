@@ -31,6 +31,8 @@ REVIEW_STATUSES = ("pending", "confirmed", "rejected")  # CheckIn.review_status 
 PHOTO_SOURCES = ("folder", "csv", "upload", "unknown_face", "cli")
 CHECKIN_SOURCES = ("camera", "review")  # "review": an admin named an unknown face on the unknown-faces page
 UNKNOWN_STATUSES = ("open", "assigned", "dismissed")
+CONSENT_SCOPES = ("recognition", "snapshots", "photos")  # ConsentRecord's scope columns, one per use
+DATA_REQUEST_KINDS = ("access", "correction", "deletion", "withdrawal", "other")
 
 
 def utcnow() -> dt.datetime:
@@ -132,6 +134,8 @@ class Student(Base):
     full_name: Mapped[str] = mapped_column(String(200))  # NFC-normalised
     date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A summary of the current ConsentRecord, written only by ``attendance.consent``: its recognition scope
+    # (what the cameras' one rule reads), the guardian's name and when it was recorded.
     consent_given: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_by: Mapped[str] = mapped_column(String(200), default="")  # guardian's name
     consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -377,6 +381,75 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_pending", "delivered_at", "next_attempt_at"),
         UniqueConstraint("webhook_id", "event_key", name="uq_webhook_deliveries_hook_key"),
     )
+
+
+class ConsentNotice(Base):
+    """One published version of a school's privacy notice (Vietnamese and English), shown to guardians when
+    consent is asked; a new text is a new version, never an edit, so each consent names what was read."""
+
+    __tablename__ = "consent_notices"
+    __table_args__ = (UniqueConstraint("school_id", "version", name="uq_consent_notices_school_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    text_vi: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    published_by: Mapped[str] = mapped_column(String(120), default="")  # "user:alice", "system"
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentRecord(Base):
+    """A guardian's answer about one student, kept forever as history (a later answer is a new row).
+
+    The student's latest row is the current one; a withdrawal sets ``withdrawn_at`` on it (then nothing is
+    consented until a new row). ``child_agreed`` is the child's own agreement, asked from age 7 (None: under
+    7 on ``given_on``, not asked). Each scope is one use of the child's face (CONSENT_SCOPES).
+    """
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("consent_notices.id", ondelete="SET NULL"))
+    guardian_name: Mapped[str] = mapped_column(String(200))
+    guardian_relation: Mapped[str] = mapped_column(String(50), default="")  # "mother", "father", "grandmother"...
+    child_agreed: Mapped[bool | None] = mapped_column(Boolean)
+    given_on: Mapped[dt.date] = mapped_column(Date)  # the date on the signed form
+    recognition: Mapped[bool] = mapped_column(Boolean, default=False)  # matched by the gate cameras
+    snapshots: Mapped[bool] = mapped_column(Boolean, default=False)  # check-in snapshots kept
+    photos: Mapped[bool] = mapped_column(Boolean, default=False)  # enrollment photos kept (not only templates)
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(120), default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str] = mapped_column(String(120), default="")
+    withdrawal_note: Mapped[str] = mapped_column(Text, default="")
+
+    notice: Mapped[ConsentNotice | None] = relationship()
+
+
+class DataRequest(Base):
+    """A data subject's request about a student (access, correction, deletion, withdrawal), with the date
+    it was received, its deadline in working days and when it was answered. ``student_code`` stays when
+    the student is erased, so the school can show the request was answered."""
+
+    __tablename__ = "data_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id", ondelete="SET NULL"), index=True)
+    student_code: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(20))  # DATA_REQUEST_KINDS
+    requested_by: Mapped[str] = mapped_column(String(200), default="")
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEntry(Base):

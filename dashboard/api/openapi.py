@@ -39,6 +39,8 @@ _EVENT_RESULT = {
         "checkin_id": {"type": "integer", "description": "check-ins: the stored row (created or duplicate)"},
         "unknown_id": {"type": "integer", "description": "unknown faces, and check-ins refused as suspected "
                        "presentation attacks (liveness_action = refuse): the stored row"},
+        "snapshot": {"enum": ["not_kept_no_consent"], "description": "check-ins: the event's snapshot was "
+                     "dropped because the student's consent does not cover keeping snapshots"},
         "error": {"type": "object", "properties": {
             "code": {"enum": ["invalid_event", "unknown_student", "no_consent", "too_old", "future_day",
                               "bad_snapshot"]},

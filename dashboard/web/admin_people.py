@@ -10,12 +10,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from attendance.db.models import ROLES, EnrollmentPhoto, School, SchoolClass, Student, User, utcnow
+from attendance.db.models import ROLES, EnrollmentPhoto, School, SchoolClass, Student, User
 from attendance.directory import check_student_code, find_student, normalise_name
 from attendance.errors import Conflict, ImageError, InvalidInput, LookalikeRejected, PhotoRejected
 from attendance.imports import parse_date
 from attendance.names import vietnamese_sort_key
 from attendance.text import check_text
+from attendance.notices import current_notice
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required
@@ -23,6 +24,7 @@ from dashboard.forms import parse_id, parse_ids
 from dashboard.i18n import describe_error
 from dashboard.web.access import class_sort_key, require_school, require_student
 from dashboard.web.admin import audit
+from dashboard.web.consent_pages import record_consent_from_form
 
 bp = Blueprint("admin_people", __name__, url_prefix="/admin")
 
@@ -58,10 +60,11 @@ def students():
         student = Student(school_id=school.id, student_code=code, full_name=name,
                           class_id=school_class.id if school_class else None,
                           date_of_birth=parse_date(request.form.get("date_of_birth", "")), active=True)
-        _apply_consent(student)
         db.add(student)
         db.flush()
         audit("student.create", f"student:{code}", school_id=school.id)
+        if request.form.get("guardian_name", "").strip():  # the form came back with the student's details
+            record_consent_from_form(db, student, request.form)
         db.commit()
         flash(_("%(name)s added. Now upload a few photos of their face.", name=name), "success")
         return redirect(url_for("records.student", student_id=student.id))
@@ -82,16 +85,10 @@ def students():
 
     template_counts = dict(db.execute(select(FaceTemplate.student_id, func.count()).where(
         FaceTemplate.student_id.in_([s.id for s in rows])).group_by(FaceTemplate.student_id)).all()) if rows else {}
+    notice = current_notice(db, school.id)
+    db.commit()  # version 1 from the template, made on first view, is kept
     return render_template("admin/students.html", students=rows, classes=_school_classes(school.id),
-                           class_id=class_id, q=query_text, template_counts=template_counts)
-
-
-def _apply_consent(student: Student) -> None:
-    given = request.form.get("consent_given") == "on"
-    if given and not student.consent_given:
-        student.consent_at = utcnow()
-    student.consent_given = given
-    student.consent_by = check_text(normalise_name(request.form.get("consent_by", "")), "the guardian's name", 200)
+                           class_id=class_id, q=query_text, template_counts=template_counts, notice=notice)
 
 
 @bp.route("/students/<int:student_id>/edit", methods=["GET", "POST"])
@@ -111,7 +108,6 @@ def edit_student(student_id: int):
         student.class_id = school_class.id if school_class else None
         student.date_of_birth = parse_date(request.form.get("date_of_birth", ""))
         student.active = request.form.get("active") == "on"
-        _apply_consent(student)
         audit("student.update", f"student:{code}", school_id=student.school_id,
               detail={"active": student.active, "class": school_class.code if school_class else None})
         db.commit()
@@ -152,6 +148,7 @@ def upload_photos(student_id: int):
     confirmed = request.form.get("confirm_lookalike") == "on"
     db = get_db_session()
     accepted = 0
+    not_kept = 0
     lookalikes = []
     for upload in files:
         data = upload.read()
@@ -168,6 +165,7 @@ def upload_photos(student_id: int):
             flash(_("%(file)s: this photo was already enrolled.", file=upload.filename), "info")
             continue
         accepted += 1
+        not_kept += not result.photo_kept
         if result.lookalike is not None:
             audit("student.photo_lookalike_confirmed", f"student:{student.student_code}", school_id=student.school_id,
                   detail={"photo_id": result.photo_id, "other_student": result.lookalike.student_code,
@@ -178,6 +176,9 @@ def upload_photos(student_id: int):
         audit("student.photos", f"student:{student.student_code}", school_id=student.school_id,
               detail={"enrolled": accepted})
         flash(_("%(count)d photo(s) enrolled.", count=accepted), "success")
+    if not_kept and get_settings().keep_enrollment_photos:
+        flash(_("The photo files were not kept: the consent on record does not cover keeping enrollment photos. "
+                "The face templates are stored."), "info")
     db.commit()
     if lookalikes:
         return render_template("admin/photo_lookalike.html", student=student, lookalikes=lookalikes)

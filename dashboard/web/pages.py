@@ -1,7 +1,8 @@
 """The Today page with its live feed of check-ins (Server-Sent Events), the district page, and face images.
 
 Face images (check-in snapshots, unknown faces, enrollment photos) are served only to a logged-in user
-who may see that student, by row id (never by a path from the URL), and are never cached.
+who may see that student, by row id (never by a path from the URL), and are never cached. Each one served
+is audited (``student.snapshot_view``, ``student.photo_view``, ``unknown_face.view``): who saw which child's face.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, UnknownFace, utcnow
+from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, Student, UnknownFace, utcnow
 from attendance.liveness_review import count_flagged
 from attendance.roll import (
     COUNTED_STATUSES, PRESENT_STATUSES, Arrival, compute_school_counts, list_arrivals, load_day_rules,
 )
+from attendance.users import record_audit
 from dashboard.app import end_db_session, get_db_session, get_settings
 from dashboard.auth import login_required, require_role
 from dashboard.forms import parse_id
@@ -197,8 +199,10 @@ def checkin_snapshot(checkin_id: int):
     checkin = get_db_session().get(CheckIn, checkin_id)
     if checkin is None or not checkin.snapshot_path:
         abort(404)
-    require_student(checkin.student_id)
-    return _send_instance_file(checkin.snapshot_path)
+    student = require_student(checkin.student_id)
+    response = _send_instance_file(checkin.snapshot_path)
+    _audit_view("student.snapshot_view", student, {"checkin_id": checkin.id})
+    return response
 
 
 @bp.route("/media/unknown/<int:unknown_id>.jpg")
@@ -207,7 +211,16 @@ def unknown_snapshot(unknown_id: int):
     unknown = get_db_session().get(UnknownFace, unknown_id)
     if unknown is None or not unknown.snapshot_path or not can_see_school(unknown.school_id):
         abort(404)
-    return _send_instance_file(unknown.snapshot_path)
+    response = _send_instance_file(unknown.snapshot_path)
+    named_id = unknown.resolved_student_id or unknown.claimed_student_id
+    named = get_db_session().get(Student, named_id) if named_id else None
+    if named is not None:
+        _audit_view("student.snapshot_view", named, {"unknown_face_id": unknown.id})
+    else:
+        record_audit(get_db_session(), f"user:{current_user.username}", "unknown_face.view", user_id=current_user.id,
+                     school_id=unknown.school_id, target=f"unknown_face:{unknown.id}")
+        get_db_session().commit()
+    return response
 
 
 @bp.route("/media/photo/<int:photo_id>.jpg")
@@ -219,7 +232,17 @@ def enrollment_photo(photo_id: int):
     student = require_student(photo.student_id)
     if current_user.role == "teacher" and not (student.school_class and can_see_class(student.school_class)):
         abort(403)
-    return _send_instance_file(photo.file_path)
+    response = _send_instance_file(photo.file_path)
+    _audit_view("student.photo_view", student, {"photo_id": photo.id})
+    return response
+
+
+def _audit_view(action: str, student: Student, detail: dict) -> None:
+    """Record that the current user saw a face image of ``student`` (after it was found: a 404 is not a view)."""
+    db = get_db_session()
+    record_audit(db, f"user:{current_user.username}", action, user_id=current_user.id, school_id=student.school_id,
+                 target=f"student:{student.student_code}", detail=detail)
+    db.commit()
 
 
 def _send_instance_file(relative: str):

@@ -16,6 +16,7 @@ from attendance.erasure import erase_student, remove_instance_file
 from attendance.errors import InvalidInput
 from attendance.photos import list_photos
 from attendance.roll import DECIDED_STATUSES, PRESENT_STATUSES, compute_student_month
+from attendance.subject_requests import answer_open_requests
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
 from dashboard.i18n import format_date
@@ -70,6 +71,8 @@ def delete_student(student_id: int):
         flash(_("Type the student code to confirm the deletion."), "error")
         return redirect(url_for("records.delete_student", student_id=student.id))
     db = get_db_session()
+    answer_open_requests(db, student, "deletion", "deleted completely", actor=f"user:{current_user.username}",
+                         user_id=current_user.id)
     removed = delete_student_completely(db, student)
     record_audit(db, f"user:{current_user.username}", "student.delete", user_id=current_user.id,
                  school_id=student.school_id, target=f"student:{student.student_code}",
