@@ -126,6 +126,11 @@ class Settings:
         "a student; 0 keeps them."
     )
 
+    card_font_path: str = setting(
+        "", "TrueType font for printed QR cards (Vietnamese names need its glyphs); empty means DejaVu Sans from "
+        "the system (`fonts-dejavu-core`)."
+    )
+
     liveness_threshold: float = setting(
         0.05, "Liveness (MiniFASNet, when installed): a face whose live score (0-1, both networks averaged) is "
         "below this counts as a suspected photo or screen. Chosen on NUAA subjects 0001-0004 "

@@ -19,6 +19,7 @@ from attendance.settings import Settings, load_settings
 CORE_COMMAND_MODULES = (
     "attendance.cli.db_cmd", "attendance.cli.faces_cmd", "attendance.cli.enroll_cmd", "attendance.cli.models_cmd",
     "attendance.cli.gallery_cmd", "attendance.cli.students_cmd", "attendance.cli.calibrate_cmd",
+    "attendance.cli.cards_cmd",
 )
 
 

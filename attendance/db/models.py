@@ -29,7 +29,8 @@ ROLES = ("district_admin", "school_admin", "teacher")
 OVERRIDE_STATUSES = ("excused", "present")
 REVIEW_STATUSES = ("pending", "confirmed", "rejected")  # CheckIn.review_status of a suspected attack
 PHOTO_SOURCES = ("folder", "csv", "upload", "unknown_face", "cli")
-CHECKIN_SOURCES = ("camera", "review")  # "review": an admin named an unknown face on the unknown-faces page
+# "review": an admin named an unknown face on the unknown-faces page; "qr": a signed card read at the gate
+CHECKIN_SOURCES = ("camera", "review", "qr")
 UNKNOWN_STATUSES = ("open", "assigned", "dismissed")
 
 
@@ -76,6 +77,8 @@ class School(Base):
     on_time_cutoff: Mapped[dt.time] = mapped_column(Time, default=dt.time(7, 0))
     absence_cutoff: Mapped[dt.time] = mapped_column(Time, default=dt.time(9, 0))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Signs the school's QR cards (attendance/cards.py): hex, made when the first card is printed; server-only.
+    card_secret: Mapped[str | None] = mapped_column(String(64))
 
     holidays: Mapped[list[Holiday]] = relationship(back_populates="school", cascade="all, delete-orphan")
     classes: Mapped[list[SchoolClass]] = relationship(back_populates="school", cascade="all, delete-orphan")
@@ -136,6 +139,8 @@ class Student(Base):
     consent_by: Mapped[str] = mapped_column(String(200), default="")  # guardian's name
     consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The version on the student's current QR card; raising it revokes the cards printed before.
+    card_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     school_class: Mapped[SchoolClass | None] = relationship(back_populates="students")
     photos: Mapped[list[EnrollmentPhoto]] = relationship(
