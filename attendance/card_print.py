@@ -138,12 +138,11 @@ def card_face_of(session, student) -> CardFace:
                     school.name, card_of(session, student).payload)
 
 
-def class_card_faces(session, school, class_code: str) -> list[CardFace]:
-    """The cards of a class's active students, by name (the class of the latest school year with that code);
-    ``NotFound`` when the school has no such class."""
+def find_class(session, school, class_code: str):
+    """The school's class with ``class_code`` (of the latest school year); ``NotFound`` when there is none."""
     from sqlalchemy import select
 
-    from attendance.db.models import SchoolClass, Student
+    from attendance.db.models import SchoolClass
     from attendance.errors import NotFound
 
     school_class = session.scalar(select(SchoolClass).where(SchoolClass.school_id == school.id,
@@ -151,6 +150,15 @@ def class_card_faces(session, school, class_code: str) -> list[CardFace]:
                                   .order_by(SchoolClass.school_year.desc()).limit(1))
     if school_class is None:
         raise NotFound(f"no class {class_code!r} in school {school.code}")
+    return school_class
+
+
+def class_card_faces(session, school_class) -> list[CardFace]:
+    """The cards of a class's active students, by name."""
+    from sqlalchemy import select
+
+    from attendance.db.models import Student
+
     students = session.scalars(select(Student).where(Student.class_id == school_class.id, Student.active.is_(True))
                                .order_by(Student.full_name, Student.student_code))
     return [card_face_of(session, student) for student in students]

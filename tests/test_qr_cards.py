@@ -136,3 +136,28 @@ def test_cli_refuses_an_unknown_class_in_one_line(cli, db, tmp_path):
         make_school(s, "THCS1")
     status, _, err = cli("cards", "--class", "9Z9", "--pdf", str(tmp_path / "x.pdf"))
     assert status != 0 and "9Z9" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_class_page_prints_the_class_sheet_for_admins_only(app, client, db):
+    from factories import make_user
+
+    with db.session() as s:
+        school = make_school(s, "THCS1")
+        klass = make_class(s, school, "6A1")
+        make_student(s, klass, "HS001", "Nguyễn Văn An")
+        make_user(s, "admin", school=school, role="school_admin", password="correct horse battery")
+        make_user(s, "lan", school=school, password="correct horse battery", classes=[klass])
+        class_id = klass.id
+    client.post("/login", data={"username": "lan", "password": "correct horse battery"})
+    assert client.get(f"/admin/classes/{class_id}/cards.pdf").status_code in (302, 403)
+    admin = app.test_client()
+    admin.post("/login", data={"username": "admin", "password": "correct horse battery"})
+    assert f"/admin/classes/{class_id}/cards.pdf" in admin.get(f"/admin/classes/{class_id}").get_data(as_text=True)
+    response = admin.get(f"/admin/classes/{class_id}/cards.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    with db.session() as s:
+        from attendance.db.models import AuditEntry
+
+        assert s.scalar(select(School)).card_secret
+        assert [a.action for a in s.scalars(select(AuditEntry)) if a.action.startswith("cards.")] == ["cards.print"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from attendance.card_print import card_face_of, class_card_faces, find_card_font, render_card_png, render_sheet_pdf
+from attendance.card_print import card_face_of, class_card_faces, find_class, find_card_font, render_card_png, render_sheet_pdf
 from attendance.cards import revoke_card, rotate_school_secret
 from attendance.db import Database
 from attendance.db.models import AuditEntry
@@ -57,7 +57,7 @@ def run_cards(args: argparse.Namespace, settings: Settings) -> int:
             Path(args.png).write_bytes(render_card_png(card_face_of(session, student), font))
             print(f"{student.student_code}: card written to {args.png}")
         if args.pdf and args.class_code:
-            faces = class_card_faces(session, school, args.class_code)
+            faces = class_card_faces(session, find_class(session, school, args.class_code))
             Path(args.pdf).write_bytes(render_sheet_pdf(faces, font, title=f"{school.code} {args.class_code}"))
             print(f"{args.class_code}: {len(faces)} cards written to {args.pdf}")
         session.commit()
