@@ -41,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from attendance.cards import CardFormatError, parse_card, verify_card
+from attendance.crypto import write_sealed_file
 from attendance.db.models import AuditEntry, Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
 from attendance.settings import Settings
@@ -185,9 +186,7 @@ def _save_snapshot(instance_path: str | Path | None, school_id: int, school_date
     if snapshot is None or instance_path is None:
         return None
     relative = Path("snapshots") / str(school_id) / school_date.isoformat() / f"{uuid.uuid4().hex}.jpg"
-    target = Path(instance_path) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(snapshot.jpeg)
+    write_sealed_file(Path(instance_path) / relative, snapshot.jpeg, "snapshot")  # sealed at rest: crypto.py
     return relative.as_posix()
 
 

@@ -17,6 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from attendance.crypto import open_bytes, seal_bytes
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -58,6 +60,24 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(dt.timezone.utc)
+
+
+class SealedBytes(TypeDecorator):
+    """Bytes encrypted at rest with the process's data key (AES-GCM, ``attendance/crypto.py``), bound to
+    ``purpose``; reads open them, and plaintext written before encryption was on passes through."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+
+    def process_bind_param(self, value: bytes | None, dialect: Any) -> bytes | None:
+        return None if value is None else seal_bytes(bytes(value), self.purpose)
+
+    def process_result_value(self, value: bytes | None, dialect: Any) -> bytes | None:
+        return None if value is None else open_bytes(bytes(value), self.purpose)
 
 
 class Base(DeclarativeBase):
@@ -176,7 +196,7 @@ class FaceTemplate(Base):
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment_photos.id", ondelete="CASCADE"))
     model_id: Mapped[str] = mapped_column(String(64))
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32
+    vector: Mapped[bytes] = mapped_column(SealedBytes("template"))  # little-endian float32, sealed at rest
     quality: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
