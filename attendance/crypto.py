@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -174,6 +175,14 @@ def write_key_file(path: Path, keys: list[bytes]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def derive_key(label: str, context: bytes) -> bytes:
+    """A 256-bit key derived from the current data key for ``label`` and ``context`` (HMAC-SHA256): stable
+    while the data key is, different for each context, and useless for recovering the data key."""
+
+    message = label.encode("ascii") + b"\x00" + context
+    return hmac.new(installed_keyring().keys[0], message, hashlib.sha256).digest()
 
 
 def seal_bytes(plaintext: bytes, purpose: str) -> bytes:

@@ -48,8 +48,11 @@ def _hermetic_environment(tmp_path_factory):
     for key in saved:
         del os.environ[key]
     os.environ["ATTENDANCE_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("default-instance"))
+    os.environ["ATTENDANCE_DATA_KEY"] = TEST_DATA_KEY  # the CLI run in-process seals with the tests' key
+    install_keyring(Keyring(decode_keys(TEST_DATA_KEY)))  # for module fixtures, set up before _test_keyring
     yield
     del os.environ["ATTENDANCE_INSTANCE_PATH"]
+    del os.environ["ATTENDANCE_DATA_KEY"]
     os.environ.update(saved)
 
 
