@@ -14,8 +14,11 @@ from pathlib import Path
 import segno
 from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
+from sqlalchemy import select
 
-from attendance.errors import AttendanceError
+from attendance.cards import card_of
+from attendance.db.models import School, SchoolClass, Student
+from attendance.errors import AttendanceError, NotFound
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -129,9 +132,6 @@ def _draw_pdf_card(pdf: FPDF, face: CardFace, x: float, y: float) -> None:
 
 def card_face_of(session, student) -> CardFace:
     """What ``student``'s current card shows (makes the school's card secret on first use: flush, then commit)."""
-    from attendance.cards import card_of
-    from attendance.db.models import School, SchoolClass
-
     school = session.get(School, student.school_id)
     school_class = session.get(SchoolClass, student.class_id) if student.class_id else None
     return CardFace(student.full_name, school_class.code if school_class else "", student.student_code,
@@ -140,11 +140,6 @@ def card_face_of(session, student) -> CardFace:
 
 def find_class(session, school, class_code: str):
     """The school's class with ``class_code`` (of the latest school year); ``NotFound`` when there is none."""
-    from sqlalchemy import select
-
-    from attendance.db.models import SchoolClass
-    from attendance.errors import NotFound
-
     school_class = session.scalar(select(SchoolClass).where(SchoolClass.school_id == school.id,
                                                             SchoolClass.code == class_code)
                                   .order_by(SchoolClass.school_year.desc()).limit(1))
@@ -155,10 +150,6 @@ def find_class(session, school, class_code: str):
 
 def class_card_faces(session, school_class) -> list[CardFace]:
     """The cards of a class's active students, by name."""
-    from sqlalchemy import select
-
-    from attendance.db.models import Student
-
     students = session.scalars(select(Student).where(Student.class_id == school_class.id, Student.active.is_(True))
                                .order_by(Student.full_name, Student.student_code))
     return [card_face_of(session, student) for student in students]

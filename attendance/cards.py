@@ -18,6 +18,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from attendance.db.models import School
+
 PREFIX = "ATQ1"
 SEPARATOR = "|"
 SIGNATURE_BYTES = 15  # 120 bits: 20 base64url characters, a small QR code (version 3-4)
@@ -102,8 +104,6 @@ def school_card_secret(session, school) -> str:
 
 def card_of(session, student) -> Card:
     """The current card of ``student`` (an ORM ``Student`` with its school loaded through the session)."""
-    from attendance.db.models import School
-
     school = session.get(School, student.school_id)
     return sign_card(school_card_secret(session, school), school.code, student.student_code, student.card_version or 1)
 
