@@ -10,7 +10,8 @@ A bad event is answered with a per-event error and never fails the batch: agents
 ``error`` and retry only the ones with no answer. Error codes: ``invalid_event`` (a missing or malformed
 field, a timestamp without a zone), ``unknown_student`` (no active student of this school has the code),
 ``no_consent`` (the student's current consent does not cover recognition: an agent matching from a stale
-gallery),
+gallery), ``bad_card`` (a ``source: "qr"`` check-in whose card is not the student's current card signed by the
+school: see ``attendance/cards.py``; a QR check-in needs no consent, since no face is involved),
 ``too_old`` (captured more than ``checkin_max_age_days`` before it arrived, or before the camera was
 registered), ``future_day`` (captured on a school-local day after the server's today: a camera cannot
 check a student in for tomorrow), ``bad_snapshot`` (not base64, not a JPEG, too large). A refused event's
@@ -53,6 +54,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from attendance.consent import current_scopes, where_recognition_consented
+from attendance.cards import CardFormatError, parse_card, verify_card
+from attendance.crypto import write_sealed_file
 from attendance.db.models import AuditEntry, Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
 from attendance.settings import Settings
@@ -235,7 +238,7 @@ def _write_snapshot(instance_path: str | Path, relative: str, snapshot: _Snapsho
     target = Path(instance_path) / relative
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(snapshot.jpeg)
+        write_sealed_file(target, snapshot.jpeg, "snapshot")  # sealed at rest: crypto.py
     except OSError as err:
         logger.warning("snapshot %s not saved: %s", relative, err.strerror or err)
         try:
@@ -371,6 +374,17 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
     return results, [dict(pending[event_id], id=row_id) for event_id, row_id in inserted.items()]
 
 
+def _check_card(event: dict, school: School, student_code: str, card_version: int) -> None:
+    """A ``source: "qr"`` event must carry the student's current card, signed with the school's secret."""
+    try:
+        card = parse_card(_str(event, "card", 200, required=True))
+    except CardFormatError as err:
+        raise EventError("bad_card", "the card's text is not an attendance card") from err
+    if not verify_card(school.card_secret, card, school.code, student_code, card_version or 1):
+        raise EventError("bad_card", f"the card of {student_code!r} does not verify (forged, of another school, "
+                                     "or revoked by a newer card)")
+
+
 def is_suspected_attack(event: Any) -> bool:
     """True when the agent's liveness verdict for this event's track is a suspected presentation attack."""
     liveness = event.get("liveness") if isinstance(event, dict) else None
@@ -409,10 +423,10 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
     school = session.get(School, camera.school_id)
     not_before = oldest_accepted_at(camera, received_at, max_age_days)
     codes = {e.get("student_code") for e in events if isinstance(e, dict) and _storable(e.get("student_code"))}
-    students = {code: (student_id, consent) for code, student_id, consent in session.execute(
-        select(Student.student_code, Student.id, where_recognition_consented()).where(
+    students = {code: (student_id, consent, card_version) for code, student_id, consent, card_version in session.execute(
+        select(Student.student_code, Student.id, where_recognition_consented(), Student.card_version).where(
             Student.school_id == school.id, Student.active.is_(True), Student.student_code.in_(codes)))}
-    scopes = current_scopes(session, [student_id for student_id, _ in students.values()])
+    scopes = current_scopes(session, [student_id for student_id, *_ in students.values()])
     snapshots_dropped: set[str] = set()
 
     def parse_named(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
@@ -425,12 +439,17 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
             "model_id": _str(event, "model_id", 64, required=False) or "",
             "liveness": _liveness(event),
             "review_status": "pending" if is_suspected_attack(event) else None,
+            "source": "camera",
         }
         code = _str(event, "student_code", 32, required=True)
         snapshot = _snapshot(event)
         if code not in students:
             raise EventError("unknown_student", f"no active student of this school has the code {code!r}")
-        row["student_id"], consent = students[code]
+        row["student_id"], consent, card_version = students[code]
+        if event.get("source") == "qr":  # no face involved: the card, verified here, is the evidence
+            _check_card(event, school, code, card_version)
+            row.update(source="qr", distance=None, margin=None, votes=None, liveness=None, review_status=None)
+            return row, None
         if not consent:  # consent withdrawn after the agent's gallery was fetched: keep neither row nor face
             raise EventError("no_consent", f"student {code!r} has no guardian consent on record "
                                            "(the agent's gallery is out of date)")
@@ -462,7 +481,7 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
         if not was_refused and result["status"] == "created" and result["event_id"] in snapshots_dropped:
             result["snapshot"] = "not_kept_no_consent"
     enqueue_checkins(session, school, camera, created)
-    codes_by_id = {student_id: code for code, (student_id, _) in students.items()}
+    codes_by_id = {student_id: code for code, (student_id, _, _) in students.items()}
     _audit_past_days(session, school, camera, created, codes_by_id, received_at)
     return results
 

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from attendance.consent import current_record, current_scopes, scopes_of
+from attendance.crypto import write_sealed_file
 from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
 from attendance.errors import ImageError, LookalikeRejected, PhotoRejected
 from attendance.faces.engine import FaceEngine
@@ -285,11 +286,10 @@ def find_same_face(faces: list[Face], box: tuple[int, int, int, int], min_iou: f
 
 
 def store_photo_file(settings: Settings, student: Student, sha256: str, image_rgb: np.ndarray) -> str:
-    """Write the upright photo as a metadata-free JPEG; return its path relative to the instance folder."""
+    """Write the upright photo as a metadata-free JPEG, sealed with the data key (attendance/crypto.py); return
+    its path relative to the instance folder."""
     relative = Path("photos") / str(student.school_id) / str(student.id) / f"{sha256[:32]}.jpg"
-    path = Path(settings.instance_path) / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(encode_jpeg(image_rgb, quality=92))
+    write_sealed_file(Path(settings.instance_path) / relative, encode_jpeg(image_rgb, quality=92), "photo")
     return relative.as_posix()
 
 

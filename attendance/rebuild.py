@@ -13,7 +13,8 @@ from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
 from attendance.enrollment import choose_main_face
 from attendance.errors import ImageError, PhotoRejected
 from attendance.faces.engine import FaceEngine
-from attendance.faces.image import load_image
+from attendance.crypto import read_sealed_file
+from attendance.faces.image import decode_image
 from attendance.recognition import vector_to_bytes
 
 
@@ -59,7 +60,10 @@ def add_template_from_photo(session: Session, engine: FaceEngine, instance: Path
                             student: Student) -> str:
     """Embed the main face of one kept photo; returns "" on success or why it failed."""
     try:
-        image = load_image(instance / (photo.file_path or ""))
+        path = instance / (photo.file_path or "")
+        image = decode_image(read_sealed_file(path, "photo"), name=str(path))
+    except OSError as err:
+        return f"cannot read the kept photo: {err.strerror}"
     except ImageError as err:
         return err.message
     faces = engine.find_faces(image, embed=True)

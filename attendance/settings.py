@@ -105,6 +105,15 @@ class Settings:
         "", "Dashboard session signing key; empty means one is generated once and kept in the instance folder.",
         secret=True,
     )
+    data_key: str = setting(
+        "", "AES-256-GCM keys that encrypt face templates, kept photos and snapshots at rest: base64 of 32 random "
+        "bytes, comma-separated, the current one first (older ones still decrypt during `attendance keys rotate`); "
+        "empty means the key file. Never stored in the database.", secret=True,
+    )
+    data_key_file: str = setting(
+        "", "File of the data keys (one base64 key a line, the current one first); empty means `data_keys` in the "
+        "instance folder, generated (0600) on the first start when there is no key. Back it up apart from the database."
+    )
     session_cookie_secure: bool = setting(
         True, "Send the dashboard's session cookie over HTTPS only (turn off only for a local demo over HTTP)."
     )
@@ -132,6 +141,11 @@ class Settings:
     unknown_retention_days: int = setting(
         7, "Unknown-face snapshots are deleted this many days after capture, with their rows unless assigned to "
         "a student; 0 keeps them.", low=0, high=3650
+    )
+
+    card_font_path: str = setting(
+        "", "TrueType font for printed QR cards (Vietnamese names need its glyphs); empty means DejaVu Sans from "
+        "the system (`fonts-dejavu-core`)."
     )
 
     liveness_threshold: float = setting(

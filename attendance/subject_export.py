@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from attendance.crypto import read_sealed_file
 from attendance.db.models import (
     AuditEntry, CheckIn, ConsentNotice, ConsentRecord, DataRequest, EnrollmentPhoto, FaceTemplate, RollOverride,
     School, SchoolClass, Student, UnknownFace, utcnow,
@@ -46,12 +47,12 @@ def export_student(session: Session, instance_path: str | Path, student: Student
     def add_json(name: str, what: str, value: Any) -> None:
         files.append((name, json.dumps(value, ensure_ascii=False, indent=2, default=_jsonable).encode("utf-8"), what))
 
-    def add_image(name: str, what: str, relative: str) -> bool:
+    def add_image(name: str, what: str, relative: str, purpose: str = "snapshot") -> bool:
         path = (instance / relative).resolve()
         if not path.is_relative_to(instance) or not path.is_file():
             missing.append({"path": name, "what": what})
             return False
-        files.append((name, path.read_bytes(), what))
+        files.append((name, read_sealed_file(path, purpose), what))  # decrypted: the export is for the person
         return True
 
     add_json("student.json", "the student's record", _student_record(session, student))
@@ -74,7 +75,7 @@ def export_student(session: Session, instance_path: str | Path, student: Student
               for o in overrides])
     for photo in session.scalars(select(EnrollmentPhoto).where(EnrollmentPhoto.student_id == student.id,
                                                                EnrollmentPhoto.file_path.is_not(None))):
-        add_image(f"photos/photo-{photo.id}.jpg", f"enrollment photo {photo.id}", photo.file_path)
+        add_image(f"photos/photo-{photo.id}.jpg", f"enrollment photo {photo.id}", photo.file_path, "photo")
     for unknown in session.scalars(select(UnknownFace).where(
             or_(UnknownFace.resolved_student_id == student.id, UnknownFace.claimed_student_id == student.id),
             UnknownFace.snapshot_path.is_not(None))):

@@ -1,7 +1,7 @@
 """The agent: wires a source, the pipeline, the outbox and the background threads, and runs the frame loop.
 
 The loop is: read a frame, process it (detect, track, embed, vote), record the decisions in the outbox,
-show the preview. Everything that talks to the network (sender, gallery sync, heartbeat) runs on its own
+read any QR card (every few frames), show the preview. Everything that talks to the network (sender, gallery sync, heartbeat) runs on its own
 thread, so a slow or absent dashboard never slows down recognition.
 """
 
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from attendance.faces.engine import FaceEngine
 from attendance.faces.video import encode_jpeg_rgb
 from camera_agent import __version__
+from camera_agent.cards import CardLedger, CardReader, CardSighting
 from camera_agent.client import DashboardClient, DeliveryError
 from camera_agent.engine import operating_point
 from camera_agent.gallery_sync import GallerySync
@@ -97,6 +98,8 @@ class Agent:
         self.zone = ZoneInfo(settings.timezone)
         self.model_id = engine.embedder.model_id
         self.pipeline = Pipeline(engine, pipeline_config(settings, point), liveness)
+        self.cards = CardReader(settings.qr_every_frames, settings.qr_scale)
+        self.card_ledger = CardLedger()
         # The school's calibrated point comes with the gallery; the installer's match_threshold/margin still win.
         self.gallery = GallerySync(client, self.model_id, engine.embedder.dim, settings.gallery_cache_path, self.status,
                                    resolve_point=lambda calibrated: operating_point(settings, self.model_id, calibrated))
@@ -129,6 +132,7 @@ class Agent:
             try:
                 result = self.pipeline.process(frame, self.gallery.current)
                 self.record_decisions(result.decisions, frame)
+                self.record_cards(self.cards.read(frame))
                 self.show(frame, result)
             except Exception:  # one bad frame must not stop the gate; log, pause, go on
                 logger.exception("frame %d failed", frame.index)
@@ -158,6 +162,15 @@ class Agent:
             logger.info("%s seq=%d track=%d votes=%d/%d distance=%.3f", decision.kind, stored.seq, decision.track_id,
                         decision.verdict.votes, decision.verdict.embeddings, decision.verdict.distance)
             self.save_debug_frame(decision, frame)
+            self.sender.wake.set()
+
+    def record_cards(self, sightings: list[CardSighting]) -> None:
+        """Queue a ``qr`` check-in for each card not queued today (the dashboard verifies its signature)."""
+        for sighting in sightings:
+            stored = self.card_ledger.record(self.outbox, sighting, school_date_of(sighting.captured_at, self.zone))
+            if stored is None:
+                continue
+            logger.info("qr card seq=%d", stored.seq)
             self.sender.wake.set()
 
     def show(self, frame: Frame, result: FrameResult) -> None:

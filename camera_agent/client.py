@@ -1,4 +1,4 @@
-"""The dashboard's JSON API as the agent sees it: four calls, and errors sorted into retry-later or too-large.
+"""The dashboard's JSON API as the agent sees it: five calls, and errors sorted into retry-later or too-large.
 
 The agent reaches the dashboard only through this module (never by importing it). The token is sent as
 ``Authorization: Bearer ...`` and never logged. A refusal of a whole request says nothing final about the
@@ -9,6 +9,8 @@ results (in a 200 answer) are final, and the sender handles those.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.utils
 import logging
 import time
@@ -75,6 +77,17 @@ class DashboardClient:
         if response.status_code == 304:
             return GalleryResponse(None, etag)
         return GalleryResponse(self._json(response), response.headers.get("ETag"))
+
+    def get_gallery_key(self) -> bytes:
+        """The 256-bit key this camera seals its gallery copy with (keep it in memory only)."""
+        body = self._request("GET", "/api/v1/gallery/key")
+        try:
+            key = base64.b64decode(body["key"], validate=True)
+        except (KeyError, TypeError, ValueError, binascii.Error) as err:
+            raise DeliveryError("the dashboard's gallery key is malformed", retry=True) from err
+        if len(key) != 32:
+            raise DeliveryError("the dashboard's gallery key is not 256 bits", retry=True)
+        return key
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._json(self._send(method, path, **kwargs))

@@ -1,8 +1,13 @@
 """The gallery on the gate PC: fetched from the dashboard with an ETag, kept on disk, swapped in without a restart.
 
-The copy on disk lets the agent start and recognise students while the dashboard is down. A new gallery
-replaces the old one in a single reference assignment, so the frame loop sees either the old or the new
-one, never half of each. The file holds children's face templates: it is written 0600, atomically.
+The copy on disk saves a download at each start (the dashboard answers 304 while it is current). It holds
+children's face templates, so it is sealed (AES-256-GCM) with a key the dashboard hands this camera
+(``GET /api/v1/gallery/key``, derived from the server's data key and the camera's token) and kept in memory
+only: a gate PC's disk taken away yields nothing, and revoking the camera's token closes the copy for good.
+The price: an agent restarted while the dashboard is down cannot open its copy, and recognises no one until
+the dashboard answers (QR cards are still read and queued). The copy is written 0600, atomically; a copy
+in clear from an older agent is deleted. A new gallery replaces the old one in a single reference
+assignment, so the frame loop sees either the old or the new one, never half of each.
 
 A gallery with no students, or with less than half as many as the one before it (the copy on disk counts,
 even when it is of another model), most likely means the server has no templates of this model yet: the
@@ -23,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from attendance.crypto import DataKeyError, Keyring, is_sealed
 from attendance.gallery import Gallery, OperatingPoint
 from attendance.recognition import combine_rule_for
 from camera_agent.client import DashboardClient, DeliveryError
@@ -121,15 +127,38 @@ class GallerySync:
         self.current: GallerySnapshot | None = None
         self._previous_count = 0  # students in the gallery before the current one
         self._warned_version: str | None = None
+        self._keyring: Keyring | None = None  # the copy's key: from the dashboard, in memory only
+
+    def fetch_key(self) -> bool:
+        """Ask the dashboard for this camera's gallery-copy key; True when it is held. Never logged."""
+        if self._keyring is not None:
+            return True
+        try:
+            self._keyring = Keyring([self.client.get_gallery_key()])
+        except DeliveryError as err:
+            logger.info("no key for the gallery copy yet (%s): it stays closed until the dashboard answers", err)
+            return False
+        return True
 
     def load_cached(self) -> bool:
-        """Load the copy on disk, if there is a good one; True when loaded."""
+        """Load the copy on disk, if there is a good one and the dashboard gave its key; True when loaded."""
         try:
-            saved = json.loads(self.cache_path.read_text(encoding="utf-8"))
+            blob = self.cache_path.read_bytes()
+            if not is_sealed(blob):
+                self.cache_path.unlink()
+                logger.warning("deleted a gallery copy that was not sealed (an older agent's): %s", self.cache_path)
+                return False
+            if not self.fetch_key():
+                return False
+            saved = json.loads(self._keyring.open(blob, "gallery"))
             # The copy of the model this agent ran before sets what to expect of a newly installed one.
             self._previous_count = len(saved["document"]["students"])
             self._swap(parse_gallery(saved["document"], self.model_id, self.dim, saved.get("etag")))
         except FileNotFoundError:
+            return False
+        except DataKeyError:
+            logger.warning("ignoring the gallery copy %s: sealed with another key (the server's data key was "
+                           "rotated, or this camera's token changed)", self.cache_path)
             return False
         except (OSError, ValueError, KeyError, TypeError) as err:
             logger.warning("ignoring the gallery copy %s: %s", self.cache_path, err)
@@ -139,6 +168,8 @@ class GallerySync:
 
     def refresh(self) -> bool:
         """Ask the dashboard for a newer gallery; True when one was swapped in. Raises ``DeliveryError``."""
+        if self.current is None and self._keyring is None and self.load_cached():
+            return True  # the dashboard is back: the copy opens, and the next poll asks with its ETag
         etag = self.current.etag if self.current else None
         response = self.client.get_gallery(self.model_id, etag)
         if response.body is None:
@@ -188,11 +219,14 @@ class GallerySync:
         self.status.report_error(problem)
 
     def _save(self, document: dict[str, Any], etag: str | None) -> None:
+        if not self.fetch_key():  # never in clear: without the key there is no copy
+            return
+        sealed = self._keyring.seal(json.dumps({"etag": etag, "document": document}).encode("utf-8"), "gallery")
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".gallery-", dir=self.cache_path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"etag": etag, "document": document}, fh)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(sealed)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.cache_path)

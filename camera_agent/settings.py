@@ -76,6 +76,10 @@ class AgentSettings:
                                    low=0.0, high=1.0)
     track_max_missed_frames: int = setting(10, "A track ends after this many processed frames without its face.",
                                            low=1, high=100_000)
+    qr_every_frames: int = setting(3, "Look for a student's QR card every N processed frames (0: never); the "
+                                   "card is a way in for students without a face template.", low=0, high=1000)
+    qr_scale: float = setting(1.0, "Scale of the grey copy QR cards are read from (0.1-1; 0.5 reads a card "
+                              "held up close in a 1280x720 frame at a quarter of the cost).", low=0.1, high=1.0)
     outbox: str = setting("agent-data/outbox.sqlite3", "The local SQLite outbox; the gallery copy is kept "
                           "next to it.")
     snapshots: bool = setting(True, "Send a small JPEG crop of the face with each event.")

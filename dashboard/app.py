@@ -25,6 +25,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from attendance.crypto import install_keyring, load_keyring
 from attendance.db import Database
 from attendance.errors import AttendanceError, InvalidInput
 from attendance.logsafe import install_safe_log_records
@@ -69,6 +70,9 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
                                 x_host=settings.trusted_proxies)
     app.extensions["attendance_settings"] = settings
+    # Templates, photos and snapshots are sealed with the data key (generated into the instance folder, with
+    # a warning, on the first start without one: attendance/crypto.py).
+    install_keyring(load_keyring(settings))
     app.extensions["attendance_db"] = database or Database.open(settings.resolved_database_url)
 
     @app.teardown_appcontext

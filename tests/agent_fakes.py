@@ -7,6 +7,8 @@ batch and then drop the connection before answering (the "lost response" case).
 
 from __future__ import annotations
 
+import base64
+
 import json
 import socket
 import threading
@@ -28,8 +30,10 @@ class FakeDashboard:
         self.unknowns: dict[str, dict] = {}
         self.heartbeats: list[dict] = []
         self.posts: list[tuple[str, int]] = []  # (path, number of events)
+        self.gets: list[str] = []  # paths of the GETs answered 200
         self.script: list[tuple] = []
         self.refuse_codes: set[str] = set()  # student codes answered with a per-event error
+        self.gallery_key = b"fake-gallery-copy-key-32-bytes!!"  # what GET /api/v1/gallery/key hands out
         self.lock = threading.Lock()
         self.port = port
         self._server: ThreadingHTTPServer | None = None
@@ -101,6 +105,9 @@ def _handler(fake: FakeDashboard):
 
         def do_GET(self):
             url = urlparse(self.path)
+            if url.path == "/api/v1/gallery/key" and self._authorised():
+                self._reply(200, {"key": base64.b64encode(fake.gallery_key).decode("ascii"), "key_id": "fake"})
+                return
             if url.path != "/api/v1/gallery" or not self._authorised():
                 if url.path != "/api/v1/gallery":
                     self._reply(404, {"error": {"code": "not_found", "message": url.path}})
@@ -115,6 +122,7 @@ def _handler(fake: FakeDashboard):
             elif self.headers.get("If-None-Match") == etag:
                 self._reply(304, None, {"ETag": etag})
             else:
+                fake.gets.append(url.path)
                 self._reply(200, fake.gallery, {"ETag": etag})
 
         def do_POST(self):

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
+from attendance.crypto import Keyring, decode_keys, install_keyring
 from attendance.db import Database
 from attendance.db.migrate import upgrade_database
 from attendance.db.models import Base
@@ -31,6 +32,7 @@ SHARED_FACES = SHARED / "faces"
 SIX_PEOPLE_DLIB_POINT = {"threshold": "0.45", "margin": "0.06"}
 SHARED_MODELS = SHARED / "models"
 POSTGRES_URL = os.environ.get("ATTENDANCE_TEST_DATABASE_URL", "")
+TEST_DATA_KEY = "dGVzdC1kYXRhLWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="  # 32 bytes: the tests' data key
 
 
 def require_shared(path: Path) -> Path:
@@ -50,9 +52,21 @@ def _hermetic_environment(tmp_path_factory):
     for key in saved:
         del os.environ[key]
     os.environ["ATTENDANCE_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("default-instance"))
+    os.environ["ATTENDANCE_DATA_KEY"] = TEST_DATA_KEY  # the CLI run in-process seals with the tests' key
+    install_keyring(Keyring(decode_keys(TEST_DATA_KEY)))  # for module fixtures, set up before _test_keyring
     yield
     del os.environ["ATTENDANCE_INSTANCE_PATH"]
+    del os.environ["ATTENDANCE_DATA_KEY"]
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _test_keyring():
+    """Templates, photos and snapshots are sealed in tests too, with the tests' key (a test that rotates or
+    loads another key leaves no trace in the next)."""
+    install_keyring(Keyring(decode_keys(TEST_DATA_KEY)))
+    yield
+    install_keyring(Keyring(decode_keys(TEST_DATA_KEY)))
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +130,7 @@ def settings(tmp_path, database_url) -> Settings:
     """Settings for a test: a temporary instance folder and database, no environment read."""
     return load_settings(Settings, environ={}, overrides={
         "instance_path": str(tmp_path / "instance"), "database_url": database_url,
-        "secret_key": "test-secret", "session_cookie_secure": False,
+        "secret_key": "test-secret", "session_cookie_secure": False, "data_key": TEST_DATA_KEY,
     })
 
 
@@ -167,6 +181,7 @@ def cli(settings, monkeypatch, capsys):
 
     monkeypatch.setenv("ATTENDANCE_INSTANCE_PATH", settings.instance_path)
     monkeypatch.setenv("ATTENDANCE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ATTENDANCE_DATA_KEY", TEST_DATA_KEY)
 
     def run(*argv: str) -> tuple[int, str, str]:
         status = main(list(argv))

@@ -131,7 +131,7 @@ def test_the_clip_gives_one_checkin_for_lin_manuel_miranda_and_the_other_face_as
     assert fake.heartbeats and fake.heartbeats[-1]["frames_total"] == 275
 
 
-def test_dashboard_down_agent_killed_then_restarted_with_a_lost_answer_delivers_everything_once(
+def test_dashboard_down_at_start_agent_killed_then_restarted_with_a_lost_answer_delivers_everything_once(
         clean_run, people_gallery, tmp_path):
     outbox = tmp_path / "outbox.sqlite3"
     warm = FakeDashboard(people_gallery).start()  # an earlier day: leaves the gallery copy on disk
@@ -144,13 +144,15 @@ def test_dashboard_down_agent_killed_then_restarted_with_a_lost_answer_delivers_
     fake = FakeDashboard(people_gallery, port=free_port())  # not listening yet: the dashboard is down
     fake.script = [("drop",)]  # when it is back, the first batch is stored but its answer is lost
     proc = start_agent(fake.url, outbox)
-    try:  # recognised from the disk copy with the dashboard down, stored, then killed before delivery
+    try:  # the sealed copy on disk stays closed while the dashboard (which holds its key) is down...
+        time.sleep(3.0)
+        assert decisions_in(outbox) == 0 and proc.poll() is None
+        fake.start()  # ...and opens when it is back (304: no download); then killed mid-run
         wait_until(lambda: decisions_in(outbox) >= 1, RUN_TIMEOUT_S, proc)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stderr.close()
-    fake.start()
     try:
         result = run_agent(fake.url, outbox)
     finally:

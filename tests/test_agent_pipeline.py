@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from agent_fakes import TOKEN, FakeDashboard
 
+from attendance.crypto import Keyring
 from attendance.faces.engine import FaceEngine
 from attendance.faces.types import Detection
 from attendance.gallery import Gallery, OperatingPoint
@@ -340,11 +341,12 @@ def test_the_agent_delivers_each_decision_once_even_when_the_same_footage_is_rep
 
 def test_the_agent_keeps_deciding_while_the_dashboard_is_down_and_delivers_when_it_is_back(tmp_path, fake):
     first = make_agent(tmp_path, fake, scene([(STUDENT_LEVEL, 0, 5)], 6))
-    assert run_agent(first) == 0  # leaves a gallery copy on disk
-    port = fake.port
-    fake.stop()
+    assert run_agent(first) == 0
     agent = make_agent(tmp_path, fake, scene([(OTHER_STUDENT_LEVEL, 0, 20)], 25))
-    assert agent.load_gallery(wait_s=0.0)  # from the disk copy
+    assert agent.load_gallery(wait_s=0.0)  # the sealed copy on disk opens with the key the dashboard hands out
+    port = fake.port
+    fake.stop()  # then the dashboard goes down: the gallery is in memory
+    agent.client._session.close()  # the fake's handler threads outlive its shutdown on a kept-alive connection
     agent.start_background()
     try:
         agent.run_frames()
@@ -368,7 +370,8 @@ def test_a_gallery_update_is_used_without_a_restart(tmp_path, fake):
     fake.gallery = document
     assert agent.gallery.refresh() is True
     assert agent.gallery.current is not old and agent.gallery.current.student_count == 1
-    saved = json.loads((tmp_path / "data" / "gallery-outbox.json").read_text())
+    sealed = (tmp_path / "data" / "gallery-outbox.json").read_bytes()
+    saved = json.loads(Keyring([fake.gallery_key]).open(sealed, "gallery"))
     assert saved["document"]["version"] == "v2"
     agent.close()
 

@@ -2,6 +2,7 @@
 the gallery sync with ETag and its copy on disk, and the heartbeat."""
 
 import email.utils
+import json
 import os
 import threading
 import time
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from agent_fakes import TOKEN, FakeDashboard
 
+from attendance.crypto import is_sealed
 from camera_agent.client import DashboardClient, parse_retry_after
 from camera_agent.gallery_sync import GalleryFormatError, GallerySync, parse_gallery
 from camera_agent.heartbeat import build_heartbeat, run_heartbeats
@@ -230,15 +232,35 @@ def test_gallery_sync_uses_the_etag_keeps_a_private_copy_and_swaps_in_updates(fa
     assert sync.current.student_count == 3 and first.student_count == 2  # the old one is untouched
 
 
-def test_gallery_copy_on_disk_lets_the_agent_start_with_the_dashboard_down(fake, tmp_path):
+def test_gallery_copy_on_disk_is_sealed_and_opens_only_with_the_key_the_dashboard_hands_out(fake, tmp_path):
     fake.gallery = gallery_document("v1")
     cache = tmp_path / "gallery.json"
     GallerySync(make_client(fake), "dlib_resnet_v1", 128, cache).refresh()
+    sealed = cache.read_bytes()
+    assert is_sealed(sealed) and b"HS1" not in sealed and "Nguyễn".encode() not in sealed  # a stolen disk
+    port = fake.port
     fake.stop()
     offline = GallerySync(make_client(fake, timeout_s=0.5), "dlib_resnet_v1", 128, cache)
-    assert offline.load_cached() is True
-    assert offline.try_refresh() is False
-    assert offline.current.version == "v1"
+    assert offline.load_cached() is False  # the key lives only in the dashboard (and the agent's memory)
+    assert offline.try_refresh() is False and offline.current is None
+    back = FakeDashboard(gallery_document("v1"), port=port).start()  # the dashboard is back
+    try:
+        assert offline.try_refresh() is True and offline.current.version == "v1"  # the copy opens...
+        assert offline.refresh() is False  # ...and its ETag is still current: 304, no download
+        assert back.gets == []  # no full download at all
+    finally:
+        back.stop()
+
+
+def test_a_copy_sealed_with_another_key_or_left_in_clear_is_not_used(fake, tmp_path):
+    fake.gallery = gallery_document("v1")
+    cache = tmp_path / "gallery.json"
+    GallerySync(make_client(fake), "dlib_resnet_v1", 128, cache).refresh()
+    fake.gallery_key = b"another-key-after-a-rotation!!!!"
+    assert GallerySync(make_client(fake), "dlib_resnet_v1", 128, cache).load_cached() is False
+    cache.write_text(json.dumps({"etag": None, "document": gallery_document("v1")}))  # an older agent's copy
+    assert GallerySync(make_client(fake), "dlib_resnet_v1", 128, cache).load_cached() is False
+    assert not cache.exists()  # children's templates in clear are deleted
 
 
 def test_a_gallery_for_another_model_or_a_broken_one_is_refused(tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from attendance.crypto import is_sealed, read_sealed_file
 from attendance.db.models import Camera, CheckIn, School, UnknownFace
 from factories import make_camera, make_class, make_school, make_student
 
@@ -112,7 +113,8 @@ def test_snapshot_is_saved_under_the_instance_folder(app, client, db, gate):
         path = row.snapshot_path
     parts = Path(path).parts
     assert parts[:3] == ("snapshots", str(row.school_id), "2026-09-07") and path.endswith(".jpg")
-    assert (Path(app.instance_path) / path).read_bytes() == JPEG
+    stored = (Path(app.instance_path) / path).read_bytes()
+    assert is_sealed(stored) and read_sealed_file(Path(app.instance_path) / path, "snapshot") == JPEG  # sealed at rest
 
 
 def test_batch_limits_and_body_shape(client, gate):
@@ -170,7 +172,7 @@ def test_unknowns_are_stored_once_with_their_snapshot(app, client, db, gate):
     with db.session() as s:
         row = s.scalar(select(UnknownFace))
         assert (row.status, row.best_distance, row.school_date) == ("open", 0.52, dt.date(2026, 9, 7))
-        assert (Path(app.instance_path) / row.snapshot_path).read_bytes() == JPEG
+        assert read_sealed_file(Path(app.instance_path) / row.snapshot_path, "snapshot") == JPEG
 
 
 def test_heartbeat_marks_the_camera_seen(client, db, gate):

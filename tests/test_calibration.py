@@ -242,6 +242,9 @@ class FakeClient:
 
         return GalleryResponse(self.document, '"v"')
 
+    def get_gallery_key(self):
+        return b"k" * 32  # the key the dashboard hands this camera for its sealed gallery copy
+
 
 def agent_document(point):
     return {"model_id": "dlib_resnet_v1", "metric": "euclidean", "dim": 2, "version": "v", "operating_point": point,
@@ -261,7 +264,7 @@ def test_the_agent_takes_the_school_point_unless_its_installer_set_one(tmp_path)
     sync = GallerySync(FakeClient(agent_document(sent)), "dlib_resnet_v1", 2, tmp_path / "g2.json",
                        resolve_point=lambda p: operating_point(installer, "dlib_resnet_v1", p))
     assert sync.refresh() and sync.current.point == OperatingPoint(0.5, 0.04)
-    restarted = GallerySync(None, "dlib_resnet_v1", 2, tmp_path / "g.json",
+    restarted = GallerySync(FakeClient(None), "dlib_resnet_v1", 2, tmp_path / "g.json",
                             resolve_point=lambda p: operating_point(plain, "dlib_resnet_v1", p))
     assert restarted.load_cached() and restarted.current.point == OperatingPoint(0.38, 0.04)  # kept on disk
     assert parse_gallery(agent_document(None), "dlib_resnet_v1", 2).point is None

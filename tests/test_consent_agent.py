@@ -45,4 +45,6 @@ def test_the_agent_stops_recognising_a_student_at_its_next_sync_after_withdrawal
         withdraw_consent(s, instance, s.scalar(select(Student).where(Student.student_code == "HS001")))
     assert sync.refresh()
     assert set(sync.current.names) == {"HS002"} and "HS001" not in sync.current.gallery.student_keys
-    assert "HS001" not in (tmp_path / "gallery.json").read_text(encoding="utf-8")  # the disk copy too
+    restarted = GallerySync(dashboard, "dlib_resnet_v1", 128, tmp_path / "gallery.json")
+    assert restarted.load_cached() and set(restarted.current.names) == {"HS002"}  # the (sealed) disk copy too
+    assert b"HS001" not in (tmp_path / "gallery.json").read_bytes()

@@ -147,6 +147,7 @@ def print_summary(students: int, outcomes: Counter[str], dry_run: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python enroll_faces.py DIR [--db URL] ...``: the same as ``attendance enroll``."""
     from attendance.cli.main import load_cli_settings
+    from attendance.crypto import install_keyring, load_keyring
 
     parser = argparse.ArgumentParser(
         prog="enroll_faces.py",
@@ -157,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     add_enroll_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        return run_enroll(args, load_cli_settings(args))
+        settings = load_cli_settings(args)
+        install_keyring(load_keyring(settings))  # templates and kept photos are sealed at rest
+        return run_enroll(args, settings)
     except AttendanceError as err:
         print(f"enroll_faces.py: {err.message}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ import logging
 import sys
 from importlib.metadata import entry_points
 
+from attendance.crypto import install_keyring, load_keyring
 from attendance.errors import AttendanceError, SettingsError
 from attendance.logsafe import install_safe_log_records
 from attendance.settings import Settings, load_settings
@@ -20,6 +21,7 @@ from attendance.settings import Settings, load_settings
 CORE_COMMAND_MODULES = (
     "attendance.cli.db_cmd", "attendance.cli.faces_cmd", "attendance.cli.enroll_cmd", "attendance.cli.models_cmd",
     "attendance.cli.gallery_cmd", "attendance.cli.students_cmd", "attendance.cli.calibrate_cmd",
+    "attendance.cli.cards_cmd", "attendance.cli.keys_cmd",
 )
 
 
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         install_safe_log_records()
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        install_keyring(load_keyring(settings))  # templates and photos are sealed at rest (attendance/crypto.py)
         return int(args.handler(args, settings) or 0)
     except SettingsError as err:
         print(f"attendance: {err.message}", file=sys.stderr)

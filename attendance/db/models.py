@@ -17,6 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from attendance.crypto import open_bytes, seal_bytes
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -29,7 +31,8 @@ ROLES = ("district_admin", "school_admin", "teacher")
 OVERRIDE_STATUSES = ("excused", "present")
 REVIEW_STATUSES = ("pending", "confirmed", "rejected")  # CheckIn.review_status of a suspected attack
 PHOTO_SOURCES = ("folder", "csv", "upload", "unknown_face", "cli")
-CHECKIN_SOURCES = ("camera", "review")  # "review": an admin named an unknown face on the unknown-faces page
+# "review": an admin named an unknown face on the unknown-faces page; "qr": a signed card read at the gate
+CHECKIN_SOURCES = ("camera", "review", "qr")
 UNKNOWN_STATUSES = ("open", "assigned", "dismissed")
 CONSENT_SCOPES = ("recognition", "snapshots", "photos")  # ConsentRecord's scope columns, one per use
 DATA_REQUEST_KINDS = ("access", "correction", "deletion", "withdrawal", "other")
@@ -61,6 +64,24 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.timezone.utc)
 
 
+class SealedBytes(TypeDecorator):
+    """Bytes encrypted at rest with the process's data key (AES-GCM, ``attendance/crypto.py``), bound to
+    ``purpose``; reads open them, and plaintext written before encryption was on passes through."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+
+    def process_bind_param(self, value: bytes | None, dialect: Any) -> bytes | None:
+        return None if value is None else seal_bytes(bytes(value), self.purpose)
+
+    def process_result_value(self, value: bytes | None, dialect: Any) -> bytes | None:
+        return None if value is None else open_bytes(bytes(value), self.purpose)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -78,6 +99,8 @@ class School(Base):
     on_time_cutoff: Mapped[dt.time] = mapped_column(Time, default=dt.time(7, 0))
     absence_cutoff: Mapped[dt.time] = mapped_column(Time, default=dt.time(9, 0))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Signs the school's QR cards (attendance/cards.py): hex, made when the first card is printed; server-only.
+    card_secret: Mapped[str | None] = mapped_column(String(64))
 
     holidays: Mapped[list[Holiday]] = relationship(back_populates="school", cascade="all, delete-orphan")
     classes: Mapped[list[SchoolClass]] = relationship(back_populates="school", cascade="all, delete-orphan")
@@ -140,6 +163,8 @@ class Student(Base):
     consent_by: Mapped[str] = mapped_column(String(200), default="")  # guardian's name
     consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The version on the student's current QR card; raising it revokes the cards printed before.
+    card_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     school_class: Mapped[SchoolClass | None] = relationship(back_populates="students")
     photos: Mapped[list[EnrollmentPhoto]] = relationship(
@@ -175,7 +200,7 @@ class FaceTemplate(Base):
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment_photos.id", ondelete="CASCADE"))
     model_id: Mapped[str] = mapped_column(String(64))
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32
+    vector: Mapped[bytes] = mapped_column(SealedBytes("template"))  # little-endian float32, sealed at rest
     quality: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ from flask import current_app, g, jsonify, make_response, request
 
 from attendance.cameras import record_heartbeat
 from attendance.checkins import record_checkins, record_unknowns
+from attendance.crypto import derive_key, key_id
 from attendance.db.models import School
 from attendance.gallery_export import export_gallery, gallery_version
 from dashboard.api import api_bp
@@ -78,6 +80,18 @@ def post_heartbeat():
     record_heartbeat(session, g.api_camera, body, at)
     session.commit()
     return jsonify({"server_time": at.isoformat()})
+
+
+@api_bp.get("/gallery/key")
+@camera_required
+def get_gallery_key():
+    """The key this camera seals its gallery copy with: derived from the data key and the camera's token, kept
+    in the agent's memory only, so the copy on a stolen gate PC's disk opens only while the camera is allowed
+    to ask for it (revoke the camera, and it never opens again). Changes when the data key is rotated."""
+    key = derive_key("agent-gallery-cache", g.api_camera.token_hash.encode("ascii"))
+    response = jsonify({"key": base64.b64encode(key).decode("ascii"), "key_id": key_id(key).hex()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @api_bp.get("/gallery")

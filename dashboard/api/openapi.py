@@ -129,6 +129,16 @@ DOCUMENT: dict[str, Any] = {
                 },
             },
         },
+        "/gallery/key": {
+            "get": {
+                "summary": "The key this camera encrypts its gallery copy with (keep it in memory only)",
+                "operationId": "getGalleryKey",
+                "responses": {"200": _json({"type": "object", "required": ["key", "key_id"], "properties": {
+                    "key": {"type": "string", "description": "base64 of a 256-bit AES-GCM key"},
+                    "key_id": {"type": "string"}}}, "Derived from the server's data key and this camera's token."),
+                    **_errors(401, 403)},
+            },
+        },
         "/heartbeat": {
             "post": {
                 "summary": "Report the agent's health; marks the camera online",
@@ -176,6 +186,9 @@ DOCUMENT: dict[str, Any] = {
                     "student_code": {"type": "string", "maxLength": 32},
                     "distance": {"type": "number"}, "margin": {"type": "number"},
                     "votes": {"type": "integer", "minimum": 0}, "model_id": {"type": "string", "maxLength": 64},
+                    "source": {"enum": ["camera", "qr"], "description": "qr: a student's QR card was read; "
+                               "`card` must then be the student's current signed card (else error bad_card)."},
+                    "card": {"type": "string", "maxLength": 200},
                 },
             },
             "UnknownEvent": {
@@ -215,7 +228,7 @@ DOCUMENT: dict[str, Any] = {
                                         "no_school"]},
                     "first_seen_at": {"type": ["string", "null"], "format": "date-time"},
                     "minutes_late": {"type": ["integer", "null"]}, "camera": {"type": ["string", "null"]},
-                    "source": {"enum": ["camera", "review", None],
+                    "source": {"enum": ["camera", "review", "qr", None],
                                "description": "review: named by an admin on the unknown-faces page"},
                     "received_on": {"type": ["string", "null"], "format": "date",
                                     "description": "the first check-in reached the server on this later day "

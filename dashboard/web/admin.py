@@ -6,12 +6,13 @@ import datetime as dt
 import unicodedata
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from attendance.cameras import create_camera, revoke_camera
+from attendance.card_print import class_card_faces, find_card_font, render_sheet_pdf
 from attendance.db.models import AuditEntry, Camera, Holiday, SchoolClass, Student, User
 from attendance.errors import Conflict, InvalidInput
 from attendance.school_rules import check_holiday_change
@@ -91,6 +92,24 @@ def edit_class(class_id: int):
         return redirect(url_for("admin.classes"))
     return render_template("admin/class_edit.html", school_class=school_class, teachers=teachers,
                            assigned={t.id for t in school_class.teachers})
+
+
+@bp.route("/classes/<int:class_id>/cards.pdf")
+@admin_required
+def class_cards(class_id: int):
+    """The class's QR cards as a PDF sheet to print (audited: a card is a way in)."""
+    school_class = require_class(class_id)
+    db = get_db_session()
+    faces = class_card_faces(db, school_class)
+    pdf = render_sheet_pdf(faces, find_card_font(get_settings().card_font_path), title=f"QR {school_class.code}")
+    audit("cards.print", f"class:{school_class.code}", school_id=school_class.school_id, detail={"cards": len(faces)})
+    db.commit()  # the school's card secret, made on the first print, and the audit entry
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="cards-{_ascii_name(school_class.code)}.pdf"'})
+
+
+def _ascii_name(text: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in text) or "class"
 
 
 def _class_code(text: str) -> str:

@@ -20,6 +20,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from attendance.crypto import read_sealed_file
 from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, Student, UnknownFace, utcnow
 from attendance.liveness_review import count_flagged
 from attendance.roll import (
@@ -251,5 +252,6 @@ def _send_instance_file(relative: str):
     path = (instance / relative).resolve()
     if not path.is_relative_to(instance) or not path.is_file():
         abort(404)
-    # read whole (snapshots and photos are tens of KB): no file handle outlives the request
-    return Response(path.read_bytes(), mimetype="image/jpeg", headers={"Cache-Control": "private, no-store"})
+    # read whole (snapshots and photos are tens of KB): no file handle outlives the request; sealed at rest
+    purpose = "photo" if Path(relative).parts[:1] == ("photos",) else "snapshot"
+    return Response(read_sealed_file(path, purpose), mimetype="image/jpeg", headers={"Cache-Control": "private, no-store"})

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from attendance.crypto import read_sealed_file
 from attendance.db.models import FaceTemplate, School, Student, UnknownFace
 from attendance.erasure import erase_student, remove_instance_file
 from attendance.errors import InvalidInput
@@ -145,7 +146,7 @@ def assign_unknown(unknown_id: int):
     result = None
     try:
         with db.begin_nested():  # a refused photo undoes only its own rows, never the check-in
-            result = enroll_uploaded_photo(db, get_settings(), student, path.read_bytes(), path.name,
+            result = enroll_uploaded_photo(db, get_settings(), student, read_sealed_file(path, "snapshot"), path.name,
                                            source="unknown_face")
     except PhotoRejected as err:
         flash(_("The photo was not added to the gallery: %(reason)s", reason=describe_error(err)), "warning")
