@@ -91,22 +91,67 @@ def test_today_shows_counts_per_class_and_the_latest_checkins(admin, world):
     assert "1/1" in counts
 
 
-def test_events_stream_new_checkins_of_the_users_classes(app, teacher, world, db):
-    app.config.update(SSE_DURATION_S=0, SSE_POLL_S=0)
-    body = teacher.get("/events?after=0").get_data(as_text=True)
-    assert body.startswith("retry:")
-    assert "event: checkin" in body and "Nguyễn Văn An" in body and "Trần Thị Bình" in body
-    assert "Phạm Thị Dung" not in body  # another teacher's class
-    last = max(int(line.split()[1]) for line in body.splitlines() if line.startswith("id: "))
-    body = teacher.get("/events", headers={"Last-Event-ID": str(last)}).get_data(as_text=True)
-    assert "event: checkin" not in body
+def test_new_checkins_of_the_users_classes_as_json(app, teacher, world, db):
+    body = teacher.get("/today/checkins?after=0").get_json()
+    names = [item["name"] for item in body["items"]]
+    assert names == ["Nguyễn Văn An", "Trần Thị Bình"]  # oldest stored first, for the page to prepend
+    assert "Phạm Thị Dung" not in names  # another teacher's class
+    last = body["last_id"]
+    assert teacher.get(f"/today/checkins?after={last}").get_json()["items"] == []
     with db.session() as s:
         s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"], event_id="e9",
                       captured_at=local(9, 20), school_date=TODAY))
-    body = teacher.get("/events", headers={"Last-Event-ID": str(last)}).get_data(as_text=True)
-    assert "Lê Văn Cường" in body and "Nguyễn Văn An" not in body
+    items = teacher.get(f"/today/checkins?after={last}").get_json()["items"]
+    assert [i["name"] for i in items] == ["Lê Văn Cường"]
     # 09:20 is after the absence cutoff (09:00): the roll says absent, and so does the feed
-    assert '"status": "absent"' in body and '"status": "late"' not in body
+    assert items[0]["status"] == "absent"
+
+
+def test_live_poll_answers_304_until_the_school_changes(app, teacher, world, db):
+    first = teacher.get("/live")
+    etag = first.get_json()["etag"]
+    assert first.status_code == 200 and first.headers["ETag"] == etag
+    assert teacher.get("/live", headers={"If-None-Match": etag}).status_code == 304
+    with db.session() as s:  # a check-in stored by any process bumps the school's counter
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"], event_id="e9",
+                      captured_at=local(8, 20), school_date=TODAY))
+    changed = teacher.get("/live", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.get_json()["etag"] != etag
+    etag = changed.get_json()["etag"]
+    teacher.post(f"/classes/{world['a1']}/override", data={"student_id": world["binh"], "date": TODAY.isoformat(),
+                                                          "action": "excused", "reason": "ốm"})
+    assert teacher.get("/live", headers={"If-None-Match": etag}).status_code == 200  # an override too
+
+
+def test_live_poll_changes_when_a_cutoff_passes_and_is_one_cheap_read(app, teacher, world, db):
+    from sqlalchemy import event
+
+    app.config["CLOCK"] = lambda: local(8, 59)
+    etag = teacher.get("/live").get_json()["etag"]
+    statements = []
+    listener = lambda *a: statements.append(a[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert teacher.get("/live", headers={"If-None-Match": etag}).status_code == 304
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert len(statements) <= 3 and any("school_changes" in sql for sql in statements)  # user, school, counter
+    app.config["CLOCK"] = lambda: local(9, 1)  # not yet in turns absent: the pages must refresh
+    assert teacher.get("/live", headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_a_checkin_through_the_agent_api_bumps_the_counter(app, client, world, db):
+    from attendance.db.changes import read_version
+
+    with db.session() as s:
+        _, token = make_camera(s, s.get(School, world["school"]), "cong-phu")
+        before = read_version(s, world["school"])
+    response = client.post("/api/v1/checkins", headers={"Authorization": f"Bearer {token}"}, json={"events": [
+        {"event_id": "api-1", "seq": 0, "student_code": "HS003", "captured_at": local(8, 0).isoformat()}]})
+    assert response.status_code in (200, 201), response.get_data(as_text=True)
+    assert response.get_json()["results"][0]["status"] == "created", response.get_data(as_text=True)
+    with db.session() as s:
+        assert read_version(s, world["school"]) == before + 1
 
 
 def test_the_feed_shows_each_students_first_checkin_with_the_rolls_status(app, admin, world, db):
@@ -122,36 +167,8 @@ def test_the_feed_shows_each_students_first_checkin_with_the_rolls_status(app, a
     assert 'badge absent' in cuong[:400] and "09:20" in cuong[:400]  # after the cutoff: absent, as on the roll
     roll = admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
     assert roll.count("badge absent") >= 1
-    app.config.update(SSE_DURATION_S=0, SSE_POLL_S=0)
-    body = admin.get("/events?after=0").get_data(as_text=True)
-    assert body.count('"name": "Nguyễn Văn An"') == 1 and '"status": "late"' in body  # Bình, 07:12
-
-
-def test_events_hold_no_database_connection_between_polls(app, teacher, world, db):
-    app.config.update(SSE_DURATION_S=30, SSE_POLL_S=0.01)
-    response = teacher.get("/events?after=0", buffered=False)
-    chunks = response.iter_encoded()
-    try:
-        assert next(chunks).startswith(b"retry:")
-        first_poll = b"".join(iter(lambda: next(chunks), b": ping\n\n"))
-        assert b"Nguy\xe1\xbb\x85n V\xc4\x83n An" in first_poll
-        # paused between polls: neither the request's session nor a poll's holds a connection (a transaction)
-        assert db.engine.pool.checkedout() == 0
-        assert next(chunks) == b": ping\n\n"  # the next poll opens and closes a session of its own
-        assert db.engine.pool.checkedout() == 0
-    finally:
-        response.close()
-
-
-def test_events_refuse_beyond_the_stream_limit(app, teacher, world):
-    app.config.update(SSE_MAX_STREAMS=1, SSE_DURATION_S=0, SSE_POLL_S=0)
-    slots = app.extensions.setdefault("sse_slots", __import__("threading").BoundedSemaphore(1))
-    slots.acquire()
-    try:
-        assert teacher.get("/events").status_code == 503
-    finally:
-        slots.release()
-    assert teacher.get("/events").status_code == 200
+    items = admin.get("/today/checkins?after=0").get_json()["items"]
+    assert [i["name"] for i in items].count("Nguyễn Văn An") == 1 and "late" in [i["status"] for i in items]
 
 
 def test_snapshots_are_served_only_to_who_may_see_them(app, client, world, db):

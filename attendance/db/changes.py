@@ -1,0 +1,57 @@
+"""The per-school change counter that live pages poll: one row per school, bumped with every roll change.
+
+An ``after_flush`` hook bumps ``school_changes.version`` of each school whose check-ins, overrides or leave
+requests the flush inserted, changed or deleted, in the same transaction: every path that stores them (the
+agent API, pages, CLI, tests) bumps it without knowing, and the bump commits or rolls back with the change.
+A page then asks "anything new since version N?" with one primary-key read (``read_version``), from any
+server process on the same database. The upsert is atomic on SQLite and PostgreSQL, so two processes that
+store check-ins of one school at once both count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from attendance.db.models import CheckIn, LeaveRequest, RollOverride, SchoolChange, Student
+
+
+def read_version(session: Session, school_id: int) -> int:
+    """The school's change counter (0 before its first change): one primary-key read."""
+    return session.scalar(select(SchoolChange.version).where(SchoolChange.school_id == school_id)) or 0
+
+
+def bump_versions(session: Session, school_ids: Iterable[int]) -> None:
+    """Add one to the counter of each school in ``school_ids`` (creating its row), in the session's transaction."""
+    ids = sorted(set(school_ids))  # a fixed order: two transactions never lock the rows crosswise
+    if not ids:
+        return
+    connection = session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    for school_id in ids:
+        statement = dialect.insert(SchoolChange).values(school_id=school_id, version=1)
+        connection.execute(statement.on_conflict_do_update(
+            index_elements=[SchoolChange.school_id], set_={"version": SchoolChange.version + 1}))
+
+
+def _school_of(session: Session, obj: object) -> int | None:
+    if isinstance(obj, (CheckIn, LeaveRequest)):
+        return obj.school_id
+    if isinstance(obj, RollOverride):
+        student = session.get(Student, obj.student_id)
+        return student.school_id if student is not None else None
+    return None
+
+
+@event.listens_for(Session, "after_flush")
+def _bump_changed_schools(session: Session, flush_context) -> None:  # noqa: ANN001 (SQLAlchemy's)
+    changed = [obj for group in (session.new, session.dirty, session.deleted) for obj in group
+               if isinstance(obj, (CheckIn, RollOverride, LeaveRequest))]
+    if not changed:
+        return
+    with session.no_autoflush:
+        school_ids = {_school_of(session, obj) for obj in changed}
+    bump_versions(session, (school_id for school_id in school_ids if school_id is not None))

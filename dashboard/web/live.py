@@ -1,0 +1,57 @@
+"""Live pages by short polling: "anything new?" answered from the school's change counter, with ETag/304.
+
+A live page (Today, a class roll) asks ``GET /live`` every few seconds with the ETag of its last answer. The
+answer is one primary-key read (``attendance.db.changes``): 304 Not Modified while nothing changed, else
+200 with the new ETag, and the page then fetches what changed (``/today/checkins``, or the roll itself).
+No request is held open, so each poll takes a server thread for about a millisecond and any number of
+viewers share the threads; every server process reads the same counter, so a check-in stored through one
+process reaches viewers of another. The ETag also changes with the school date and when the day passes a
+cutoff (``not yet`` turns ``absent`` with no write at all).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, jsonify, request
+from attendance.db.changes import read_version
+from attendance.db.models import School
+from dashboard.app import get_db_session
+from dashboard.auth import login_required
+from dashboard.web.access import now_at, require_school
+
+bp = Blueprint("live", __name__)
+
+POLL_INTERVAL_S = 2.5  # how often a live page asks ``/live``; an update shows within about 3 s
+
+
+def compute_etag(school: School, version: int, now: dt.datetime) -> str:
+    """The ETag of a school's live state: its change counter, its date and the part of the day (before the
+    on-time cutoff, before the absence cutoff, after), so a cutoff passing reaches pages too."""
+    local = now.astimezone(ZoneInfo(school.timezone))
+    phase = sum(local.time() > cutoff for cutoff in (school.on_time_cutoff, school.absence_cutoff))
+    return f'"{school.id}.{version}.{local.date().isoformat()}.{phase}"'
+
+
+def current_etag(school: School) -> str:
+    """The ETag a page rendered now carries, so its first poll is a 304 unless something changed since."""
+    return compute_etag(school, read_version(get_db_session(), school.id), now_at())
+
+
+def live_context(school: School) -> dict:
+    """Template values of a live page: the poll URL is added by the template, these are the data it needs."""
+    return {"live_etag": current_etag(school), "poll_ms": int(POLL_INTERVAL_S * 1000)}
+
+
+@bp.route("/live")
+@login_required
+def poll():
+    """``{"etag": ...}`` of the user's school, or 304 when ``If-None-Match`` already carries it."""
+    etag = current_etag(require_school())
+    if etag in request.headers.get("If-None-Match", ""):
+        response = Response(status=304)
+    else:
+        response = jsonify(etag=etag)
+    response.headers["ETag"] = etag
+    return response
