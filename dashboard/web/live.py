@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, jsonify, request
-from attendance.db.changes import read_version
+from flask import Blueprint, Response, jsonify, request, session
+from attendance.db.changes import LiveState, read_live_state, read_version
 from attendance.db.models import School
 from dashboard.app import get_db_session
 from dashboard.auth import login_required
@@ -26,12 +26,13 @@ bp = Blueprint("live", __name__)
 POLL_INTERVAL_S = 2.5  # how often a live page asks ``/live``; an update shows within about 3 s
 
 
-def compute_etag(school: School, version: int, now: dt.datetime) -> str:
+def compute_etag(school: School | LiveState, version: int, now: dt.datetime) -> str:
     """The ETag of a school's live state: its change counter, its date and the part of the day (before the
     on-time cutoff, before the absence cutoff, after), so a cutoff passing reaches pages too."""
     local = now.astimezone(ZoneInfo(school.timezone))
     phase = sum(local.time() > cutoff for cutoff in (school.on_time_cutoff, school.absence_cutoff))
-    return f'"{school.id}.{version}.{local.date().isoformat()}.{phase}"'
+    school_id = school.school_id if isinstance(school, LiveState) else school.id
+    return f'"{school_id}.{version}.{local.date().isoformat()}.{phase}"'
 
 
 def current_etag(school: School) -> str:
@@ -40,15 +41,35 @@ def current_etag(school: School) -> str:
 
 
 def live_context(school: School) -> dict:
-    """Template values of a live page: the poll URL is added by the template, these are the data it needs."""
+    """Template values of a live page: its starting ETag and the poll interval."""
     return {"live_etag": current_etag(school), "poll_ms": int(POLL_INTERVAL_S * 1000)}
 
 
 @bp.route("/live")
-@login_required
 def poll():
-    """``{"etag": ...}`` of the user's school, or 304 when ``If-None-Match`` already carries it."""
-    etag = current_etag(require_school())
+    """``{"etag": ...}`` of the user's school, or 304 when ``If-None-Match`` already carries it.
+
+    Hundreds of pages ask this every few seconds, so it skips the usual user loading: one read checks the
+    session's user and token and gets the school's counter (``read_live_state``). Anything unusual (no
+    session, a district admin who has not picked a school) takes the ordinary path, which answers as every
+    page does (a redirect to the login page).
+    """
+    user_id, _sep, token = str(session.get("_user_id", "")).partition(":")
+    picked = session.get("school_id")
+    state = None
+    if user_id.isdigit() and token:
+        state = read_live_state(get_db_session(), int(user_id), token, picked if isinstance(picked, int) else None)
+    if state is None:
+        return _poll_as_a_page()
+    return _answer(compute_etag(state, state.version, now_at()))
+
+
+@login_required
+def _poll_as_a_page():
+    return _answer(current_etag(require_school()))
+
+
+def _answer(etag: str) -> Response:
     if etag in request.headers.get("If-None-Match", ""):
         response = Response(status=304)
     else:
