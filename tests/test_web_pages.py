@@ -187,11 +187,66 @@ def test_snapshots_are_served_only_to_who_may_see_them(app, client, world, db):
 
 
 def test_class_roll_in_vietnamese_order_with_status_time_and_camera(teacher, world):
-    page = teacher.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    page = teacher.get(f"/classes/{world['a1']}?order=name").get_data(as_text=True)
     order = [page.index(name) for name in ("Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường")]
     assert order == sorted(order)  # An, Bình, Cường: by given name
     assert "Đúng giờ" in page and "Đi trễ" in page and "Vắng" in page
     assert "06:41" in page and "07:12" in page and "trễ 12 phút" in page and "cong-chinh" in page
+
+
+def roll_names(page: str) -> list[str]:
+    """The student codes of a roll page's rows, top to bottom."""
+    import re
+
+    return re.findall(r'<tr id="s\d+" data-student="([^"]+)"', page)
+
+
+def test_class_roll_puts_not_yet_in_and_absent_first_with_every_count(app, teacher, world):
+    page = teacher.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert roll_names(page) == ["HS003", "HS001", "HS002"]  # Cường (absent), then An, Bình by name
+    assert 'data-order="status"' in page and 'aria-current="true" data-order="status"' in page
+    counts = page[page.index('id="roll-counts"'):page.index("</div>\n", page.index('id="roll-counts"') + 400)]
+    for label in ("Chưa đến", "Vắng", "Đúng giờ", "Đi trễ", "Có phép"):
+        assert label in counts
+    app.config["CLOCK"] = lambda: local(7, 5)  # before the absence cutoff: Cường is not yet in
+    page = teacher.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert roll_names(page)[0] == "HS003" and "badge not_yet" in page
+    page = teacher.get(f"/classes/{world['a1']}?order=name").get_data(as_text=True)
+    assert roll_names(page) == ["HS001", "HS002", "HS003"]
+    assert 'aria-current="true" data-order="name"' in page
+    assert "order=name" in page[page.index('aria-label="Ngày trước"') - 300:]  # the day links keep the order
+
+
+def test_a_saved_mark_opens_at_its_row_with_the_message_beside_it(teacher, world, db):
+    response = teacher.post(f"/classes/{world['a1']}/override", data={
+        "student_id": world["cuong"], "date": TODAY.isoformat(), "action": "excused", "quick": "sick",
+        "reason": "sốt", "order": "status"})
+    location = response.headers["Location"]
+    assert location.endswith(f"#s{world['cuong']}") and f"saved={world['cuong']}" in location
+    page = teacher.get(location.split("#")[0]).get_data(as_text=True)
+    row_at = page.index(f'<tr id="s{world["cuong"]}"')
+    flash_at = page.index('class="rowflash"')
+    assert row_at < flash_at and page.index("</tr>", row_at) < flash_at < row_at + 9000
+    assert "Đã ghi nhận Lê Văn Cường" in page[flash_at:flash_at + 400]
+    assert 'class="flashes"' not in page  # not at the top, where a phone would not show it
+    with db.session() as s:
+        assert s.scalar(select(RollOverride.reason)) == "Ốm: sốt"  # quick reason, then the details
+
+
+def test_a_quick_reason_alone_is_enough_and_other_needs_details(teacher, world, db):
+    url = f"/classes/{world['a1']}/override"
+    teacher.post(url, data={"student_id": world["cuong"], "date": TODAY.isoformat(), "action": "excused",
+                            "quick": "school_activity", "reason": ""})
+    with db.session() as s:
+        assert s.scalar(select(RollOverride.reason)) == "Hoạt động của trường"
+    response = teacher.post(url, data={"student_id": world["binh"], "date": TODAY.isoformat(), "action": "excused",
+                                       "quick": "other", "reason": " "})
+    page = teacher.get(response.headers["Location"].split("#")[0]).get_data(as_text=True)
+    flash_at = page.index('class="rowflash"')
+    assert "flash error" in page[flash_at:flash_at + 300]
+    assert page.index(f'<tr id="s{world["binh"]}"') < flash_at
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(RollOverride)) == 1
 
 
 def test_class_roll_of_another_day_and_a_weekend(teacher, world):

@@ -12,9 +12,9 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     """Register every page blueprint and the template helpers they share."""
-    from dashboard.web import admin, admin_people, calibration, live, pages, records, roll_pages
+    from dashboard.web import admin, admin_people, calibration, leave_pages, live, pages, readiness_pages, records, roll_pages
     from dashboard.web.access import inject_template_context
 
-    for blueprint in (pages.bp, live.bp, roll_pages.bp, records.bp, admin.bp, admin_people.bp, calibration.bp):
+    for blueprint in (pages.bp, live.bp, roll_pages.bp, leave_pages.bp, readiness_pages.bp, records.bp, admin.bp, admin_people.bp, calibration.bp):
         app.register_blueprint(blueprint)
     app.context_processor(inject_template_context)
