@@ -3,9 +3,9 @@
 A student is listed with every reason that applies (``REASONS``):
 
 * ``no_consent``: no guardian consent recorded, so no face may be enrolled or matched;
-* ``no_photo``: no enrollment photo;
+* ``no_photo``: no enrollment photo (and no template of any model);
 * ``no_template``: photos, but no template for the recognition model in use (enrolled under another model,
-  or every photo was refused);
+  or every photo was refused); a template of the model in use is enough, whatever became of the photos;
 * ``marked_by_hand``: marked present by a teacher on ``MANUAL_RUN_DAYS`` or more school days running while
   the cameras were working (the school had camera check-ins those days): the camera keeps missing them.
 
@@ -45,7 +45,7 @@ def list_unrecognisable(session, school_id: int, today: dt.date, model_id: str |
     """The active students of the school (of ``class_ids`` when given) who cannot be recognised, with why.
 
     ``model_id`` is the recognition model in use (``attendance.models_manager.model_in_use``); None skips the
-    ``no_template`` check (no model installed here). Five queries whatever the school's size.
+    ``no_template`` check (any model's template counts). Five queries whatever the school's size.
     """
     query = (select(Student, SchoolClass.code).outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
              .where(Student.school_id == school_id, Student.active.is_(True)))
@@ -57,20 +57,19 @@ def list_unrecognisable(session, school_id: int, today: dt.date, model_id: str |
         return []
     with_photo = set(session.scalars(select(EnrollmentPhoto.student_id).where(
         EnrollmentPhoto.student_id.in_(ids)).distinct()))
-    with_template = set()
-    if model_id is not None:
-        with_template = set(session.scalars(select(FaceTemplate.student_id).where(
-            FaceTemplate.student_id.in_(ids), FaceTemplate.model_id == model_id).distinct()))
+    templates = session.execute(select(FaceTemplate.student_id, FaceTemplate.model_id).where(
+        FaceTemplate.student_id.in_(ids)).distinct()).all()
+    with_any_template = {student_id for student_id, _ in templates}
+    with_template = {student_id for student_id, model in templates if model_id is None or model == model_id}
     manual_runs = _manual_runs(session, school_id, ids, today)
     listed = []
     for student, class_code in students:
         reasons = []
         if not student.consent_given:
             reasons.append("no_consent")
-        if student.id not in with_photo:
-            reasons.append("no_photo")
-        elif model_id is not None and student.id not in with_template:
-            reasons.append("no_template")
+        if student.id not in with_template:
+            has_photo = student.id in with_photo or student.id in with_any_template
+            reasons.append("no_template" if has_photo else "no_photo")
         run = manual_runs.get(student.id, 0)
         if run >= MANUAL_RUN_DAYS:
             reasons.append("marked_by_hand")
