@@ -44,7 +44,7 @@
     }
 
     document.addEventListener("visibilitychange", function () { if (!document.hidden) { schedule(0); } });
-    schedule(intervalMs);
+    schedule(Math.min(1000, intervalMs));  // the first poll soon: "Live" turns green once it answers
   }
 
   /* --- the Today page: new check-ins into the feed, fresh counts -------------------------------------- */
