@@ -104,7 +104,7 @@ def test_teacher_marks_a_student_excused_and_downloads_the_roll(live_server, pag
     row = page.locator("tr[data-student=HS002]")
     assert "Có phép" in row.locator("td.status").inner_text()
     assert "Ốm, mẹ gọi điện xin phép" in row.inner_text()
-    assert "Đã ghi nhận Lê Văn Cường" in page.locator(".flashes").inner_text()
+    assert "Đã ghi nhận Lê Văn Cường" in page.locator("tr.rowflash").inner_text()  # beside the row
 
     with page.expect_download() as info:
         page.click("a[href*='roll.csv']")
