@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from attendance.db.changes import bump_versions
+from attendance.db.changes import bump_for_students
 from attendance.db.models import AuditEntry, Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
 from attendance.settings import Settings
@@ -251,7 +251,7 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
         results.append({"event_id": event_id, "status": "created"})
     inserted = _insert_many(session, model, list(pending.values()))
     if inserted and model is CheckIn:  # a Core INSERT: the ORM flush hook does not see it
-        bump_versions(session, [school.id])
+        bump_for_students(session, school.id, [pending[event_id]["student_id"] for event_id in inserted])
     raced = [event_id for event_id in pending if event_id not in inserted]
     if raced:  # another request stored these between our look-up and our insert: duplicates after all
         for event_id in raced:

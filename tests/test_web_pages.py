@@ -140,6 +140,24 @@ def test_live_poll_changes_when_a_cutoff_passes_and_is_one_cheap_read(app, teach
     assert teacher.get("/live", headers={"If-None-Match": etag}).status_code == 200
 
 
+def test_a_class_roll_polls_its_own_class_only(app, teacher, world, db):
+    page = teacher.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert f'data-poll-url="/live?class={world["a1"]}"' in page
+    etag = page.split('data-etag="', 1)[1].split('"', 1)[0].replace("&#34;", '"')
+    url = f"/live?class={world['a1']}"
+    assert teacher.get(url, headers={"If-None-Match": etag}).status_code == 304
+    with db.session() as s:  # a check-in of another class: the school changes, this roll does not
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["dung"], event_id="e8",
+                      captured_at=local(8, 10), school_date=TODAY))
+    assert teacher.get(url, headers={"If-None-Match": etag}).status_code == 304
+    with db.session() as s:
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"], event_id="e9",
+                      captured_at=local(8, 20), school_date=TODAY))
+    assert teacher.get(url, headers={"If-None-Match": etag}).status_code == 200
+    assert teacher.get(f"/live?class={world['a2']}").status_code == 403  # not Lan's class: the ordinary answer
+    assert teacher.get("/live?class=999").status_code == 404
+
+
 def test_a_checkin_through_the_agent_api_bumps_the_counter(app, client, world, db):
     from attendance.db.changes import read_version
 
@@ -152,6 +170,7 @@ def test_a_checkin_through_the_agent_api_bumps_the_counter(app, client, world, d
     assert response.get_json()["results"][0]["status"] == "created", response.get_data(as_text=True)
     with db.session() as s:
         assert read_version(s, world["school"]) == before + 1
+        assert read_version(s, world["school"], world["a1"]) >= 1  # Cường's class too
 
 
 def test_the_feed_shows_each_students_first_checkin_with_the_rolls_status(app, admin, world, db):

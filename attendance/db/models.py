@@ -346,6 +346,16 @@ class SchoolChange(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ClassChange(Base):
+    """A class's change counter, bumped with its school's for a check-in, override or leave request of one
+    of its students (their class at the time), so an open class roll refetches only for its own class."""
+
+    __tablename__ = "class_changes"
+
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_classes.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class User(Base):
     __tablename__ = "users"
 

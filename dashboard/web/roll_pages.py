@@ -66,7 +66,7 @@ def class_roll(class_id: int):
         # who the cameras cannot recognise is about now: shown on today's roll only
         unrecognisable=(list_unrecognisable(db, school.id, today, model_in_use_id(), class_ids=[school_class.id])
                         if day == today else []),
-        **(live_context(school) if day == today and rules.is_school_day else {}),
+        **(live_context(school, school_class.id) if day == today and rules.is_school_day else {}),
     )
 
 

@@ -1,4 +1,4 @@
-"""live pages and leave requests: a per-school change counter, students excused ahead of time
+"""live pages and leave requests: per-school and per-class change counters, students excused ahead of time
 
 Revision ID: 0008
 Revises: 0004
@@ -44,9 +44,16 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_school_changes_school_id_schools'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('school_id', name=op.f('pk_school_changes'))
     )
+    op.create_table('class_changes',
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['class_id'], ['school_classes.id'], name=op.f('fk_class_changes_class_id_school_classes'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('class_id', name=op.f('pk_class_changes'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('class_changes')
     op.drop_table('school_changes')
     with op.batch_alter_table('leave_requests', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_leave_requests_student_id'))
