@@ -56,6 +56,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from attendance.consent import current_scopes, where_recognition_consented
 from attendance.cards import CardFormatError, parse_card, verify_card
 from attendance.crypto import write_sealed_file
+from attendance.db.changes import bump_for_students
 from attendance.db.models import AuditEntry, Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
 from attendance.settings import Settings
@@ -354,6 +355,8 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
         snapshots[event_id] = snapshot
         results.append({"event_id": event_id, "status": "created"})
     inserted, refused = _insert_rows(session, model, list(pending.values()))
+    if inserted and model is CheckIn:  # a Core INSERT: the ORM flush hook does not see it
+        bump_for_students(session, school.id, [pending[event_id]["student_id"] for event_id in inserted])
     raced = [event_id for event_id in pending if event_id not in inserted and event_id not in refused]
     if raced:  # another request stored these between our look-up and our insert: duplicates after all
         known.update(_existing_ids(session, model, camera, raced))

@@ -20,13 +20,15 @@ passed in as ``now_at``):
   its badge, ``review_status`` "pending"); a teacher's "rejected" removes it from the roll, "confirmed" keeps it.
 * A teacher's override wins over the camera: ``excused`` or ``present_manual`` (stored as "present"),
   always with a reason (``attendance.overrides``).
+* A leave request (``attendance.leave``) is an ``excused`` override of each day of its range, made ahead
+  of time; a teacher's own override of one of those days wins over it.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -35,6 +37,7 @@ from sqlalchemy.orm import aliased
 from attendance.db.history import covers
 from attendance.db.models import Camera, CheckIn, ClassMembership, RollOverride, School, SchoolClass, Student
 from attendance.errors import InvalidInput
+from attendance.leave import LeaveDay, expand_leave_days, list_leaves
 from attendance.names import vietnamese_sort_key
 from attendance.overrides import MAX_REASON_CHARS, clear_override, set_override  # noqa: F401 (the roll's API)
 from attendance.school_rules import (  # noqa: F401 (the roll's API)
@@ -68,6 +71,7 @@ class RollEntry:
     source: str | None = None
     received_on: dt.date | None = None
     review_status: str | None = None  # the first check-in's liveness review: None, pending or confirmed
+    leave_id: int | None = None  # excused by this leave request (no teacher's mark of the day)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class MonthRow:
     excused: int
     present_manual: int
     school_days: int
+    days: dict[dt.date, str | None] = field(default_factory=dict)  # every day of the month: its status, None
+    # when not in the class that day (the day-by-day grid of the month report)
 
 
 @dataclass(frozen=True)
@@ -144,11 +150,17 @@ def _first_checkins(session, school_id: int, first: dt.date, last: dt.date, stud
     return {(sid, day): _as_utc(at) for sid, day, at in session.execute(query)}
 
 
-def _overrides(session, student_ids: Any, first: dt.date, last: dt.date) -> dict[tuple[int, dt.date], RollOverride]:
+def _overrides(session, student_ids: Any, first: dt.date, last: dt.date,
+               ) -> dict[tuple[int, dt.date], RollOverride | LeaveDay]:
+    """{(student_id, day): the override of that day}: a teacher's mark of the day, else a leave request's
+    ``excused`` (``attendance.leave``). Both have ``status`` and ``reason``."""
     rows = session.scalars(select(RollOverride).where(
         RollOverride.student_id.in_(student_ids), RollOverride.school_date >= first,
         RollOverride.school_date <= last))
-    return {(row.student_id, row.school_date): row for row in rows}
+    marks: dict[tuple[int, dt.date], RollOverride | LeaveDay] = {(row.student_id, row.school_date): row for row in rows}
+    for key, leave_day in expand_leave_days(list_leaves(session, student_ids, first, last), first, last).items():
+        marks.setdefault(key, leave_day)
+    return marks
 
 
 def roster(session, school_class: SchoolClass, first: dt.date, last: dt.date | None = None,
@@ -206,6 +218,7 @@ def compute_class_roll(session, school_class: SchoolClass, school_date: dt.date,
             source=first.source if first else None,
             received_on=received_on if received_on is not None and received_on > school_date else None,
             review_status=first.review_status if first else None,
+            leave_id=override.leave_id if isinstance(override, LeaveDay) else None,
         ))
     return entries
 
@@ -264,7 +277,7 @@ def compute_month_report(session, school_class: SchoolClass, year: int, month: i
     school = session.get(School, school_class.school_id)
     school_calendar = load_calendar(session, school, first, last)
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    rules = [r for r in (school_calendar.rules_on(day) for day in days) if r.is_school_day]
+    rules = [school_calendar.rules_on(day) for day in days]
     students = roster(session, school_class, first, last)
     ids = [student.id for student, _ in students]
     firsts = _first_checkins(session, school.id, first, last, ids)
@@ -272,17 +285,21 @@ def compute_month_report(session, school_class: SchoolClass, year: int, month: i
     report = []
     for student, spans in students:
         tally = dict.fromkeys(STATUSES, 0)
+        statuses: dict[dt.date, str | None] = {}
         for day_rule in rules:
-            if not any(covers(start, until, day_rule.school_date) for start, until in spans):
+            day = day_rule.school_date
+            if not any(covers(start, until, day) for start, until in spans):
+                statuses[day] = None
                 continue
-            key = (student.id, day_rule.school_date)
+            key = (student.id, day)
             status, _ = day_rule.judge(firsts.get(key), overrides.get(key), now_at)
+            statuses[day] = status
             tally[status] += 1
         report.append(MonthRow(
             student_id=student.id, student_code=student.student_code, full_name=student.full_name,
             class_code=school_class.code, on_time=tally["on_time"], late=tally["late"], absent=tally["absent"],
             excused=tally["excused"], present_manual=tally["present_manual"],
-            school_days=sum(tally[s] for s in DECIDED_STATUSES),
+            school_days=sum(tally[s] for s in DECIDED_STATUSES), days=statuses,
         ))
     return report
 

@@ -59,9 +59,6 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
         REMEMBER_COOKIE_HTTPONLY=True,
         MAX_CONTENT_LENGTH=int(settings.max_request_mb * 1024 * 1024),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session; a morning-long tab keeps working
-        SSE_DURATION_S=55.0,  # one /events stream; the browser reconnects and resumes from the last id
-        SSE_POLL_S=2.0,
-        SSE_MAX_STREAMS=4,  # waitress has 8 threads: streams must never take them all
     )
     if test_config:
         app.config.update(test_config)

@@ -18,6 +18,9 @@ from attendance.settings import Settings
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 SERVER_THREADS = 8
+# Every open page keeps a connection (keep-alive between its polls of /live): waitress's default of 100
+# would leave the 101st viewer waiting. poll() rather than select(), which stops at 1024 descriptors.
+SERVER_CONNECTION_LIMIT = 2000
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -125,5 +128,6 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.session_cookie_secure and not local:
         print("note: the session cookie is HTTPS-only; browse through your HTTPS proxy, or set "
               "ATTENDANCE_SESSION_COOKIE_SECURE=0 for a demo on a trusted network", file=sys.stderr)
-    serve(app, host=args.host, port=args.port, threads=SERVER_THREADS, ident="attendance")
+    serve(app, host=args.host, port=args.port, threads=SERVER_THREADS, ident="attendance",
+          connection_limit=SERVER_CONNECTION_LIMIT, asyncore_use_poll=True)
     return 0

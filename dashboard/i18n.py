@@ -33,6 +33,28 @@ STATUS_LABELS = {
     "no_school": _l("No school"),
 }
 
+MONTH_CODES = {  # one letter per day in the month report's grid (explained by its legend)
+    "on_time": "✓",
+    "late": _l("L (late)"),
+    "absent": _l("A (absent)"),
+    "excused": _l("E (excused)"),
+    "present_manual": _l("P (marked present)"),
+}
+
+QUICK_REASONS = {  # the quick reasons beside a mark's free text, in the order shown
+    "sick": _l("Sick"),
+    "family": _l("Family matter"),
+    "school_activity": _l("School activity"),
+    "other": _l("Other"),
+}
+
+UNRECOGNISABLE_LABELS = {  # attendance.readiness.REASONS
+    "no_consent": _l("No guardian consent"),
+    "no_photo": _l("No photo"),
+    "no_template": _l("No template for the model in use"),
+    "marked_by_hand": _l("Marked present by hand while the cameras work"),
+}
+
 ROLE_LABELS = {
     "district_admin": _l("District admin"),
     "school_admin": _l("School admin"),
@@ -74,7 +96,7 @@ def init_i18n(app: Flask, default_language: str) -> Babel:
     app.jinja_env.filters.update(dmy=format_date, hm=format_time, dmyhm=format_datetime)
     app.jinja_env.globals.update(
         get_locale=get_locale, LANGUAGES=LANGUAGES, STATUS_LABELS=STATUS_LABELS, ROLE_LABELS=ROLE_LABELS, WEEKDAY_LABELS=WEEKDAY_LABELS,
-        WEEKDAY_NAMES=WEEKDAY_NAMES,
+        WEEKDAY_NAMES=WEEKDAY_NAMES, MONTH_CODES=MONTH_CODES, QUICK_REASONS=QUICK_REASONS, UNRECOGNISABLE_LABELS=UNRECOGNISABLE_LABELS,
     )
     return babel
 

@@ -55,7 +55,7 @@ def live_server(settings, db):
         camera, _ = make_camera(s, school, "cong-chinh")
         s.add(CheckIn(school_id=school.id, camera_id=camera.id, student_id=an.id, event_id="e1",
                       captured_at=NOW - dt.timedelta(hours=2, minutes=49), school_date=NOW.date()))
-    app = create_app(settings, test_config={"TESTING": True, "SSE_DURATION_S": 1.0}, database=db)
+    app = create_app(settings, test_config={"TESTING": True}, database=db)
     assert app.config.get("WTF_CSRF_ENABLED", True) is True
     app.config["CLOCK"] = lambda: NOW
     server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="attendance-test")
@@ -104,7 +104,7 @@ def test_teacher_marks_a_student_excused_and_downloads_the_roll(live_server, pag
     row = page.locator("tr[data-student=HS002]")
     assert "Có phép" in row.locator("td.status").inner_text()
     assert "Ốm, mẹ gọi điện xin phép" in row.inner_text()
-    assert "Đã ghi nhận Lê Văn Cường" in page.locator(".flashes").inner_text()
+    assert "Đã ghi nhận Lê Văn Cường" in page.locator("tr.rowflash").inner_text()  # beside the row
 
     with page.expect_download() as info:
         page.click("a[href*='roll.csv']")

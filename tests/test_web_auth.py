@@ -45,7 +45,8 @@ def login(client, username, password=PASSWORD, **extra):
 
 
 def test_pages_need_a_login(client, world):
-    for url in ("/", "/today", f"/classes/{world['a1']}", "/admin/classes", "/events"):
+    for url in ("/", "/today", f"/classes/{world['a1']}", "/admin/classes", "/live",
+                "/today/checkins"):
         response = client.get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"], url
 

@@ -93,22 +93,86 @@ def test_today_shows_counts_per_class_and_the_latest_checkins(admin, world):
     assert "1/1" in counts
 
 
-def test_events_stream_new_checkins_of_the_users_classes(app, teacher, world, db):
-    app.config.update(SSE_DURATION_S=0, SSE_POLL_S=0)
-    body = teacher.get("/events?after=0").get_data(as_text=True)
-    assert body.startswith("retry:")
-    assert "event: checkin" in body and "Nguyễn Văn An" in body and "Trần Thị Bình" in body
-    assert "Phạm Thị Dung" not in body  # another teacher's class
-    last = max(int(line.split()[1]) for line in body.splitlines() if line.startswith("id: "))
-    body = teacher.get("/events", headers={"Last-Event-ID": str(last)}).get_data(as_text=True)
-    assert "event: checkin" not in body
+def test_new_checkins_of_the_users_classes_as_json(app, teacher, world, db):
+    body = teacher.get("/today/checkins?after=0").get_json()
+    names = [item["name"] for item in body["items"]]
+    assert names == ["Nguyễn Văn An", "Trần Thị Bình"]  # oldest stored first, for the page to prepend
+    assert "Phạm Thị Dung" not in names  # another teacher's class
+    last = body["last_id"]
+    assert teacher.get(f"/today/checkins?after={last}").get_json()["items"] == []
     with db.session() as s:
         s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"], event_id="e9",
                       captured_at=local(9, 20), school_date=TODAY))
-    body = teacher.get("/events", headers={"Last-Event-ID": str(last)}).get_data(as_text=True)
-    assert "Lê Văn Cường" in body and "Nguyễn Văn An" not in body
+    items = teacher.get(f"/today/checkins?after={last}").get_json()["items"]
+    assert [i["name"] for i in items] == ["Lê Văn Cường"]
     # 09:20 is after the absence cutoff (09:00): the roll says absent, and so does the feed
-    assert '"status": "absent"' in body and '"status": "late"' not in body
+    assert items[0]["status"] == "absent"
+
+
+def test_live_poll_answers_304_until_the_school_changes(app, teacher, world, db):
+    first = teacher.get("/live")
+    etag = first.get_json()["etag"]
+    assert first.status_code == 200 and first.headers["ETag"] == etag
+    assert teacher.get("/live", headers={"If-None-Match": etag}).status_code == 304
+    with db.session() as s:  # a check-in stored by any process bumps the school's counter
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"], event_id="e9",
+                      captured_at=local(8, 20), school_date=TODAY))
+    changed = teacher.get("/live", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.get_json()["etag"] != etag
+    etag = changed.get_json()["etag"]
+    teacher.post(f"/classes/{world['a1']}/override", data={"student_id": world["binh"], "date": TODAY.isoformat(),
+                                                          "action": "excused", "reason": "ốm"})
+    assert teacher.get("/live", headers={"If-None-Match": etag}).status_code == 200  # an override too
+
+
+def test_live_poll_changes_when_a_cutoff_passes_and_is_one_cheap_read(app, teacher, world, db):
+    from sqlalchemy import event
+
+    app.config["CLOCK"] = lambda: local(8, 59)
+    etag = teacher.get("/live").get_json()["etag"]
+    statements = []
+    listener = lambda *a: statements.append(a[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert teacher.get("/live", headers={"If-None-Match": etag}).status_code == 304
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert len(statements) <= 3 and any("school_changes" in sql for sql in statements)  # user, school, counter
+    app.config["CLOCK"] = lambda: local(9, 1)  # not yet in turns absent: the pages must refresh
+    assert teacher.get("/live", headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_a_class_roll_polls_its_own_class_only(app, teacher, world, db):
+    page = teacher.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert f'data-poll-url="/live?class={world["a1"]}"' in page
+    etag = page.split('data-etag="', 1)[1].split('"', 1)[0].replace("&#34;", '"')
+    url = f"/live?class={world['a1']}"
+    assert teacher.get(url, headers={"If-None-Match": etag}).status_code == 304
+    with db.session() as s:  # a check-in of another class: the school changes, this roll does not
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["dung"], event_id="e8",
+                      captured_at=local(8, 10), school_date=TODAY))
+    assert teacher.get(url, headers={"If-None-Match": etag}).status_code == 304
+    with db.session() as s:
+        s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=world["cuong"], event_id="e9",
+                      captured_at=local(8, 20), school_date=TODAY))
+    assert teacher.get(url, headers={"If-None-Match": etag}).status_code == 200
+    assert teacher.get(f"/live?class={world['a2']}").status_code == 403  # not Lan's class: the ordinary answer
+    assert teacher.get("/live?class=999").status_code == 404
+
+
+def test_a_checkin_through_the_agent_api_bumps_the_counter(app, client, world, db):
+    from attendance.db.changes import read_version
+
+    with db.session() as s:
+        _, token = make_camera(s, s.get(School, world["school"]), "cong-phu")
+        before = read_version(s, world["school"])
+    response = client.post("/api/v1/checkins", headers={"Authorization": f"Bearer {token}"}, json={"events": [
+        {"event_id": "api-1", "seq": 0, "student_code": "HS003", "captured_at": local(8, 0).isoformat()}]})
+    assert response.status_code in (200, 201), response.get_data(as_text=True)
+    assert response.get_json()["results"][0]["status"] == "created", response.get_data(as_text=True)
+    with db.session() as s:
+        assert read_version(s, world["school"]) == before + 1
+        assert read_version(s, world["school"], world["a1"]) >= 1  # Cường's class too
 
 
 def test_the_feed_shows_each_students_first_checkin_with_the_rolls_status(app, admin, world, db):
@@ -124,36 +188,8 @@ def test_the_feed_shows_each_students_first_checkin_with_the_rolls_status(app, a
     assert 'badge absent' in cuong[:400] and "09:20" in cuong[:400]  # after the cutoff: absent, as on the roll
     roll = admin.get(f"/classes/{world['a1']}").get_data(as_text=True)
     assert roll.count("badge absent") >= 1
-    app.config.update(SSE_DURATION_S=0, SSE_POLL_S=0)
-    body = admin.get("/events?after=0").get_data(as_text=True)
-    assert body.count('"name": "Nguyễn Văn An"') == 1 and '"status": "late"' in body  # Bình, 07:12
-
-
-def test_events_hold_no_database_connection_between_polls(app, teacher, world, db):
-    app.config.update(SSE_DURATION_S=30, SSE_POLL_S=0.01)
-    response = teacher.get("/events?after=0", buffered=False)
-    chunks = response.iter_encoded()
-    try:
-        assert next(chunks).startswith(b"retry:")
-        first_poll = b"".join(iter(lambda: next(chunks), b": ping\n\n"))
-        assert b"Nguy\xe1\xbb\x85n V\xc4\x83n An" in first_poll
-        # paused between polls: neither the request's session nor a poll's holds a connection (a transaction)
-        assert db.engine.pool.checkedout() == 0
-        assert next(chunks) == b": ping\n\n"  # the next poll opens and closes a session of its own
-        assert db.engine.pool.checkedout() == 0
-    finally:
-        response.close()
-
-
-def test_events_refuse_beyond_the_stream_limit(app, teacher, world):
-    app.config.update(SSE_MAX_STREAMS=1, SSE_DURATION_S=0, SSE_POLL_S=0)
-    slots = app.extensions.setdefault("sse_slots", __import__("threading").BoundedSemaphore(1))
-    slots.acquire()
-    try:
-        assert teacher.get("/events").status_code == 503
-    finally:
-        slots.release()
-    assert teacher.get("/events").status_code == 200
+    items = admin.get("/today/checkins?after=0").get_json()["items"]
+    assert [i["name"] for i in items].count("Nguyễn Văn An") == 1 and "late" in [i["status"] for i in items]
 
 
 def test_snapshots_are_served_only_to_who_may_see_them(app, client, world, db):
@@ -172,11 +208,66 @@ def test_snapshots_are_served_only_to_who_may_see_them(app, client, world, db):
 
 
 def test_class_roll_in_vietnamese_order_with_status_time_and_camera(teacher, world):
-    page = teacher.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    page = teacher.get(f"/classes/{world['a1']}?order=name").get_data(as_text=True)
     order = [page.index(name) for name in ("Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường")]
     assert order == sorted(order)  # An, Bình, Cường: by given name
     assert "Đúng giờ" in page and "Đi trễ" in page and "Vắng" in page
     assert "06:41" in page and "07:12" in page and "trễ 12 phút" in page and "cong-chinh" in page
+
+
+def roll_names(page: str) -> list[str]:
+    """The student codes of a roll page's rows, top to bottom."""
+    import re
+
+    return re.findall(r'<tr id="s\d+" data-student="([^"]+)"', page)
+
+
+def test_class_roll_puts_not_yet_in_and_absent_first_with_every_count(app, teacher, world):
+    page = teacher.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert roll_names(page) == ["HS003", "HS001", "HS002"]  # Cường (absent), then An, Bình by name
+    assert 'data-order="status"' in page and 'aria-current="true" data-order="status"' in page
+    counts = page[page.index('id="roll-counts"'):page.index("</div>\n", page.index('id="roll-counts"') + 400)]
+    for label in ("Chưa đến", "Vắng", "Đúng giờ", "Đi trễ", "Có phép"):
+        assert label in counts
+    app.config["CLOCK"] = lambda: local(7, 5)  # before the absence cutoff: Cường is not yet in
+    page = teacher.get(f"/classes/{world['a1']}").get_data(as_text=True)
+    assert roll_names(page)[0] == "HS003" and "badge not_yet" in page
+    page = teacher.get(f"/classes/{world['a1']}?order=name").get_data(as_text=True)
+    assert roll_names(page) == ["HS001", "HS002", "HS003"]
+    assert 'aria-current="true" data-order="name"' in page
+    assert "order=name" in page[page.index('aria-label="Ngày trước"') - 300:]  # the day links keep the order
+
+
+def test_a_saved_mark_opens_at_its_row_with_the_message_beside_it(teacher, world, db):
+    response = teacher.post(f"/classes/{world['a1']}/override", data={
+        "student_id": world["cuong"], "date": TODAY.isoformat(), "action": "excused", "quick": "sick",
+        "reason": "sốt", "order": "status"})
+    location = response.headers["Location"]
+    assert location.endswith(f"#s{world['cuong']}") and f"saved={world['cuong']}" in location
+    page = teacher.get(location.split("#")[0]).get_data(as_text=True)
+    row_at = page.index(f'<tr id="s{world["cuong"]}"')
+    flash_at = page.index('class="rowflash"')
+    assert row_at < flash_at and page.index("</tr>", row_at) < flash_at < row_at + 9000
+    assert "Đã ghi nhận Lê Văn Cường" in page[flash_at:flash_at + 400]
+    assert 'class="flashes"' not in page  # not at the top, where a phone would not show it
+    with db.session() as s:
+        assert s.scalar(select(RollOverride.reason)) == "Ốm: sốt"  # quick reason, then the details
+
+
+def test_a_quick_reason_alone_is_enough_and_other_needs_details(teacher, world, db):
+    url = f"/classes/{world['a1']}/override"
+    teacher.post(url, data={"student_id": world["cuong"], "date": TODAY.isoformat(), "action": "excused",
+                            "quick": "school_activity", "reason": ""})
+    with db.session() as s:
+        assert s.scalar(select(RollOverride.reason)) == "Hoạt động của trường"
+    response = teacher.post(url, data={"student_id": world["binh"], "date": TODAY.isoformat(), "action": "excused",
+                                       "quick": "other", "reason": " "})
+    page = teacher.get(response.headers["Location"].split("#")[0]).get_data(as_text=True)
+    flash_at = page.index('class="rowflash"')
+    assert "flash error" in page[flash_at:flash_at + 300]
+    assert page.index(f'<tr id="s{world["binh"]}"') < flash_at
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(RollOverride)) == 1
 
 
 def test_class_roll_of_another_day_and_a_weekend(teacher, world):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from attendance.db import history  # noqa: F401 (registers the flush hook that keeps class and rule history)
+from attendance.db import changes, history  # noqa: F401 (register the flush hooks: change counter, class and rule history)
 from attendance.db.migrate import ensure_schema
 from attendance.db.session import create_db_engine, make_session_factory, session_scope
 

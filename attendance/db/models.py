@@ -344,6 +344,47 @@ class RollOverride(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class LeaveRequest(Base):
+    """A student excused ahead of time for ``first_date``..``last_date`` (inclusive, school-local dates);
+    the roll shows them excused on the school days of the range (``attendance.leave``). Cancelled ones stay,
+    with who cancelled them and when."""
+
+    __tablename__ = "leave_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    first_date: Mapped[dt.date] = mapped_column(Date)
+    last_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by: Mapped[str] = mapped_column(String(120), default="")  # "user:alice", "cli"
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class SchoolChange(Base):
+    """A school's change counter: bumped in the same transaction as every stored check-in, override or leave
+    request of the school (``attendance.db.changes``), so a live page asks one primary-key read "anything
+    new?" from any server process."""
+
+    __tablename__ = "school_changes"
+
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ClassChange(Base):
+    """A class's change counter, bumped with its school's for a check-in, override or leave request of one
+    of its students (their class at the time), so an open class roll refetches only for its own class."""
+
+    __tablename__ = "class_changes"
+
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_classes.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class User(Base):
     __tablename__ = "users"
 

@@ -14,14 +14,14 @@ def register_web(app: Flask) -> None:
     """Register every page blueprint and the template helpers they share."""
     # admin_import and admin_integrations add their views to admin_people.bp and admin.bp
     from dashboard.web import (  # noqa: F401
-        admin, admin_import, admin_integrations, admin_people, calibration, consent_pages, pages, records, roll_pages,
-        subject_pages,
+        admin, admin_import, admin_integrations, admin_people, calibration, consent_pages, leave_pages, live, pages,
+        readiness_pages, records, roll_pages, subject_pages,
     )
     from dashboard.forms import typed
     from dashboard.web.access import inject_template_context
 
-    for blueprint in (pages.bp, roll_pages.bp, records.bp, admin.bp, admin_people.bp, calibration.bp, consent_pages.bp,
-                      subject_pages.bp):
+    for blueprint in (pages.bp, live.bp, roll_pages.bp, leave_pages.bp, readiness_pages.bp, records.bp, admin.bp,
+                      admin_people.bp, calibration.bp, consent_pages.bp, subject_pages.bp):
         app.register_blueprint(blueprint)
     app.context_processor(inject_template_context)
     app.context_processor(lambda: {"typed": typed})

@@ -1,4 +1,4 @@
-"""The Today page with its live feed of check-ins (Server-Sent Events), the district page, and face images.
+"""The Today page with its feed of check-ins (kept live by ``dashboard.web.live``), the district page, and face images.
 
 Face images (check-in snapshots, unknown faces, enrollment photos) are served only to a logged-in user
 who may see that student, by row id (never by a path from the URL), and are never cached. Each one served
@@ -8,33 +8,27 @@ is audited (``student.snapshot_view``, ``student.photo_view``, ``unknown_face.vi
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
-import time
 from pathlib import Path
 
-from flask import (
-    Blueprint, Response, abort, current_app, redirect, render_template, request, stream_with_context,
-    url_for,
-)
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from attendance.crypto import read_sealed_file
-from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, Student, UnknownFace, utcnow
+from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, Student, UnknownFace
 from attendance.liveness_review import count_flagged
 from attendance.roll import (
     COUNTED_STATUSES, PRESENT_STATUSES, Arrival, compute_school_counts, list_arrivals, load_day_rules,
 )
 from attendance.users import record_audit
-from dashboard.app import end_db_session, get_db_session, get_settings
+from dashboard.app import get_db_session, get_settings
 from dashboard.auth import login_required, require_role
-from dashboard.forms import parse_id
 from dashboard.i18n import STATUS_LABELS, format_time
 from dashboard.web.access import (
     all_schools, can_see_class, can_see_school, now_at, require_school, require_student, school_today,
     visible_classes,
 )
+from dashboard.web.live import live_context
 
 bp = Blueprint("pages", __name__)
 
@@ -60,11 +54,29 @@ def today():
     classes = visible_classes(school)
     db = get_db_session()
     class_ids = [c.id for c in classes]
-    feed = [_feed_item(arrival, school)
+    feed = [feed_item(arrival, school)
             for arrival in list_arrivals(db, school, context["day"], class_ids, now_at(), limit=FEED_SIZE)]
     # the stream starts after the newest row received, whatever order the page shows
     last_id = db.scalar(select(func.max(CheckIn.id)).where(CheckIn.school_id == school.id)) or 0
-    return render_template("today.html", feed=feed, feed_size=FEED_SIZE, last_id=last_id, **context)
+    return render_template("today.html", feed=feed, feed_size=FEED_SIZE, last_id=last_id,
+                           **live_context(school), **context)
+
+
+@bp.route("/today/checkins")
+@login_required
+def new_checkins():
+    """``{"items": [...], "last_id": N}``: first check-ins of the user's classes stored after ``after``,
+    oldest first (at most a feed's worth), which the Today page adds to its feed when ``/live`` changes."""
+    school = require_school()
+    after = request.args.get("after", "0")
+    after_id = int(after) if after.isdigit() else 0
+    db = get_db_session()
+    class_ids = [c.id for c in visible_classes(school)]
+    arrivals = list_arrivals(db, school, school_today(school), class_ids, now_at(), after_id=after_id,
+                             limit=FEED_SIZE)
+    last_id = db.scalar(select(func.max(CheckIn.id)).where(CheckIn.school_id == school.id)) or 0
+    return jsonify(items=[feed_item(arrival, school) for arrival in reversed(arrivals)],
+                   last_id=max(last_id, after_id))
 
 
 @bp.route("/today/counts")
@@ -93,7 +105,7 @@ def _today_counts_context(school: School) -> dict:
             "flagged": count_flagged(db, school.id, day)}
 
 
-def _feed_item(arrival: Arrival, school: School) -> dict:
+def feed_item(arrival: Arrival, school: School) -> dict:
     """One line of the live feed: a student's first check-in of the day with the roll's own status."""
     return {
         "id": arrival.checkin_id,
@@ -107,68 +119,6 @@ def _feed_item(arrival: Arrival, school: School) -> dict:
         "snapshot_url": url_for("pages.checkin_snapshot", checkin_id=arrival.checkin_id) if arrival.has_snapshot else "",
         "student_url": url_for("records.student", student_id=arrival.student_id),
     }
-
-
-@bp.route("/events")
-@login_required
-def events():
-    """New check-ins of the user's classes as Server-Sent Events (``event: checkin``, JSON data).
-
-    Polls the database every ``SSE_POLL_S`` for at most ``SSE_DURATION_S``, then ends; the browser
-    reconnects with ``Last-Event-ID`` and carries on. At most ``SSE_MAX_STREAMS`` streams run at once (503
-    beyond), so live pages never hold every server thread. The request's own session ends before the
-    stream starts; each poll opens a short session of its own, so no transaction stays open in between.
-    """
-    school = require_school()
-    school_id, class_ids = school.id, [c.id for c in visible_classes(school)]
-    end_db_session(commit=True)
-    after = request.headers.get("Last-Event-ID") or request.args.get("after", "0")
-    after_id = parse_id(after) or 0
-    slots = _stream_slots()
-    if not slots.acquire(blocking=False):
-        return Response("busy\n", status=503, headers={"Retry-After": "10"}, mimetype="text/plain")
-    config = current_app.config
-    duration_s, poll_s = float(config["SSE_DURATION_S"]), float(config["SSE_POLL_S"])
-    database = current_app.extensions["attendance_db"]
-    clock = current_app.config.get("CLOCK") or utcnow
-
-    def generate():
-        last_id = after_id
-        deadline = time.monotonic() + duration_s
-        yield "retry: 3000\n\n"
-        while True:
-            with database.session() as db:  # never the request's session: that one has ended
-                current_school = db.get(School, school_id)
-                day = school_today(current_school)
-                arrivals = list_arrivals(db, current_school, day, class_ids, clock(), after_id=last_id,
-                                         limit=FEED_SIZE)
-                items = [_feed_item(arrival, current_school) for arrival in reversed(arrivals)]
-            for item in items:
-                last_id = max(last_id, item["id"])
-                yield f"id: {item['id']}\nevent: checkin\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
-            if time.monotonic() >= deadline:
-                return
-            yield ": ping\n\n"
-            time.sleep(poll_s)
-
-    released = threading.Event()
-
-    def release() -> None:
-        if not released.is_set():
-            released.set()
-            slots.release()
-
-    response = Response(stream_with_context(generate()), mimetype="text/event-stream")
-    response.headers["X-Accel-Buffering"] = "no"
-    response.call_on_close(release)
-    return response
-
-
-def _stream_slots() -> threading.BoundedSemaphore:
-    extensions = current_app.extensions
-    if "sse_slots" not in extensions:
-        extensions["sse_slots"] = threading.BoundedSemaphore(int(current_app.config["SSE_MAX_STREAMS"]))
-    return extensions["sse_slots"]
 
 
 @bp.route("/district")

@@ -10,21 +10,36 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from attendance.db.models import ClassMembership
-from attendance.errors import InvalidInput
+from attendance.errors import AttendanceError, InvalidInput, ModelError
+from attendance.models_manager import model_in_use
+from attendance.readiness import list_unrecognisable
 from attendance.liveness_review import review_checkin
 from attendance.roll import (
     clear_override, compute_class_roll, compute_month_report, load_day_rules, members_on, set_override,
 )
-from dashboard.app import get_db_session
+from dashboard.app import discard_request_changes, get_db_session, get_settings
 from dashboard.auth import login_required
 from dashboard.forms import parse_id
-from dashboard.i18n import STATUS_LABELS, format_date, format_time
+from dashboard.i18n import QUICK_REASONS, STATUS_LABELS, describe_error, format_date, format_time
 from dashboard.web.access import (
     now_at, parse_day, parse_month, require_class, require_school, require_student, school_today, visible_classes,
 )
 from dashboard.web.exports import csv_response, xlsx_response
+from dashboard.web.live import live_context
 
 bp = Blueprint("roll", __name__)
+
+
+ROLL_ORDERS = ("status", "name")
+FIRST_STATUSES = {"not_yet": 0, "absent": 1}  # who the teacher looks for first; everyone else after, by name
+
+
+def order_roll(entries: list, order: str) -> list:
+    """The roll in ``order``: "status" puts not-yet-in then absent students first (each group in roster
+    order), "name" keeps the roster (Vietnamese given-name) order."""
+    if order == "name":
+        return list(entries)
+    return sorted(entries, key=lambda e: FIRST_STATUSES.get(e.status, len(FIRST_STATUSES)))
 
 
 @bp.route("/classes/<int:class_id>")
@@ -34,6 +49,9 @@ def class_roll(class_id: int):
     school = school_class.school
     today = school_today(school)
     day = parse_day(request.args.get("date"), today)
+    order = request.args.get("order", "status")
+    order = order if order in ROLL_ORDERS else "status"
+    saved = request.args.get("saved", "")
     db = get_db_session()
     entries = compute_class_roll(db, school_class, day, now_at())
     counts: dict[str, int] = {}
@@ -41,34 +59,70 @@ def class_roll(class_id: int):
         counts[entry.status] = counts.get(entry.status, 0) + 1
     rules = load_day_rules(db, school, day)
     return render_template(
-        "class_roll.html", school_class=school_class, day=day, today=today, entries=entries, counts=counts,
+        "class_roll.html", school_class=school_class, day=day, today=today, entries=order_roll(entries, order),
+        counts=counts, order=order,
+        saved_id=int(saved) if saved.isdigit() and int(saved) in {e.student_id for e in entries} else None,
         rules=rules, is_school_day=rules.is_school_day, previous_day=day - dt.timedelta(days=1),
         next_day=day + dt.timedelta(days=1), can_edit=rules.is_school_day and day <= today,
+        # who the cameras cannot recognise is about now: shown on today's roll only
+        unrecognisable=(list_unrecognisable(db, school.id, today, model_in_use_id(), class_ids=[school_class.id])
+                        if day == today else []),
+        **(live_context(school, school_class.id) if day == today and rules.is_school_day else {}),
     )
+
+
+def model_in_use_id() -> str | None:
+    """The recognition model in use here, or None when none is installed (no template check then)."""
+    try:
+        return model_in_use(get_settings()).model_id
+    except ModelError:
+        return None
+
+
+def compose_reason(quick: str, text: str) -> str:
+    """A mark's reason from a quick choice and free text: "Sick", "Sick: fever", or the text alone."""
+    text = (text or "").strip()
+    label = str(QUICK_REASONS[quick]) if quick in QUICK_REASONS and quick != "other" else ""
+    if label and text:
+        return f"{label}: {text}"
+    return label or text
 
 
 @bp.route("/classes/<int:class_id>/override", methods=["POST"])
 @login_required
 def override(class_id: int):
-    """Mark a student excused or present (with a reason), or clear the mark; audited by ``attendance.roll``."""
+    """Mark a student excused or present (with a reason), or clear the mark; audited by ``attendance.roll``.
+
+    Back on the roll, the page opens at the student's row with the confirmation (or the refusal) beside it.
+    """
     school_class = require_class(class_id)
     student = require_student(parse_id(request.form.get("student_id")) or 0)
     day = parse_day(request.form.get("date"), school_today(school_class.school))
+    order = request.form.get("order", "status")
+    back = url_for("roll.class_roll", class_id=class_id, date=day.isoformat(), order=order,
+                   saved=student.id) + f"#s{student.id}"
     db = get_db_session()
-    if student.id not in set(db.scalars(members_on([school_class.id], day).with_only_columns(ClassMembership.student_id))):
-        raise InvalidInput("the student is not on this class's roll that day")
-    if day > school_today(school_class.school):
-        raise InvalidInput("a day in the future cannot be marked")
-    action = request.form.get("action", "")
-    if action == "clear":
-        clear_override(db, student, day, current_user.id)
-        flash(_("Mark removed for %(name)s.", name=student.full_name), "success")
-    else:
-        set_override(db, student, day, action, request.form.get("reason", ""), current_user.id)
-        flash(_("%(name)s marked %(status)s.", name=student.full_name,
-                status=str(STATUS_LABELS.get(action, action)).lower()), "success")
+    try:
+        if student.id not in set(db.scalars(members_on([school_class.id], day)
+                                            .with_only_columns(ClassMembership.student_id))):
+            raise InvalidInput("the student is not on this class's roll that day")
+        if day > school_today(school_class.school):
+            raise InvalidInput("a day in the future cannot be marked")
+        action = request.form.get("action", "")
+        if action == "clear":
+            clear_override(db, student, day, current_user.id)
+            flash(_("Mark removed for %(name)s.", name=student.full_name), "success")
+        else:
+            reason = compose_reason(request.form.get("quick", ""), request.form.get("reason", ""))
+            set_override(db, student, day, action, reason, current_user.id)
+            flash(_("%(name)s marked %(status)s.", name=student.full_name,
+                    status=str(STATUS_LABELS.get(action, action)).lower()), "success")
+    except AttendanceError as err:
+        discard_request_changes()
+        flash(describe_error(err), "error")
+        return redirect(back)
     db.commit()
-    return redirect(url_for("roll.class_roll", class_id=class_id, date=day.isoformat()) + f"#s{student.id}")
+    return redirect(back)
 
 
 @bp.route("/classes/<int:class_id>/review", methods=["POST"])
@@ -142,7 +196,10 @@ def month_report(class_id: int):
     year, month = parse_month(request.args.get("month"), school_today(school_class.school))
     rows = compute_month_report(get_db_session(), school_class, year, month, now_at())
     first = dt.date(year, month, 1)
+    days = [first + dt.timedelta(days=i) for i in range(calendar.monthrange(year, month)[1])]
+    closed = {day for day in days if all(row.days.get(day) in (None, "no_school") for row in rows)}
     return render_template("month_report.html", school_class=school_class, rows=rows, year=year, month=month,
+                           days=days, closed=closed, today=school_today(school_class.school),
                            month_value=f"{year:04d}-{month:02d}", classes=visible_classes(school_class.school),
                            month_name=_month_label(year, month),
                            previous_month=(first - dt.timedelta(days=1)).strftime("%Y-%m"),
