@@ -14,13 +14,15 @@ from attendance.db.models import ROLES, EnrollmentPhoto, School, SchoolClass, St
 from attendance.directory import check_student_code, find_student, normalise_name
 from attendance.errors import Conflict, ImageError, InvalidInput, LookalikeRejected, PhotoRejected
 from attendance.imports import import_roster, parse_date, read_roster
-from attendance.names import vietnamese_sort_key
+from attendance.consent import record_consent_for
+from attendance.names import matches_search, vietnamese_sort_key
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required
 from dashboard.i18n import describe_error
-from dashboard.web.access import class_sort_key, require_school, require_student
+from dashboard.web.access import class_sort_key, require_school, require_student, school_today
 from dashboard.web.admin import audit
+from dashboard.web.paging import page_of
 
 bp = Blueprint("admin_people", __name__, url_prefix="/admin")
 
@@ -66,24 +68,48 @@ def students():
         flash(_("%(name)s added. Now upload a few photos of their face.", name=name), "success")
         return redirect(url_for("records.student", student_id=student.id))
     class_id = request.args.get("class_id", "")
-    query_text = unicodedata.normalize("NFC", request.args.get("q", "")).strip()
+    query_text = unicodedata.normalize("NFC", request.args.get("q", "")).strip()[:100]
     query = select(Student).where(Student.school_id == school.id)
     if class_id.isdigit():
         query = query.where(Student.class_id == int(class_id))
     elif class_id == "none":
         query = query.where(Student.class_id.is_(None))
-    if query_text:
-        like = f"%{query_text}%"
-        query = query.where(or_(Student.full_name.ilike(like), Student.student_code.ilike(like)))
-    rows = sorted(db.scalars(query.limit(2000)),
-                  key=lambda s: (not s.active, s.school_class.code if s.school_class else "~",
-                                 vietnamese_sort_key(s.full_name)))
+    classes = _school_classes(school.id)
+    codes = {c.id: c.code for c in classes}
+    # Diacritics are folded in Python ("duc" finds "Đức"): SQLite and PostgreSQL fold them differently, and
+    # a school's few thousand names filter in milliseconds.
+    rows = sorted((s for s in db.scalars(query)
+                   if matches_search(query_text, s.full_name, s.student_code, codes.get(s.class_id, ""))),
+                  key=lambda s: (not s.active, codes.get(s.class_id, "~"), vietnamese_sort_key(s.full_name)))
+    page = page_of(rows)
     from attendance.db.models import FaceTemplate
 
+    ids = [s.id for s in page.items]
     template_counts = dict(db.execute(select(FaceTemplate.student_id, func.count()).where(
-        FaceTemplate.student_id.in_([s.id for s in rows])).group_by(FaceTemplate.student_id)).all()) if rows else {}
-    return render_template("admin/students.html", students=rows, classes=_school_classes(school.id),
-                           class_id=class_id, q=query_text, template_counts=template_counts)
+        FaceTemplate.student_id.in_(ids)).group_by(FaceTemplate.student_id)).all()) if ids else {}
+    return render_template("admin/students.html", students=page.items, page=page, classes=classes,
+                           class_id=class_id, q=query_text, template_counts=template_counts,
+                           today=school_today(school))
+
+
+@bp.route("/students/consent", methods=["POST"])
+@admin_required
+def bulk_consent():
+    """Record one paper consent form for the ticked students (audited per student, see ``attendance.consent``)."""
+    school = require_school()
+    db = get_db_session()
+    ids = [int(v) for v in request.form.getlist("student_ids") if v.isdigit() and len(v) < 10]
+    back = {k: request.form.get(k, "") for k in ("class_id", "q", "page") if request.form.get(k)}
+    if not ids:
+        flash(_("Tick the students the consent form covers."), "error")
+        return redirect(url_for("admin_people.students", **back))
+    students = record_consent_for(db, school, ids, request.form.get("reference", ""),
+                                  parse_date(request.form.get("given_on", "")), f"user:{current_user.username}",
+                                  user_id=current_user.id, today=school_today(school))
+    db.commit()
+    flash(_("Consent recorded for %(count)d student(s) (form %(reference)s).", count=len(students),
+            reference=request.form.get("reference", "").strip()), "success")
+    return redirect(url_for("admin_people.students", **back))
 
 
 def _apply_consent(student: Student) -> None:

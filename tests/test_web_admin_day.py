@@ -1,0 +1,130 @@
+"""The school admin's day in the Flask client: consent for a class at once, diacritic-blind search and paging,
+unknown faces grouped, the audit log, attendance trends, messages wholly in the page's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from attendance.db.models import AuditEntry, Student
+from attendance.names import fold_for_search, matches_search
+from factories import make_camera, make_class, make_school, make_student, make_user
+
+PASSWORD = "correct horse battery"
+NOW = dt.datetime(2026, 3, 9, 2, 30, tzinfo=dt.timezone.utc)  # Monday 09:30 in Ho Chi Minh
+
+
+@pytest.fixture
+def world(app, db):
+    """School LL: 6A1 with Đức, Nguyễn Thị Bình and 58 more (no consent), 6A2 with Phạm Thị Dung; admin "admin"."""
+    app.config["CLOCK"] = lambda: NOW
+    with db.session() as s:
+        school = make_school(s, "LL", "THCS Lê Lợi")
+        a1, a2 = make_class(s, school, "6A1", grade=6), make_class(s, school, "6A2", grade=6)
+        duc = make_student(s, a1, "HS001", "Trần Minh Đức", consent=False)
+        binh = make_student(s, a1, "HS002", "Nguyễn Thị Bình", consent=False)
+        for n in range(58):
+            make_student(s, a1, f"HS1{n:02d}", f"Lê Văn Học {n:02d}", consent=False)
+        dung = make_student(s, a2, "HS004", "Phạm Thị Dung")
+        make_user(s, "admin", school=school, role="school_admin", password=PASSWORD, full_name="Võ Thị Hoa")
+        make_user(s, "lan", school=school, password=PASSWORD, classes=[a1])
+        camera, _ = make_camera(s, school, "cong-chinh")
+        return {"school": school.id, "a1": a1.id, "a2": a2.id, "duc": duc.id, "binh": binh.id, "dung": dung.id,
+                "camera": camera.id}
+
+
+def login(client, username, language="vi"):
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    if language != "vi":
+        client.post("/language", data={"language": language, "next": "/"})
+    return client
+
+
+@pytest.fixture
+def admin(client, world):
+    return login(client, "admin")
+
+
+# --- search ---------------------------------------------------------------------------------------------------
+
+
+def test_search_folding_ignores_case_tones_marks_and_d_stroke():
+    assert fold_for_search("Nguyễn  Đức") == "nguyen duc"
+    assert fold_for_search("ĐẶNG Thị Ánh") == "dang thi anh"
+    assert matches_search("duc", "Trần Minh Đức")
+    assert matches_search("nguyen binh", "Nguyễn Thị Bình")
+    assert matches_search("Đức", "tran minh duc")
+    assert not matches_search("dung", "Trần Minh Đức")
+    assert matches_search("", "anything")
+
+
+def test_student_search_ignores_diacritics(admin, world):
+    page = admin.get("/admin/students?q=duc").get_data(as_text=True)
+    assert "Trần Minh Đức" in page and "Nguyễn Thị Bình" not in page
+    page = admin.get("/admin/students?q=nguyen").get_data(as_text=True)
+    assert "Nguyễn Thị Bình" in page and "Trần Minh Đức" not in page
+    page = admin.get("/admin/students?q=HS004").get_data(as_text=True)
+    assert "Phạm Thị Dung" in page
+
+
+def test_students_are_paged_and_page_links_keep_the_search(admin, world):
+    first = admin.get("/admin/students?class_id=%d" % world["a1"]).get_data(as_text=True)
+    assert first.count('name="student_ids"') == 50
+    assert "1–50" in first and "60" in first
+    assert f"class_id={world['a1']}&amp;page=2" in first
+    second = admin.get(f"/admin/students?class_id={world['a1']}&page=2").get_data(as_text=True)
+    assert second.count('name="student_ids"') == 10
+    searched = admin.get("/admin/students?q=hoc&page=2").get_data(as_text=True)
+    assert searched.count('name="student_ids"') == 8 and "q=hoc&amp;page=1" in searched
+    assert admin.get("/admin/students?page=99").status_code == 200  # past the end: the last page
+
+
+# --- consent for a class at once -------------------------------------------------------------------------------
+
+
+def test_no_student_is_pre_ticked(admin, world):
+    page = admin.get("/admin/students").get_data(as_text=True)
+    assert 'name="student_ids"' in page and "checked" not in page.split('id="consent-form"')[0].split("<tbody>")[1]
+
+
+def test_consent_for_many_students_in_one_action_is_audited(admin, world, db):
+    response = admin.post("/admin/students/consent", data={
+        "student_ids": [world["duc"], world["binh"]], "reference": "PĐ-6A1-01", "given_on": "02/03/2026",
+        "q": "a"})
+    assert response.status_code == 302 and "q=a" in response.headers["Location"]
+    with db.session() as s:
+        duc, binh = s.get(Student, world["duc"]), s.get(Student, world["binh"])
+        assert duc.consent_given and binh.consent_given
+        assert duc.consent_at == dt.datetime(2026, 3, 1, 17, 0, tzinfo=dt.timezone.utc)  # 2 March, local midnight
+        entries = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "student.consent")))
+        assert sorted(e.target for e in entries) == ["student:HS001", "student:HS002"]
+        assert all(e.detail["form_reference"] == "PĐ-6A1-01" and e.detail["given_on"] == "2026-03-02"
+                   for e in entries)
+        assert s.scalar(select(func.count()).select_from(Student).where(Student.consent_given.is_(True))) == 3
+    assert "Đã ghi nhận đồng ý cho 2 học sinh (phiếu PĐ-6A1-01)" in admin.get("/admin/students").get_data(as_text=True)
+
+
+def test_consent_needs_students_a_reference_and_a_past_date(admin, world, db):
+    page = admin.post("/admin/students/consent", data={"reference": "X", "given_on": "02/03/2026"},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "Hãy chọn các học sinh" in page
+    for form in ({"reference": "", "given_on": "02/03/2026"}, {"reference": "X", "given_on": "01/04/2026"},
+                 {"reference": "X", "given_on": ""}):
+        response = admin.post("/admin/students/consent", data={"student_ids": [world["duc"]], **form},
+                              headers={"Referer": "http://localhost/admin/students"}, follow_redirects=True)
+        assert response.status_code == 200 and "flash error" in response.get_data(as_text=True)
+    with db.session() as s:
+        assert not s.get(Student, world["duc"]).consent_given
+
+
+def test_consent_refuses_a_student_of_another_school(admin, world, db):
+    with db.session() as s:
+        other = make_student(s, school=make_school(s, "XX"), consent=False)
+        other_id = other.id
+    admin.post("/admin/students/consent", data={"student_ids": [world["duc"], other_id], "reference": "X",
+                                                "given_on": "02/03/2026"})
+    with db.session() as s:
+        assert not s.get(Student, other_id).consent_given and not s.get(Student, world["duc"]).consent_given
