@@ -128,3 +128,53 @@ def test_consent_refuses_a_student_of_another_school(admin, world, db):
                                                 "given_on": "02/03/2026"})
     with db.session() as s:
         assert not s.get(Student, other_id).consent_given and not s.get(Student, world["duc"]).consent_given
+
+
+# --- the audit log ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def audit_entries(world, db):
+    from attendance.users import record_audit
+
+    with db.session() as s:
+        at = NOW - dt.timedelta(days=10)
+        for n, (actor, action, target) in enumerate([
+                ("user:admin", "student.update", "student:HS001"), ("user:lan", "roll.override", "student:HS002"),
+                ("camera:cong-chinh", "checkin.past_day", "student:HS001"), ("user:admin", "camera.revoke", "camera:x")]):
+            entry = record_audit(s, actor, action, school_id=world["school"], target=target, detail={"n": n})
+            entry.created_at = at + dt.timedelta(days=3 * n)
+        record_audit(s, "user:other", "student.update", school_id=None, target="student:HS001")
+
+
+def test_the_audit_log_filters_by_who_action_target_and_dates(admin, world, audit_entries):
+    page = admin.get("/admin/audit").get_data(as_text=True)
+    assert "Nhật ký thay đổi" in page and "user:other" not in page  # only this school's entries
+    assert all(t in page for t in ("student:HS001", "student:HS002", "camera:x"))
+    page = admin.get("/admin/audit?who=user:lan").get_data(as_text=True)
+    assert "Sửa điểm danh thủ công" in page and "student:HS001" not in page
+    page = admin.get("/admin/audit?action=student").get_data(as_text=True)  # the family: every student.*
+    assert page.count("student:HS001") == 1 and "camera:x" not in page
+    page = admin.get("/admin/audit?target=duc").get_data(as_text=True)  # a student's name without diacritics
+    assert page.count("student:HS001") == 2 and "student:HS002" not in page
+    page = admin.get("/admin/audit?from=02/03/2026&to=05/03/2026").get_data(as_text=True)  # 2 and 5 March
+    assert "student:HS002" in page and "camera:x" not in page and page.count('<tr class="entry">') == 2
+    page = admin.get("/admin/audit?target=zzz").get_data(as_text=True)
+    assert "Không có mục nào phù hợp." in page
+
+
+def test_the_audit_log_is_paged(admin, world, db):
+    from attendance.users import record_audit
+
+    with db.session() as s:
+        for n in range(120):
+            record_audit(s, "user:admin", "student.update", school_id=world["school"], target=f"student:X{n:03d}")
+    first = admin.get("/admin/audit?who=user:admin").get_data(as_text=True)
+    assert first.count("student:X") == 50 and "who=user:admin&amp;page=3" in first
+    third = admin.get("/admin/audit?who=user:admin&page=3").get_data(as_text=True)
+    assert third.count("student:X") == 20
+
+
+def test_teachers_cannot_read_the_audit_log(client, world):
+    login(client, "lan")
+    assert client.get("/admin/audit").status_code in (403, 404)

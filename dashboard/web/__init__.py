@@ -12,11 +12,11 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     """Register every page blueprint and the template helpers they share."""
-    from dashboard.web import admin, admin_people, calibration, pages, records, roll_pages
+    from dashboard.web import admin, admin_audit, admin_people, calibration, pages, records, roll_pages
     from dashboard.web.access import inject_template_context
     from dashboard.web.paging import page_args
 
-    for blueprint in (pages.bp, roll_pages.bp, records.bp, admin.bp, admin_people.bp, calibration.bp):
+    for blueprint in (pages.bp, roll_pages.bp, records.bp, admin.bp, admin_people.bp, admin_audit.bp, calibration.bp):
         app.register_blueprint(blueprint)
     app.context_processor(inject_template_context)
     app.jinja_env.globals["page_args"] = page_args
