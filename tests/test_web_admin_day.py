@@ -178,3 +178,69 @@ def test_the_audit_log_is_paged(admin, world, db):
 def test_teachers_cannot_read_the_audit_log(client, world):
     login(client, "lan")
     assert client.get("/admin/audit").status_code in (403, 404)
+
+
+# --- messages wholly in the page's language ---------------------------------------------------------------------
+
+WEB_REACHABLE = ["dashboard/web/admin.py", "dashboard/web/admin_people.py", "dashboard/web/calibration.py",
+                 "dashboard/web/records.py", "dashboard/web/roll_pages.py", "attendance/users.py",
+                 "attendance/cameras.py", "attendance/imports.py", "attendance/overrides.py", "attendance/consent.py",
+                 "attendance/review.py", "attendance/photos.py", "attendance/liveness_review.py",
+                 "attendance/school_rules.py"]
+CLI_ONLY = {"no school yet: give --school CODE --school-name NAME", "several schools: say which with --school CODE",
+            "a naive datetime has no school date; give an aware one", "a heartbeat must be a JSON object",
+            "heartbeat field X1 must be a number or a string", "school X1 has no camera named X1"}
+
+
+def raised_messages(path):
+    """The messages of every ``raise InvalidInput/Conflict/NotFound(...)`` in ``path``, f-string parts as X1."""
+    import ast
+
+    from conftest import REPO_ROOT
+
+    messages = []
+    for node in ast.walk(ast.parse((REPO_ROOT / path).read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and isinstance(node.exc.func, ast.Name)
+                and node.exc.func.id in ("InvalidInput", "Conflict", "NotFound") and node.exc.args):
+            arg = node.exc.args[0]
+            if isinstance(arg, ast.Constant):
+                messages.append(arg.value)
+            elif isinstance(arg, ast.JoinedStr):
+                messages.append("".join(v.value if isinstance(v, ast.Constant) else "X1" for v in arg.values))
+    return messages
+
+
+def test_every_error_a_page_can_show_has_a_vietnamese_detail(app):
+    from dashboard.error_text import translate_detail
+
+    with app.test_request_context():
+        # each f-string part is tried as a code, a number and a date
+        missing = [(path, m) for path in WEB_REACHABLE for m in raised_messages(path) if m not in CLI_ONLY
+                   and all(translate_detail(m.replace("X1", v)) is None for v in ("X1", "12", "2026-03-09"))]
+    assert not missing
+
+
+def test_a_refused_form_says_why_in_vietnamese_only(admin, world):
+    response = admin.post("/admin/school", data={"name": "THCS Lê Lợi", "timezone": "Mars/Olympus",
+                                                 "school_days": ["1"], "on_time_cutoff": "07:00",
+                                                 "absence_cutoff": "09:00"},
+                          headers={"Referer": "http://localhost/admin/school"}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "múi giờ Mars/Olympus không tồn tại" in page and "unknown time zone" not in page
+
+
+def test_an_unknown_detail_is_left_out_of_a_vietnamese_page_and_kept_in_english(app):
+    from attendance.errors import InvalidInput
+    from dashboard.i18n import describe_error
+
+    with app.test_request_context():
+        from flask import session
+
+        session["language"] = "vi"
+        assert "something odd" not in describe_error(InvalidInput("something odd"))
+        assert "(hai mật khẩu không giống nhau)" in describe_error(InvalidInput("the two passwords differ"))
+        session["language"] = "en"
+        from flask_babel import refresh
+
+        refresh()
+        assert "(something odd)" in describe_error(InvalidInput("something odd"))

@@ -14,9 +14,13 @@ def register_web(app: Flask) -> None:
     """Register every page blueprint and the template helpers they share."""
     from dashboard.web import admin, admin_audit, admin_people, calibration, pages, records, roll_pages
     from dashboard.web.access import inject_template_context
+    from flask_babel import gettext
+
+    from dashboard.error_text import detail_for_page
     from dashboard.web.paging import page_args
 
     for blueprint in (pages.bp, roll_pages.bp, records.bp, admin.bp, admin_people.bp, admin_audit.bp, calibration.bp):
         app.register_blueprint(blueprint)
     app.context_processor(inject_template_context)
     app.jinja_env.globals["page_args"] = page_args
+    app.jinja_env.filters["error_detail"] = lambda message: detail_for_page(message) or gettext("this row is not valid")

@@ -18,6 +18,7 @@ from attendance.consent import record_consent_for
 from attendance.names import matches_search, vietnamese_sort_key
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
 from dashboard.app import get_db_session, get_settings
+from dashboard.error_text import detail_for_page
 from dashboard.auth import admin_required
 from dashboard.i18n import describe_error
 from dashboard.web.access import class_sort_key, require_school, require_student, school_today
@@ -221,7 +222,8 @@ def upload_photos(student_id: int):
                   detail={"photo_id": result.photo_id, "other_student": result.lookalike.student_code,
                           "distance": round(result.lookalike.distance, 4)})
         for warning in result.warnings:
-            flash(f"{upload.filename}: {warning}", "warning")
+            detail = detail_for_page(warning) or _("The photo was added with a warning.")
+            flash(f"{upload.filename}: {detail}", "warning")
     if accepted:
         audit("student.photos", f"student:{student.student_code}", school_id=student.school_id,
               detail={"enrolled": accepted})

@@ -18,6 +18,7 @@ from attendance.photos import list_photos
 from attendance.roll import DECIDED_STATUSES, PRESENT_STATUSES, compute_student_month
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
+from dashboard.error_text import detail_for_page
 from dashboard.i18n import format_date
 from dashboard.auth import admin_required, login_required
 from dashboard.web.access import (
@@ -157,7 +158,7 @@ def assign_unknown(unknown_id: int):
     if result is not None:
         flash(_("The face was added to %(name)s's photos.", name=student.full_name), "success")
         for warning in result.warnings:
-            flash(warning, "warning")
+            flash(detail_for_page(warning) or _("The photo was added with a warning."), "warning")
     return redirect(url_for("records.unknown_faces"))
 
 
