@@ -244,3 +244,103 @@ def test_an_unknown_detail_is_left_out_of_a_vietnamese_page_and_kept_in_english(
 
         refresh()
         assert "(something odd)" in describe_error(InvalidInput("something odd"))
+
+
+# --- unknown faces ------------------------------------------------------------------------------------------------
+
+
+def add_unknown(s, world, n, minutes, *, nearest=None, distance=0.6, camera=None, snapshot=True, instance=None):
+    from attendance.db.models import UnknownFace
+
+    at = NOW - dt.timedelta(hours=2) + dt.timedelta(minutes=minutes)
+    path = None
+    if snapshot and instance is not None:
+        (instance / "snapshots").mkdir(parents=True, exist_ok=True)
+        (instance / "snapshots" / f"u{n}.jpg").write_bytes(b"\xff\xd8fake\xff\xd9")
+        path = f"snapshots/u{n}.jpg"
+    face = UnknownFace(school_id=world["school"], camera_id=camera or world["camera"], event_id=f"u{n}",
+                       captured_at=at, school_date=NOW.date(), best_distance=distance, snapshot_path=path,
+                       nearest_student_id=nearest)
+    s.add(face)
+    s.flush()
+    return face.id
+
+
+def test_sightings_of_one_face_are_grouped_by_camera_day_nearest_student_and_time(world, db):
+    from attendance.db.models import UnknownFace
+    from attendance.unknown_groups import group_sightings
+
+    with db.session() as s:
+        other_camera, _ = make_camera(s, s.get(__import__("attendance.db.models", fromlist=["School"]).School,
+                                               world["school"]), "cong-sau")
+        ids = [add_unknown(s, world, 1, 0, nearest=world["duc"], distance=0.62),
+               add_unknown(s, world, 2, 4, nearest=world["duc"], distance=0.55),
+               add_unknown(s, world, 3, 9, nearest=world["duc"], distance=0.70),  # 5 min after the last: same
+               add_unknown(s, world, 4, 30, nearest=world["duc"]),  # 21 minutes later: another group
+               add_unknown(s, world, 5, 5, nearest=world["binh"]),  # another nearest student
+               add_unknown(s, world, 6, 5, nearest=world["duc"], camera=other_camera.id)]  # another camera
+        groups = group_sightings(list(s.scalars(select(UnknownFace))))
+        shapes = sorted(tuple(u.id for u in g.sightings) for g in groups)
+        assert shapes == sorted([(ids[0], ids[1], ids[2]), (ids[3],), (ids[4],), (ids[5],)])
+        first = next(g for g in groups if len(g.sightings) == 3)
+        assert first.best.id == ids[1] and {u.id for u in first.others} == {ids[0], ids[2]}
+
+
+def test_an_unknown_card_shows_camera_time_nearest_student_and_distance(app, admin, world, db):
+    from pathlib import Path
+
+    with db.session() as s:
+        add_unknown(s, world, 1, 0, nearest=world["duc"], distance=0.62, instance=Path(app.instance_path))
+        add_unknown(s, world, 2, 4, nearest=world["duc"], distance=0.55, instance=Path(app.instance_path))
+    page = admin.get("/unknown").get_data(as_text=True)
+    assert page.count('class="card unknowncard"') == 1 and "Thấy 2 lần" in page
+    assert "cong-chinh" in page and "07:30–07:34" in page and "Trần Minh Đức (6A1)" in page and "0.55" in page
+    # the picker: every active student, by class then in Vietnamese name order, searchable without diacritics
+    choices = page.split('<datalist id="student-choices">')[1].split("</datalist>")[0]
+    assert choices.index("Nguyễn Thị Bình") < choices.index("Trần Minh Đức") < choices.index("Phạm Thị Dung")
+    assert 'label="tran minh duc"' in choices
+
+
+def test_naming_a_group_names_every_sighting(monkeypatch, app, admin, world, db):
+    from pathlib import Path
+
+    import attendance.enrollment as enrollment
+    from attendance.db.models import CheckIn, UnknownFace
+
+    monkeypatch.setattr(enrollment, "enroll_uploaded_photo", lambda *a, **k: enrollment.EnrollResult(
+        status="enrolled", student_code="HS002"))
+    instance = Path(app.instance_path)
+    with db.session() as s:
+        first = add_unknown(s, world, 1, 0, nearest=world["binh"], distance=0.62, instance=instance)
+        best = add_unknown(s, world, 2, 4, nearest=world["binh"], distance=0.55, instance=instance)
+    response = admin.post(f"/unknown/{best}/assign", data={"student": "HS002 · Nguyễn Thị Bình · 6A1",
+                                                           "group_ids": [first]})
+    assert response.status_code == 302
+    with db.session() as s:
+        faces = {u.id: u for u in s.scalars(select(UnknownFace))}
+        assert faces[best].status == faces[first].status == "assigned"
+        assert faces[first].resolved_student_id == world["binh"] and faces[first].snapshot_path is None
+        assert s.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.student_id == world["binh"])) == 1
+    assert not (instance / "snapshots" / "u1.jpg").exists()
+
+
+def test_dismissing_a_group_dismisses_every_sighting(app, admin, world, db):
+    from pathlib import Path
+
+    from attendance.db.models import UnknownFace
+
+    with db.session() as s:
+        a = add_unknown(s, world, 1, 0, instance=Path(app.instance_path))
+        b = add_unknown(s, world, 2, 3, instance=Path(app.instance_path))
+    admin.post(f"/unknown/{b}/dismiss", data={"group_ids": [a]})
+    with db.session() as s:
+        assert {u.status for u in s.scalars(select(UnknownFace))} == {"dismissed"}
+
+
+def test_unknown_faces_are_paged(app, admin, world, db):
+    with db.session() as s:
+        for n in range(30):  # an hour apart: 30 groups
+            add_unknown(s, world, n, -60 * n)
+    first = admin.get("/unknown").get_data(as_text=True)
+    assert first.count('class="card unknowncard"') == 24 and "page=2" in first
+    assert admin.get("/unknown?page=2").get_data(as_text=True).count('class="card unknowncard"') == 6
