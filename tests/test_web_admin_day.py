@@ -344,3 +344,55 @@ def test_unknown_faces_are_paged(app, admin, world, db):
     first = admin.get("/unknown").get_data(as_text=True)
     assert first.count('class="card unknowncard"') == 24 and "page=2" in first
     assert admin.get("/unknown?page=2").get_data(as_text=True).count('class="card unknowncard"') == 6
+
+
+# --- attendance trends --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def march_checkins(world, db):
+    """Mon 2 - Fri 6 March: Đức on time every day, Bình late on Monday and Tuesday, absent after; Dung on time."""
+    from attendance.db.models import CheckIn
+
+    zone = dt.timezone(dt.timedelta(hours=7))
+    with db.session() as s:
+        for day in range(2, 7):
+            rows = [(world["duc"], 6, 40), (world["dung"], 6, 50)] + ([(world["binh"], 7, 15)] if day <= 3 else [])
+            for student, hour, minute in rows:
+                s.add(CheckIn(school_id=world["school"], camera_id=world["camera"], student_id=student,
+                              event_id=f"e{student}-{day}", school_date=dt.date(2026, 3, day),
+                              captured_at=dt.datetime(2026, 3, day, hour, minute, tzinfo=zone)))
+
+
+def test_a_month_trend_per_class_comes_from_the_roll(world, db, march_checkins):
+    from attendance.db.models import School
+    from attendance.trends import compute_month_trend
+
+    with db.session() as s:
+        trend = compute_month_trend(s, s.get(School, world["school"]), 2026, 3, NOW, class_id=world["a1"])
+        # 2-6 March and today (Monday 9th, decided at 09:30); the 58 others of 6A1 are absent every day
+        assert [d.school_date.day for d in trend.days] == [2, 3, 4, 5, 6, 9]
+        monday = trend.days[0]
+        assert monday.counts["on_time"] == 1 and monday.counts["late"] == 1 and monday.counts["absent"] == 58
+        assert trend.days[2].counts["late"] == 0 and trend.days[2].counts["absent"] == 59
+        assert monday.rate("on_time") == pytest.approx(1 / 60)
+        school = compute_month_trend(s, s.get(School, world["school"]), 2026, 3, NOW)
+        assert school.by_class[world["a2"]]["on_time"] == 5 and school.days[0].decided == 61
+
+
+def test_the_trend_page_draws_the_month_as_svg(admin, world, march_checkins):
+    page = admin.get("/reports/trends?month=2026-03").get_data(as_text=True)
+    assert "Xu hướng chuyên cần" in page and "Toàn trường" in page and "<svg" in page
+    chart = page.split("</figure>")[0]
+    assert chart.count('<rect class="absent"') == 6 and chart.count('<rect class="on_time"') == 5  # none today
+    assert "Theo lớp" in page
+    assert "<script" not in page.split("<main")[1]  # the chart is plain SVG
+    page = admin.get(f"/reports/trends?month=2026-03&class_id={world['a2']}").get_data(as_text=True)
+    assert "Lớp 6A2" in page and "100%" in page and "Theo lớp" not in page
+
+
+def test_a_teacher_sees_the_trend_of_her_class_only(client, world, march_checkins):
+    login(client, "lan")
+    page = client.get("/reports/trends?month=2026-03").get_data(as_text=True)
+    assert "Lớp 6A1" in page and "Toàn trường" not in page
+    assert client.get(f"/reports/trends?class_id={world['a2']}").status_code in (403, 404)

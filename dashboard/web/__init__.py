@@ -12,14 +12,15 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     """Register every page blueprint and the template helpers they share."""
-    from dashboard.web import admin, admin_audit, admin_people, calibration, pages, records, roll_pages
+    from dashboard.web import admin, admin_audit, admin_people, calibration, pages, records, roll_pages, trends
     from dashboard.web.access import inject_template_context
     from flask_babel import gettext
 
     from dashboard.error_text import detail_for_page
     from dashboard.web.paging import page_args
 
-    for blueprint in (pages.bp, roll_pages.bp, records.bp, admin.bp, admin_people.bp, admin_audit.bp, calibration.bp):
+    for blueprint in (pages.bp, roll_pages.bp, records.bp, admin.bp, admin_people.bp, admin_audit.bp, calibration.bp,
+                      trends.bp):
         app.register_blueprint(blueprint)
     app.context_processor(inject_template_context)
     app.jinja_env.globals["page_args"] = page_args
