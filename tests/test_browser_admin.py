@@ -140,7 +140,7 @@ def test_audit_log_filter(admin_server, browser, size, language):
     with page.expect_navigation():
         page.locator("#audit-filter button[type=submit]").click()
     rows = page.locator("tr.entry")
-    assert rows.count() == 1 and "student:HS003" in rows.first.inner_text()
+    assert rows.count() == 1 and "Lê Văn Cường (HS003)" in rows.first.inner_text()
     page.fill("#target", "duc")
     with page.expect_navigation():
         page.locator("#audit-filter button[type=submit]").click()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
+from sqlalchemy import select
+
 from attendance.audit import AuditFilter, count_audit, list_audit, list_audit_choices
+from attendance.db.models import Student
 from dashboard.app import get_db_session
 from dashboard.auth import admin_required
 from dashboard.web.access import require_school
@@ -41,9 +44,15 @@ ACTION_LABELS = {
     "holiday.add": _l("Holiday added"),
     "holiday.delete": _l("Holiday removed"),
     "api_token.create": _l("API token created"),
+    "auth.login": _l("Logged in"),
+    "auth.logout": _l("Logged out"),
+    "auth.login_failed": _l("Failed login"),
+    "calibration.apply": _l("Calibration applied"),
+    "calibration.reset": _l("Calibration reset"),
+    "checkin.liveness_review": _l("Suspected photo reviewed"),
     "webhook.create": _l("Webhook added"),
 }
-ACTION_FAMILIES = {"roll": _l("Rolls"), "student": _l("Students"), "camera": _l("Cameras"), "user": _l("Users"),
+ACTION_FAMILIES = {"auth": _l("Logins"), "roll": _l("Rolls"), "student": _l("Students"), "camera": _l("Cameras"), "user": _l("Users"),
                    "class": _l("Classes"), "unknown_face": _l("Unknown faces"), "checkin": _l("Check-ins")}
 
 
@@ -70,6 +79,9 @@ def audit_log():
     entries = list_audit(db, school.id, school.timezone, wanted, offset=offset, limit=PAGE_SIZE)
     actors, actions = list_audit_choices(db, school.id)
     families = [f for f in ACTION_FAMILIES if any(a.startswith(f + ".") for a in actions)]
+    codes = {e.target.split(":", 1)[1] for e in entries if e.target.startswith("student:")}
+    names = dict(db.execute(select(Student.student_code, Student.full_name).where(
+        Student.school_id == school.id, Student.student_code.in_(codes))).all()) if codes else {}
     return render_template("admin/audit.html", entries=entries, page=Page(entries, number, pages, total, PAGE_SIZE),
                            actors=actors, actions=actions, families=families, family_labels=ACTION_FAMILIES,
-                           wanted=wanted, describe_action=describe_action)
+                           wanted=wanted, describe_action=describe_action, student_names=names)
