@@ -8,11 +8,13 @@ are left out.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 
 from attendance.db.models import School
-from attendance.roll import DECIDED_STATUSES, _month_span, compute_school_statuses, load_calendar
+from attendance.errors import InvalidInput
+from attendance.roll import DECIDED_STATUSES, compute_school_statuses, load_calendar, school_local_date
 
 TREND_STATUSES = ("on_time", "late", "present_manual", "excused", "absent")  # bottom to top in the chart
 
@@ -55,13 +57,17 @@ def compute_month_trend(session, school: School, year: int, month: int, now_at: 
                         class_id: int | None = None) -> MonthTrend:
     """The decided statuses of each school day of ``year``-``month`` of ``school`` (or of its class
     ``class_id``), as seen at ``now_at`` (aware UTC). Five queries per school day (about 110 for a month)."""
-    first, last = _month_span(year, month)
+    if not (1 <= month <= 12 and 1 <= year <= 9999):
+        raise InvalidInput(f"no month {year}-{month}")
+    first = dt.date(year, month, 1)
+    last = dt.date(year, month, calendar.monthrange(year, month)[1])
+    today = school_local_date(school, now_at)
     school_calendar = load_calendar(session, school, first, last)
     days: list[DayCounts] = []
     by_class: dict[int, dict[str, int]] = {}
     day = first
     while day <= last:
-        if school_calendar.rules_on(day).is_school_day and day <= _local_today(school, now_at):
+        if school_calendar.rules_on(day).is_school_day and day <= today:
             counts = DayCounts(day)
             _, statuses = compute_school_statuses(session, school, day, now_at)
             for _, member_class, status in statuses:
@@ -74,9 +80,3 @@ def compute_month_trend(session, school: School, year: int, month: int, now_at: 
                 days.append(counts)
         day += dt.timedelta(days=1)
     return MonthTrend(year, month, days, by_class)
-
-
-def _local_today(school: School, now_at: dt.datetime) -> dt.date:
-    from attendance.roll import school_local_date
-
-    return school_local_date(school, now_at)

@@ -92,6 +92,7 @@ DETAILS: list[tuple[re.Pattern[str], object]] = [(_pattern(p), t) for p, t in [
     (r"give the date on the consent form", _l("give the date on the consent form")),
     (r"the consent form date is in the future", _l("the consent form date is in the future")),
     (r"choose at least one student", _l("choose at least one student")),
+    (r"no month (?P<month>\S+)", _l("no month %(month)s")),
     # enrollment warnings (attendance.enrollment: EnrollResult.warnings)
     (r"looks very like student (?P<code>\S+) \(distance (?P<distance>[\d.]+)\): enrolled as confirmed \(twins or "
      r"siblings\)", _l("looks very like student %(code)s (distance %(distance)s): enrolled as confirmed (twins or "

@@ -106,11 +106,11 @@ def unknown_faces():
     students = sorted(db.scalars(select(Student).where(Student.school_id == school.id, Student.active.is_(True))),
                       key=lambda s: (codes.get(s.class_id, "~"), vietnamese_sort_key(s.full_name)))
     cameras = dict(db.execute(select(Camera.id, Camera.name).where(Camera.school_id == school.id)).all())
-    named = {u.nearest_student_id for u in faces if u.nearest_student_id} | {u.claimed_student_id for u in faces
-                                                                            if u.claimed_student_id}
     students_by_id = {s.id: s for s in students}
-    students_by_id.update({s.id: s for s in db.scalars(select(Student).where(Student.id.in_(named - set(students_by_id))))}
-                          if named - set(students_by_id) else {})
+    # a nearest or claimed student may be inactive now: fetched apart, shown on the card, not offered
+    missing = {i for u in faces for i in (u.nearest_student_id, u.claimed_student_id) if i} - set(students_by_id)
+    if missing:
+        students_by_id.update({s.id: s for s in db.scalars(select(Student).where(Student.id.in_(missing)))})
     return render_template("unknown.html", groups=page.items, page=page, total=total, classes=classes,
                            students=students, students_by_id=students_by_id, cameras=cameras, class_codes=codes,
                            fold=fold_for_search)
