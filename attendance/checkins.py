@@ -509,15 +509,20 @@ def record_unknowns(session, camera: Camera, events: list[Any], received_at: dt.
                     max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> list[dict[str, Any]]:
     """Store a batch of unknown-face tracks from ``camera`` (same idempotency, age limit and result shape as
     check-ins; the id is ``unknown_id``). Fields: event_id, seq, captured_at, best_distance?,
-    snapshot_jpeg_b64?, liveness?
+    nearest_student_code? (the nearest student, not named; an unknown code is ignored), snapshot_jpeg_b64?,
+    liveness?
     """
     school = session.get(School, camera.school_id)
     not_before = oldest_accepted_at(camera, received_at, max_age_days)
+    codes = {c for c in (e.get("nearest_student_code") for e in events if isinstance(e, dict)) if isinstance(c, str)}
+    nearest_ids = dict(session.execute(select(Student.student_code, Student.id).where(
+        Student.school_id == school.id, Student.student_code.in_(codes))).all()) if codes else {}
 
     def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
         _int(event, "seq", required=True)
         row = {"captured_at": _captured_at(event, received_at, not_before), "best_distance": _float(event, "best_distance"),
-               "status": "open"}
+               "status": "open",
+               "nearest_student_id": nearest_ids.get(_str(event, "nearest_student_code", 32, required=False) or "")}
         _liveness(event)
         return row, _snapshot(event)
 

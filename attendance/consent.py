@@ -14,20 +14,23 @@ Whenever a scope is no longer covered (a narrower answer, or a withdrawal) what 
 once (``enforce_scopes``): templates and photos without recognition, photo files without the photo scope,
 snapshot files without the snapshot scope. Attendance history (check-ins, overrides) is never deleted here.
 ``Student.consent_given``/``consent_by``/``consent_at`` summarise the current record and are written only here.
+``record_consent_for`` records one paper form (a class's consent sheet) for many students at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from attendance.db.models import (
-    CheckIn, ConsentNotice, ConsentRecord, EnrollmentPhoto, FaceTemplate, Student, UnknownFace, utcnow,
+    CheckIn, ConsentNotice, ConsentRecord, EnrollmentPhoto, FaceTemplate, School, Student, UnknownFace, utcnow,
 )
 from attendance.erasure import PHOTOS_DIR, remove_instance_file, remove_instance_folder
 from attendance.errors import InvalidInput, NotFound
@@ -247,3 +250,52 @@ def find_notice(session: Session, school_id: int, notice_id: int) -> ConsentNoti
     if notice is None or notice.school_id != school_id:
         raise NotFound("no such notice version")
     return notice
+
+
+
+MAX_REFERENCE_CHARS = 100
+
+
+def check_consent_form(reference: str, given_on: dt.date | None, today: dt.date) -> str:
+    """The form's reference, NFC and trimmed; raises ``InvalidInput`` when it or the date is missing or wrong."""
+    reference = unicodedata.normalize("NFC", reference).strip()
+    if not reference or len(reference) > MAX_REFERENCE_CHARS:
+        raise InvalidInput(f"the consent form reference must be 1 to {MAX_REFERENCE_CHARS} characters")
+    if given_on is None:
+        raise InvalidInput("give the date on the consent form")
+    if given_on > today:
+        raise InvalidInput("the consent form date is in the future")
+    return reference
+
+
+def record_consent_for(session: Session, school: School, student_ids: Iterable[int], reference: str,
+                       given_on: dt.date, actor: str, *, user_id: int | None = None,
+                       today: dt.date | None = None, instance_path: str | Path | None = None) -> list[Student]:
+    """Record one paper form's consent to recognition for each of ``student_ids`` (students of ``school``).
+
+    ``reference`` is the form's number or name ("PĐ-6A1-2026"), ``given_on`` the date written on it (a local
+    date, not in the future). Each student gets a new consent record (``record_consent``) granting recognition
+    and keeping whatever the current record says of snapshots and photos (a class sheet answers recognition
+    only, so no file is deleted and none is newly kept); the school attests the child's agreement on the paper
+    form, as bulk enrollment does. The record's note and its audit entry name the form. Returns the students,
+    in id order; raises ``InvalidInput`` for an empty selection or a student of another school.
+    """
+    ids = sorted({int(i) for i in student_ids})
+    if not ids:
+        raise InvalidInput("choose at least one student")
+    today = today or dt.datetime.now(ZoneInfo(school.timezone)).date()
+    reference = check_consent_form(reference, given_on, today)
+    students = list(session.scalars(select(Student).where(Student.id.in_(ids)).order_by(Student.id)))
+    if len(students) != len(ids) or any(s.school_id != school.id for s in students):
+        raise InvalidInput("a chosen student is not of this school")
+    scopes = current_scopes(session, ids)
+    for student in students:
+        kept = scopes[student.id]
+        record_consent(session, student, guardian_name=student.consent_by or f"form {reference}",
+                       given_on=given_on, recognition=True, snapshots=kept.snapshots, photos=kept.photos,
+                       note=f"class consent form {reference}", actor=actor, user_id=user_id,
+                       instance_path=instance_path, require_child_agreement=False)
+        record_audit(session, actor, "student.consent", user_id=user_id, school_id=school.id,
+                     target=f"student:{student.student_code}",
+                     detail={"form_reference": reference, "given_on": given_on.isoformat()})
+    return students

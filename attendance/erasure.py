@@ -51,6 +51,9 @@ def erase_student(session: Session, instance_path: str | Path, student: Student)
     paths += [u.snapshot_path for u in assigned if u.snapshot_path]
     for unknown in assigned:
         session.delete(unknown)
+    # a stranger's face that was merely nearest to the student stays, without the link to them
+    session.execute(update(UnknownFace).where(UnknownFace.nearest_student_id == student.id)
+                    .values(nearest_student_id=None))
     _delete_webhook_deliveries(session, student)
     _redact_audit_details(session, student)
     school_id, student_id = student.school_id, student.id

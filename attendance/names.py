@@ -69,3 +69,19 @@ def vietnamese_sort_key(full_name: str) -> tuple[WordKey, tuple[WordKey, ...], W
     family = words[0] if len(words) > 1 else ""
     middle = tuple(word_sort_key(w) for w in words[1:-1])
     return word_sort_key(given), middle, word_sort_key(family), " ".join(words)
+
+
+def fold_for_search(text: str) -> str:
+    """``text`` without case, tone marks or letter marks, for search: "Nguyễn Đức" -> "nguyen duc".
+
+    đ/Đ fold to d (it is a letter of its own, not d with a mark, so NFD alone keeps it); spaces collapse.
+    """
+    decomposed = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
+
+
+def matches_search(query: str, *fields: str) -> bool:
+    """Whether every word of ``query`` is found, diacritics ignored, in one of ``fields`` ("duc 6a1" finds
+    "Trần Minh Đức" of class 6A1). An empty query matches everything."""
+    haystacks = [fold_for_search(f) for f in fields if f]
+    return all(any(word in h for h in haystacks) for word in fold_for_search(query).split())

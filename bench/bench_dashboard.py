@@ -192,6 +192,16 @@ def measure_gallery_export(world: World) -> None:
     assert len(document["students"]) == STUDENTS
 
 
+def measure_student_search_page(world: World) -> None:
+    response = world.web_client.get("/admin/students?q=nguyen")  # folded in Python over the school's students
+    assert response.status_code == 200, response.status_code
+
+
+def measure_trends_page(world: World) -> None:
+    response = world.web_client.get(f"/reports/trends?month={SCHOOL_DATE:%Y-%m}")  # 5 school days decided so far
+    assert response.status_code == 200, response.status_code
+
+
 # (label, function, needs the web pages)
 MEASUREMENTS: list[tuple[str, Callable[[World], None], bool]] = [
     ("class roll, core (45 students)", measure_class_roll_core, False),
@@ -199,6 +209,8 @@ MEASUREMENTS: list[tuple[str, Callable[[World], None], bool]] = [
     ("class roll page /classes/<id>", measure_class_roll_page, True),
     ("Today counts, core (3,000 students)", measure_today_counts_core, False),
     ("Today page /today", measure_today_page, True),
+    ("students search page /admin/students?q=nguyen (3,000 folded)", measure_student_search_page, True),
+    ("school trends page /reports/trends (5 school days)", measure_trends_page, True),
     ("gallery ETag (3,000 students, 6,000 templates)", measure_gallery_version, False),
     ("GET /api/v1/gallery with If-None-Match (304)", measure_gallery_304, False),
     ("gallery export, core (full content)", measure_gallery_export, False),

@@ -76,6 +76,8 @@ def record_decision(outbox: Outbox, decision: Decision, *, source_identity: str,
                     margin=round(min(verdict.margin, 9.0), 4), votes=verdict.votes, model_id=model_id)
         return outbox.record("checkin", body, checkin_key(school_date, verdict.student_code), school_date)
     body["best_distance"] = round(min(verdict.distance, 9.0), 4)
+    if verdict.nearest_code:
+        body["nearest_student_code"] = verdict.nearest_code
     key = f"unknown:{source_identity}:{decision.first_index}:{decision.track_id}"
     return outbox.record("unknown", body, key, school_date)
 

@@ -46,6 +46,7 @@ class Verdict:
     embeddings: int
     distance: float  # mean distance of the winning votes; unknown: the best distance seen
     margin: float  # mean margin of the winning votes; unknown: the margin of that best vote
+    nearest_code: str | None = None  # unknown: the student nearest to that best vote (for the admin who reviews)
 
 
 def quality_weight(quality: FaceQuality, min_face_px: float = 60.0) -> float:
@@ -120,4 +121,4 @@ class TrackVotes:
         if len(self.votes) < rule.min_embeddings_for_unknown:
             return None
         best = min(self.votes, key=lambda v: v.distance)
-        return Verdict(None, 0, len(self.votes), best.distance, best.margin)
+        return Verdict(None, 0, len(self.votes), best.distance, best.margin, best.best_code)

@@ -143,9 +143,16 @@ def _to_zone(value: dt.datetime, tz: str | None) -> dt.datetime:
 
 
 def describe_error(err: AttendanceError) -> str:
-    """One translated sentence for a core exception, with the core's (English) detail in brackets."""
+    """One translated sentence for a core exception, with the core's detail in brackets, in the page's
+    language (``dashboard.error_text``): no English detail inside a Vietnamese sentence."""
+    from dashboard.error_text import detail_for_page
+
     if isinstance(err, PhotoRejected):
         label = PHOTO_REJECT_LABELS.get(err.reason)
-        return str(label) if label else _("Photo refused: %(reason)s", reason=err.message)
+        if label:
+            return str(label)
+        detail = detail_for_page(err.message)
+        return _("Photo refused: %(reason)s", reason=detail) if detail else _("Photo refused.")
     label = ERROR_LABELS.get(err.code, _l("Something went wrong."))
-    return f"{label} ({err.message})" if err.message else str(label)
+    detail = detail_for_page(err.message) if err.message else ""
+    return f"{label} ({detail})" if detail else str(label)

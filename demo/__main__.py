@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +27,9 @@ import urllib.request
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from demo.sample_data import CLIP, SampleDataError, check_data_folder, default_cache_dir, download_samples
+from demo.sample_data import (
+    CLIP, CLIP_PEOPLE, SampleDataError, check_data_folder, default_cache_dir, download_samples,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHOOL_CODE = "demo"
@@ -52,11 +56,59 @@ def run_command(args: list[str], env: dict[str, str], what: str) -> str:
     return result.stdout
 
 
+# The roll's status codes in words, for the printed roll (the dashboard shows the same words in Vietnamese).
+STATUS_WORDS = {"on_time": "on time", "late": "late", "absent": "absent", "not_yet": "not yet in",
+                "excused": "excused", "present_manual": "present (marked by hand)", "no_school": "no school today"}
+PORT_TRIES = 20
+
+
+def person_name(folder: str) -> str:
+    """A sample person's folder name as the roster's full name: lin_manuel_miranda -> Lin Manuel Miranda."""
+    return " ".join(part.capitalize() for part in folder.replace("-", "_").split("_"))
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(wanted: int) -> int:
+    """``wanted`` if free, else the next free one of the following ``PORT_TRIES``; SystemExit with a clear
+    message when none is (another demo still running?)."""
+    for port in range(wanted, wanted + PORT_TRIES):
+        if 0 < port < 65536 and port_is_free(port):
+            if port != wanted:
+                say(f"port {wanted} is in use (another dashboard or demo still running?): using {port} instead")
+            return port
+    raise SystemExit(f"[demo] ports {wanted}-{wanted + PORT_TRIES - 1} are all in use: stop the program using "
+                     f"them, or choose another with --port PORT")
+
+
+def describe_roll(rows: list[dict]) -> list[str]:
+    """The roll as lines in words: "HS004  Lin Manuel Miranda  on time, seen at 06:50 by gate-1"."""
+    lines = []
+    width = max((len(r["name"]) for r in rows), default=0)
+    for r in rows:
+        words = STATUS_WORDS.get(r["status"], r["status"])
+        if r["status"] == "late" and r.get("minutes_late"):
+            words = f"late by {r['minutes_late']} min"
+        seen = ""
+        if r.get("first_seen_at"):
+            at = dt.datetime.fromisoformat(r["first_seen_at"]).astimezone(ZoneInfo(TIMEZONE))
+            seen = f", seen at {at:%H:%M}" + (f" by camera {r['camera']}" if r.get("camera") else "")
+        lines.append(f"  {r['student_code']}  {r['name']:<{width}}  {words}{seen}")
+    return lines
+
+
 def build_roster(people: Path, roster: Path) -> int:
     """Lay the sample people out as the enrollment expects: 10A1/HS001 Full Name/photo.jpg."""
     count = 0
     for number, person in enumerate(sorted(p for p in people.iterdir() if p.is_dir()), start=1):
-        name = " ".join(part.capitalize() for part in person.name.replace("-", "_").split("_"))
+        name = person_name(person.name)
         target = roster / CLASS_CODE / f"HS{number:03d} {name}"
         target.mkdir(parents=True)
         for photo in sorted(person.iterdir()):
@@ -88,11 +140,12 @@ def choose_clip_start(now_local: dt.datetime) -> dt.datetime:
     return max(midnight, (now_local - dt.timedelta(minutes=5)).replace(microsecond=0))
 
 
-def wait_for_dashboard(url: str, server: subprocess.Popen, timeout_s: float = 60.0) -> None:
+def wait_for_dashboard(url: str, server: subprocess.Popen, log_path: Path, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit("[demo] the dashboard stopped during start-up; see its messages above")
+            tail = log_path.read_text(errors="replace")[-2000:] if log_path.is_file() else ""
+            raise SystemExit(f"[demo] the dashboard stopped during start-up:\n{tail}")
         try:
             with urllib.request.urlopen(f"{url}/api/v1/openapi.json", timeout=2):
                 return
@@ -135,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     except SampleDataError as err:
         print(f"[demo] {err}", file=sys.stderr)
         return 1
+    port = choose_port(args.port)  # before the minute of enrollment: a clash is reported at once
 
     instance = Path(args.instance).resolve()
     if instance.exists():
@@ -180,11 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     token = run_command(attendance + ["cameras", "add", "gate-1", "--location", "Cổng chính", "--school", SCHOOL_CODE],
                         env, "registering the camera").strip().splitlines()[-1].split()[-1]
 
-    url = f"http://127.0.0.1:{args.port}"
-    server = subprocess.Popen(attendance + ["serve", "--host", "127.0.0.1", "--port", str(args.port)], env=env)
+    url = f"http://127.0.0.1:{port}"
+    server_log_path = instance / "dashboard.log"
+    with server_log_path.open("w") as server_log:  # its own start-up lines (and URL) stay out of the demo's output
+        server = subprocess.Popen(attendance + ["serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                                  stdout=server_log, stderr=subprocess.STDOUT)
     try:
-        wait_for_dashboard(url, server)
-        say(f"dashboard up at {url}")
+        wait_for_dashboard(url, server, server_log_path)
+        say(f"dashboard started (its messages go to {server_log_path})")
         start_at = choose_clip_start(dt.datetime.now(ZoneInfo(TIMEZONE)))
         say(f"running the camera agent over {CLIP} as if filmed at {start_at:%H:%M} today...")
         agent_env = dict(env, ATTENDANCE_AGENT_TOKEN=token, ATTENDANCE_AGENT_MATCH_THRESHOLD="0.45",
@@ -192,7 +249,15 @@ def main(argv: list[str] | None = None) -> int:
         run_command([sys.executable, "-m", "camera_agent", "--source", str(data / CLIP), "--server", url,
                      "--once", "--start-at", start_at.isoformat(), "--outbox", str(instance / "agent" / "outbox.sqlite3"),
                      "--log-level", "WARNING"], agent_env, "the camera agent")
-        print(run_command(attendance + ["roll", "--school", SCHOOL_CODE, "--class", CLASS_CODE], env, "the roll"))
+        rows = [json.loads(line) for line in run_command(
+            attendance + ["roll", "--school", SCHOOL_CODE, "--class", CLASS_CODE, "--json"], env, "the roll").splitlines()
+            if line.strip()]
+        in_clip = [person_name(p) for p in CLIP_PEOPLE if (data / "people" / p).is_dir()]
+        print(f"\nThe roll of class {CLASS_CODE} this morning ({len(rows)} students):")
+        print("\n".join(describe_roll(rows)))
+        if in_clip:
+            print(f"The clip shows {', '.join(in_clip)}; the other sample people are enrolled but not in it, so "
+                  "they stay 'not yet in' (absent after the absence cutoff).")
         print(f"\n  Dashboard: {url}\n  Login:     admin\n  Password:  {password}\n"
               f"  (also in {password_file})\n")
         if args.no_serve:

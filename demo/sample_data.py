@@ -15,6 +15,9 @@ from pathlib import Path
 
 REPOSITORY = "https://raw.githubusercontent.com/ageitgey/face_recognition"
 CLIP = "video/short_hamilton_clip.mp4"
+# Who the clip shows, of the sample people (folder names under people/): the others are enrolled but never
+# walk past the camera, so the roll keeps them "not yet in" (or absent after the cutoff).
+CLIP_PEOPLE = ("lin_manuel_miranda",)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ def test_a_track_ending_unnamed_is_unknown_only_after_enough_embeddings():
     votes.add(vote(None, 0.9, best="HS1"))
     verdict = votes.final_verdict(RULE)
     assert verdict.student_code is None and verdict.distance == pytest.approx(0.7)
+    assert verdict.nearest_code == "HS2"  # the student nearest to the best vote: a hint for the reviewer
 
 
 def test_a_track_far_from_everyone_is_given_up_but_a_near_miss_is_not():

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from attendance.crypto import is_sealed, read_sealed_file
-from attendance.db.models import Camera, CheckIn, School, UnknownFace
+from attendance.db.models import Camera, CheckIn, School, Student, UnknownFace
 from factories import make_camera, make_class, make_school, make_student
 
 NOW = dt.datetime(2026, 9, 7, 0, 30, tzinfo=dt.timezone.utc)  # Monday 07:30 in Ho Chi Minh
@@ -258,3 +258,16 @@ def test_the_age_limit_is_a_parameter_and_zero_lifts_it(session):
     old = {"event_id": "e1", "seq": 1, "student_code": "HS001", "captured_at": aged(20)}
     assert record_checkins(session, camera, [old], NOW, max_age_days=14)[0]["error"]["code"] == "too_old"
     assert record_checkins(session, camera, [old], NOW, max_age_days=30)[0]["status"] == "created"
+
+
+def test_an_unknown_keeps_the_nearest_student_of_its_school_only(client, db, gate):
+    base = {"seq": 1, "captured_at": "2026-09-07T06:58:00+07:00", "best_distance": 0.61}
+    results = post(client, gate, [{**base, "event_id": "n-1", "nearest_student_code": "HS002"},
+                                  {**base, "event_id": "n-2", "nearest_student_code": "HS900"},  # another school's
+                                  {**base, "event_id": "n-3"}], "/api/v1/unknowns").get_json()["results"]
+    assert [r["status"] for r in results] == ["created"] * 3
+    with db.session() as s:
+        rows = {u.event_id: u for u in s.scalars(select(UnknownFace))}
+        binh = s.scalar(select(Student.id).where(Student.student_code == "HS002"))
+        assert rows["n-1"].nearest_student_id == binh
+        assert rows["n-2"].nearest_student_id is None and rows["n-3"].nearest_student_id is None

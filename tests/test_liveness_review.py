@@ -197,6 +197,6 @@ def test_admin_sees_a_refused_photo_flagged_and_cannot_enroll_it(app, client, db
     assert f"/unknown/{result['unknown_id']}/assign" not in page
     response = client.post(f"/unknown/{result['unknown_id']}/assign", data={"student_id": an_id},
                            follow_redirects=True)
-    assert "cannot be enrolled" in response.get_data(as_text=True)
+    assert "không thể được đăng ký" in response.get_data(as_text=True)  # the detail in the page's language
     with db.session() as s:
         assert s.get(UnknownFace, result["unknown_id"]).status == "open"

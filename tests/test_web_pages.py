@@ -644,13 +644,13 @@ def test_admin_imports_a_roster_and_sees_row_errors(admin, world, db):
             "HS102,Lý Văn Tài,8C1,2013-01-31\n").encode("utf-8-sig")
     preview = admin.post("/admin/students/import", data={"roster": (io.BytesIO(data), "ds.csv")},
                          content_type="multipart/form-data").get_data(as_text=True)
-    assert "8C1" in preview and "missing full_name" in preview and "HS101" in preview
+    assert "8C1" in preview and "thiếu full_name" in preview and "HS101" in preview
     with db.session() as s:  # a preview stores nothing
         assert s.scalar(select(Student).where(Student.student_code == "HS100")) is None
     table = html.unescape(re.search(r'name="table" value="([^"]*)"', preview).group(1))
     page = admin.post("/admin/students/import", data={"action": "confirm", "table": table, "filename": "ds.csv"}
                       ).get_data(as_text=True)
-    assert "8C1" in page and "missing full_name" in page and "HS101" in page
+    assert "8C1" in page and "thiếu full_name" in page and "missing" not in page and "HS101" in page
     with db.session() as s:
         mai = s.scalar(select(Student).where(Student.student_code == "HS100"))
         assert mai.date_of_birth == dt.date(2014, 9, 2)
@@ -664,14 +664,16 @@ def test_admin_uploads_photos_with_quality_feedback(monkeypatch, admin, world):
         if filename == "blurry.jpg":
             raise PhotoRejected("too_blurry", "sharpness 10")
         return enrollment.EnrollResult(status="enrolled", student_code=student.student_code,
-                                       warnings=["looks like HS002 (0.38)"])
+                                       warnings=["looks very like student HS002 (distance 0.38): enrolled as "
+                                                 "confirmed (twins or siblings)"])
 
     monkeypatch.setattr(enrollment, "enroll_uploaded_photo", fake_enroll)
     response = admin.post(f"/admin/students/{world['cuong']}/photos", data={
         "photos": [(io.BytesIO(JPEG), "good.jpg"), (io.BytesIO(JPEG), "blurry.jpg")]},
         content_type="multipart/form-data")
     page = admin.get(response.headers["Location"].split("#")[0]).get_data(as_text=True)
-    assert "blurry.jpg: Ảnh bị mờ" in page and "Đã thêm 1 ảnh" in page and "looks like HS002" in page
+    assert "blurry.jpg: Ảnh bị mờ" in page and "Đã thêm 1 ảnh" in page
+    assert "rất giống học sinh HS002 (khoảng cách 0.38)" in page and "looks" not in page
 
 
 # --- a refused form saves nothing ----------------------------------------------------------------------------
@@ -689,7 +691,7 @@ def test_a_refused_class_form_saves_none_of_its_fields(admin, world, db):
                                                                  "school_year": "2030-2031"},
                           headers={"Referer": f"http://localhost/admin/classes/{world['a1']}"})
     assert response.status_code == 302
-    assert "the grade is a number from 1 to 12" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "khối là một số từ 1 đến 12" in admin.get(response.headers["Location"]).get_data(as_text=True)
     assert class_row(db, world["a1"]) == before
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "class.update")) == 0

@@ -297,6 +297,9 @@ class UnknownFace(Base):
     # student the agent named, for the admin who reviews it.
     flag: Mapped[str | None] = mapped_column(String(20))
     claimed_student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id", ondelete="SET NULL"))
+    # The student the agent found nearest (but too far, or not enough ahead, to name): a hint for the admin,
+    # and with the camera and time what groups repeated sightings of one face on the unknown-faces page.
+    nearest_student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id", ondelete="SET NULL"))
 
 
 class ClassMembership(Base):

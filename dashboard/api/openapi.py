@@ -193,7 +193,8 @@ DOCUMENT: dict[str, Any] = {
             },
             "UnknownEvent": {
                 "type": "object", "required": ["event_id", "seq", "captured_at"],
-                "properties": {**_COMMON_EVENT, "best_distance": {"type": "number"}},
+                "properties": {**_COMMON_EVENT, "best_distance": {"type": "number"},
+                               "nearest_student_code": {"type": "string", "maxLength": 32}},
             },
             "Gallery": {
                 "type": "object", "required": ["model_id", "metric", "dim", "version", "students"],

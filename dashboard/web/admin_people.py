@@ -14,17 +14,20 @@ from attendance.db.models import ROLES, EnrollmentPhoto, School, SchoolClass, St
 from attendance.directory import check_student_code, find_student, normalise_name
 from attendance.errors import Conflict, ImageError, InvalidInput, LookalikeRejected, PhotoRejected
 from attendance.imports import parse_date
-from attendance.names import vietnamese_sort_key
+from attendance.consent import record_consent_for
+from attendance.names import matches_search, vietnamese_sort_key
 from attendance.text import check_text
 from attendance.notices import current_notice
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
 from dashboard.app import get_db_session, get_settings
+from dashboard.error_text import detail_for_page
 from dashboard.auth import admin_required
 from dashboard.forms import parse_id, parse_ids
 from dashboard.i18n import describe_error
-from dashboard.web.access import class_sort_key, require_school, require_student
+from dashboard.web.access import class_sort_key, require_school, require_student, school_today
 from dashboard.web.admin import audit
 from dashboard.web.consent_pages import record_consent_from_form
+from dashboard.web.paging import page_of
 
 bp = Blueprint("admin_people", __name__, url_prefix="/admin")
 
@@ -69,26 +72,51 @@ def students():
         flash(_("%(name)s added. Now upload a few photos of their face.", name=name), "success")
         return redirect(url_for("records.student", student_id=student.id))
     class_id = request.args.get("class_id", "")
-    query_text = unicodedata.normalize("NFC", request.args.get("q", "")).strip()
+    query_text = unicodedata.normalize("NFC", request.args.get("q", "")).strip()[:100]
     query = select(Student).where(Student.school_id == school.id)
     if parse_id(class_id):
         query = query.where(Student.class_id == parse_id(class_id))
     elif class_id == "none":
         query = query.where(Student.class_id.is_(None))
-    if query_text:
-        like = f"%{query_text}%"
-        query = query.where(or_(Student.full_name.ilike(like), Student.student_code.ilike(like)))
-    rows = sorted(db.scalars(query.limit(2000)),
-                  key=lambda s: (not s.active, s.school_class.code if s.school_class else "~",
-                                 vietnamese_sort_key(s.full_name)))
+    classes = _school_classes(school.id)
+    codes = {c.id: c.code for c in classes}
+    # Diacritics are folded in Python ("duc" finds "Đức"): SQLite and PostgreSQL fold them differently, and
+    # a school's few thousand names filter in milliseconds.
+    rows = sorted((s for s in db.scalars(query)
+                   if matches_search(query_text, s.full_name, s.student_code, codes.get(s.class_id, ""))),
+                  key=lambda s: (not s.active, codes.get(s.class_id, "~"), vietnamese_sort_key(s.full_name)))
+    page = page_of(rows)
     from attendance.db.models import FaceTemplate
 
+    ids = [s.id for s in page.items]
     template_counts = dict(db.execute(select(FaceTemplate.student_id, func.count()).where(
-        FaceTemplate.student_id.in_([s.id for s in rows])).group_by(FaceTemplate.student_id)).all()) if rows else {}
+        FaceTemplate.student_id.in_(ids)).group_by(FaceTemplate.student_id)).all()) if ids else {}
     notice = current_notice(db, school.id)
     db.commit()  # version 1 from the template, made on first view, is kept
-    return render_template("admin/students.html", students=rows, classes=_school_classes(school.id),
-                           class_id=class_id, q=query_text, template_counts=template_counts, notice=notice)
+    return render_template("admin/students.html", students=page.items, page=page, classes=classes,
+                           class_id=class_id, q=query_text, template_counts=template_counts,
+                           today=school_today(school), notice=notice)
+
+
+@bp.route("/students/consent", methods=["POST"])
+@admin_required
+def bulk_consent():
+    """Record one paper consent form for the ticked students (audited per student, see ``attendance.consent``)."""
+    school = require_school()
+    db = get_db_session()
+    ids = [int(v) for v in request.form.getlist("student_ids") if v.isdigit() and len(v) < 10]
+    back = {k: request.form.get(k, "") for k in ("class_id", "q", "page") if request.form.get(k)}
+    if not ids:
+        flash(_("Tick the students the consent form covers."), "error")
+        return redirect(url_for("admin_people.students", **back))
+    students = record_consent_for(db, school, ids, request.form.get("reference", ""),
+                                  parse_date(request.form.get("given_on", "")), f"user:{current_user.username}",
+                                  user_id=current_user.id, today=school_today(school),
+                                  instance_path=get_settings().instance_path)
+    db.commit()
+    flash(_("Consent recorded for %(count)d student(s) (form %(reference)s).", count=len(students),
+            reference=request.form.get("reference", "").strip()), "success")
+    return redirect(url_for("admin_people.students", **back))
 
 
 @bp.route("/students/<int:student_id>/edit", methods=["GET", "POST"])
@@ -171,7 +199,8 @@ def upload_photos(student_id: int):
                   detail={"photo_id": result.photo_id, "other_student": result.lookalike.student_code,
                           "distance": round(result.lookalike.distance, 4)})
         for warning in result.warnings:
-            flash(f"{upload.filename}: {warning}", "warning")
+            detail = detail_for_page(warning) or _("The photo was added with a warning.")
+            flash(f"{upload.filename}: {detail}", "warning")
     if accepted:
         audit("student.photos", f"student:{student.student_code}", school_id=student.school_id,
               detail={"enrolled": accepted})

@@ -20,6 +20,7 @@ from attendance.roll import DECIDED_STATUSES, PRESENT_STATUSES, compute_student_
 from attendance.subject_requests import answer_open_requests
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
+from dashboard.error_text import detail_for_page
 from dashboard.i18n import format_date
 from dashboard.auth import admin_required, login_required
 from dashboard.forms import parse_id
@@ -32,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("records", __name__)
 
-UNKNOWN_PAGE_SIZE = 60
+UNKNOWN_PAGE_SIZE = 24  # groups of sightings a page
+UNKNOWN_LOAD_LIMIT = 2000  # open sightings grouped at once (newest first)
 
 
 @bp.route("/students/<int:student_id>")
@@ -91,17 +93,67 @@ def delete_student_completely(db, student: Student) -> int:
 @bp.route("/unknown")
 @admin_required
 def unknown_faces():
+    """Open unknown faces, repeated sightings grouped (``attendance.unknown_groups``), 24 groups a page."""
+    from attendance.db.models import Camera
+    from attendance.names import fold_for_search, vietnamese_sort_key
+    from attendance.unknown_groups import group_sightings
+    from dashboard.web.paging import page_of
+
     school = require_school()
     db = get_db_session()
     faces = list(db.scalars(select(UnknownFace).where(UnknownFace.school_id == school.id, UnknownFace.status == "open")
-                            .order_by(UnknownFace.captured_at.desc()).limit(UNKNOWN_PAGE_SIZE)))
+                            .order_by(UnknownFace.captured_at.desc()).limit(UNKNOWN_LOAD_LIMIT)))
     total = db.scalar(select(func.count()).select_from(UnknownFace)
                       .where(UnknownFace.school_id == school.id, UnknownFace.status == "open"))
+    page = page_of(group_sightings(faces), size=UNKNOWN_PAGE_SIZE)
     classes = visible_classes(school)
+    codes = {c.id: c.code for c in classes}
     students = sorted(db.scalars(select(Student).where(Student.school_id == school.id, Student.active.is_(True))),
-                      key=lambda s: (s.school_class.code if s.school_class else "", s.full_name))
-    return render_template("unknown.html", faces=faces, total=total, classes=classes, students=students,
-                           students_by_id={s.id: s for s in students})
+                      key=lambda s: (codes.get(s.class_id, "~"), vietnamese_sort_key(s.full_name)))
+    cameras = dict(db.execute(select(Camera.id, Camera.name).where(Camera.school_id == school.id)).all())
+    students_by_id = {s.id: s for s in students}
+    # a nearest or claimed student may be inactive now: fetched apart, shown on the card, not offered
+    missing = {i for u in faces for i in (u.nearest_student_id, u.claimed_student_id) if i} - set(students_by_id)
+    if missing:
+        students_by_id.update({s.id: s for s in db.scalars(select(Student).where(Student.id.in_(missing)))})
+    return render_template("unknown.html", groups=page.items, page=page, total=total, classes=classes,
+                           students=students, students_by_id=students_by_id, cameras=cameras, class_codes=codes,
+                           fold=fold_for_search)
+
+
+def _student_of_form(school_id: int) -> Student | None:
+    """The student chosen on an unknown face's card: ``student_id``, or the picker's text "CODE · Name · Class"."""
+    from attendance.directory import find_student
+
+    student_id = parse_id(request.form.get("student_id", ""))
+    if student_id:
+        return require_student(student_id)
+    code = request.form.get("student", "").split("·", 1)[0].strip()
+    if not code or len(code) > 32:
+        return None
+    student = find_student(get_db_session(), get_db_session().get(School, school_id), code)
+    return require_student(student.id) if student is not None else None
+
+
+def _group_members(unknown: UnknownFace) -> list[UnknownFace]:
+    """The other open sightings named on the form (``group_ids``): same school, camera and school day."""
+    ids = [int(v) for v in request.form.getlist("group_ids") if v.isdigit() and len(v) < 10]
+    if not ids:
+        return []
+    rows = get_db_session().scalars(select(UnknownFace).where(UnknownFace.id.in_(ids), UnknownFace.id != unknown.id))
+    return [u for u in rows if u.status == "open" and u.school_id == unknown.school_id and not u.flag
+            and u.camera_id == unknown.camera_id and u.school_date == unknown.school_date]
+
+
+def _close_sightings(members: list[UnknownFace], status: str, student_id: int | None) -> None:
+    """Mark the group's other sightings handled with the first, deleting their snapshots."""
+    instance = Path(get_settings().instance_path).resolve()
+    for member in members:
+        if member.snapshot_path:
+            remove_instance_file(instance, member.snapshot_path)
+        member.snapshot_path = None
+        member.status = status
+        member.resolved_student_id = student_id
 
 
 def _require_unknown(unknown_id: int) -> UnknownFace:
@@ -129,8 +181,7 @@ def assign_unknown(unknown_id: int):
     unknown = _require_unknown(unknown_id)
     if unknown.flag:  # a suspected photo of a photo must not become a student's template
         raise InvalidInput("a face refused as a suspected photo cannot be enrolled; dismiss it instead")
-    student_id = request.form.get("student_id", "")
-    student = require_student(parse_id(student_id)) if parse_id(student_id) else None
+    student = _student_of_form(unknown.school_id)
     if student is None or student.school_id != unknown.school_id or not student.active:
         flash(_("Choose a student of this school."), "error")
         return redirect(url_for("records.unknown_faces"))
@@ -152,17 +203,20 @@ def assign_unknown(unknown_id: int):
         flash(_("The photo was not added to the gallery: %(reason)s", reason=describe_error(err)), "warning")
     unknown.status = "assigned"
     unknown.resolved_student_id = student.id
+    members = _group_members(unknown)
+    _close_sightings(members, "assigned", student.id)
     record_audit(db, actor, "unknown_face.assign", user_id=current_user.id,
                  school_id=unknown.school_id, target=f"student:{student.student_code}",
                  detail={"unknown_face_id": unknown.id, "checkin_id": checkin.id,
-                         "result": result.status if result else "photo_refused"})
+                         "result": result.status if result else "photo_refused",
+                         "same_face_ids": [m.id for m in members]})
     db.commit()
     flash(_("%(name)s is checked in for %(date)s.", name=student.full_name, date=format_date(unknown.school_date)),
           "success")
     if result is not None:
         flash(_("The face was added to %(name)s's photos.", name=student.full_name), "success")
         for warning in result.warnings:
-            flash(warning, "warning")
+            flash(detail_for_page(warning) or _("The photo was added with a warning."), "warning")
     return redirect(url_for("records.unknown_faces"))
 
 
@@ -176,8 +230,11 @@ def dismiss_unknown(unknown_id: int):
         remove_instance_file(Path(get_settings().instance_path).resolve(), unknown.snapshot_path)
     unknown.snapshot_path = None
     unknown.status = "dismissed"
+    members = _group_members(unknown)
+    _close_sightings(members, "dismissed", None)
     record_audit(db, f"user:{current_user.username}", "unknown_face.dismiss", user_id=current_user.id,
-                 school_id=unknown.school_id, target=f"unknown_face:{unknown.id}")
+                 school_id=unknown.school_id, target=f"unknown_face:{unknown.id}",
+                 detail={"same_face_ids": [m.id for m in members]} if members else None)
     db.commit()
     flash(_("The face was dismissed and its snapshot deleted."), "success")
     return redirect(url_for("records.unknown_faces"))
