@@ -37,15 +37,11 @@ for a teacher to confirm or reject (``attendance/liveness_review.py``); ``refuse
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import logging
-import math
 import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +49,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
+from attendance.checkin_fields import (
+    EventError, Snapshot, is_storable, oldest_accepted_at, read_captured_at, read_event_id, read_float, read_int,
+    read_liveness, read_snapshot, read_str, result_error,
+)
 from attendance.consent import current_scopes, where_recognition_consented
 from attendance.cards import CardFormatError, parse_card, verify_card
 from attendance.crypto import write_sealed_file
@@ -60,181 +60,24 @@ from attendance.db.changes import bump_for_students
 from attendance.db.models import AuditEntry, Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
 from attendance.settings import Settings
-from attendance.text import text_problem
 from attendance.webhooks import enqueue_checkins
 
 logger = logging.getLogger(__name__)
 
-MAX_EVENT_ID_CHARS = 64
-MAX_SNAPSHOT_BYTES = 1024 * 1024
-MAX_LIVENESS_KEYS = 32
 SUSPECTED_ATTACK = "suspected_attack"  # the agent's liveness verdict that flags an event
 LIVENESS_ACTIONS = ("flag", "refuse")
-MAX_LIVENESS_TEXT_CHARS = 200
-# An agent's clock may be a little ahead of (or behind) the server's; a day off is a broken clock.
-MAX_FUTURE_SKEW = dt.timedelta(days=1)
 DEFAULT_MAX_AGE_DAYS: int = Settings.checkin_max_age_days
-JPEG_MAGIC = b"\xff\xd8\xff"
-EARLIEST_AT = dt.datetime(1, 1, 3, tzinfo=dt.timezone.utc)
-LATEST_AT = dt.datetime(9999, 12, 29, tzinfo=dt.timezone.utc)
-
-
-class EventError(Exception):
-    """One event is refused; ``code`` is one of the module's error codes."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """A decoded snapshot, checked to be a JPEG."""
-
-    jpeg: bytes
-
-
-def _result_error(event_id: Any, err: EventError) -> dict[str, Any]:
-    return {"event_id": event_id if isinstance(event_id, str) else None, "status": "error",
-            "error": {"code": err.code, "message": err.message}}
-
-
-def _event_id(event: Any) -> str:
-    if not isinstance(event, dict):
-        raise EventError("invalid_event", "an event must be a JSON object")
-    event_id = event.get("event_id")
-    if not isinstance(event_id, str) or not 1 <= len(event_id) <= MAX_EVENT_ID_CHARS:
-        raise EventError("invalid_event", f"event_id must be a string of 1 to {MAX_EVENT_ID_CHARS} characters")
-    _check_text(event_id, "event_id")
-    return event_id
-
-
-def _check_text(value: str, key: str) -> None:
-    problem = text_problem(value)
-    if problem:
-        raise EventError("invalid_event", f"{key} {problem}")
-
-
-def _storable(value: Any) -> bool:
-    """Whether ``value`` is text a query may carry (the look-ups run before each event is checked)."""
-    return isinstance(value, str) and len(value) <= MAX_EVENT_ID_CHARS and text_problem(value) is None
-
-
-def _int(event: dict, key: str, *, required: bool) -> int | None:
-    value = event.get(key)
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**31 - 1:
-        raise EventError("invalid_event", f"{key} must be a non-negative integer")
-    return value
-
-
-def _float(event: dict, key: str) -> float | None:
-    value = event.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise EventError("invalid_event", f"{key} must be a finite number")
-    return float(value)
-
-
-def _str(event: dict, key: str, max_chars: int, *, required: bool) -> str | None:
-    value = event.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value or len(value) > max_chars:
-        raise EventError("invalid_event", f"{key} must be a string of 1 to {max_chars} characters")
-    _check_text(value, key)
-    return value
-
-
-def parse_aware_datetime(value: Any, key: str = "captured_at") -> dt.datetime:
-    """An ISO 8601 timestamp WITH a zone ("2026-09-07T07:02:10+07:00" or "...Z") as aware UTC."""
-    if not isinstance(value, str):
-        raise EventError("invalid_event", f"{key} must be an ISO 8601 string with a time zone")
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError as err:
-        raise EventError("invalid_event", f"{key} is not an ISO 8601 timestamp") from err
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise EventError("invalid_event", f"{key} has no time zone (add Z or +07:00)")
-    try:  # 0001-01-01T00:00+14:00 and 9999-12-31T23:59-14:00 have no UTC value a datetime can hold
-        utc = parsed.astimezone(dt.timezone.utc)
-    except OverflowError as err:
-        raise EventError("invalid_event", f"{key} is out of range") from err
-    if not EARLIEST_AT <= utc <= LATEST_AT:  # room for any school's local date and the skew arithmetic
-        raise EventError("invalid_event", f"{key} is out of range")
-    return utc
-
-
-def oldest_accepted_at(camera: Camera, received_at: dt.datetime, max_age_days: int) -> dt.datetime:
-    """The earliest ``captured_at`` accepted from ``camera`` at ``received_at`` (aware UTC).
-
-    That is ``max_age_days`` (typically 7; 0 means no limit) before ``received_at``, and never before the
-    camera was registered, less a day for the agent's clock. A camera registered "after" ``received_at``
-    means the server's clock went back: the registration then counts as ``received_at``.
-    """
-    registered_at = min(camera.created_at, received_at) - MAX_FUTURE_SKEW
-    if max_age_days <= 0:
-        return registered_at
-    return max(received_at - dt.timedelta(days=max_age_days), registered_at)
-
-
-def _captured_at(event: dict, received_at: dt.datetime, not_before: dt.datetime | None = None) -> dt.datetime:
-    captured_at = parse_aware_datetime(event.get("captured_at"))
-    if captured_at > received_at + MAX_FUTURE_SKEW:
-        raise EventError("invalid_event", "captured_at is more than a day in the future (check the agent's clock)")
-    if not_before is not None and captured_at < not_before:
-        raise EventError("too_old", f"captured_at is before {not_before.isoformat()}: too old to record "
-                                    "(older than the age limit, or before the camera was registered)")
-    return captured_at
-
-
-def _liveness(event: dict) -> dict | None:
-    value = event.get("liveness")
-    if value is None:
-        return None
-    if not isinstance(value, dict) or len(value) > MAX_LIVENESS_KEYS:
-        raise EventError("invalid_event", f"liveness must be an object of at most {MAX_LIVENESS_KEYS} keys")
-    for key, item in value.items():
-        _check_text(key[:MAX_LIVENESS_TEXT_CHARS], "a liveness key")
-        if len(key) > MAX_LIVENESS_TEXT_CHARS:
-            raise EventError("invalid_event", f"liveness keys must be at most {MAX_LIVENESS_TEXT_CHARS} characters")
-        if (not isinstance(item, (int, float, str, bool))
-                or (isinstance(item, str) and len(item) > MAX_LIVENESS_TEXT_CHARS)
-                or (isinstance(item, float) and not math.isfinite(item))
-                or (isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**53)):
-            raise EventError("invalid_event", f"liveness.{key} must be a finite number, a boolean or a short string")
-        if isinstance(item, str):
-            _check_text(item, f"liveness.{key}")
-    return value
-
-
-def _snapshot(event: dict) -> _Snapshot | None:
-    encoded = event.get("snapshot_jpeg_b64")
-    if encoded is None:
-        return None
-    if not isinstance(encoded, str) or len(encoded) > MAX_SNAPSHOT_BYTES * 4 // 3 + 4:
-        raise EventError("bad_snapshot", f"snapshot_jpeg_b64 must be base64 of at most {MAX_SNAPSHOT_BYTES} bytes")
-    try:
-        jpeg = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise EventError("bad_snapshot", "snapshot_jpeg_b64 is not valid base64") from err
-    if not jpeg.startswith(JPEG_MAGIC):
-        raise EventError("bad_snapshot", "the snapshot is not a JPEG")
-    return _Snapshot(jpeg)
 
 
 def _snapshot_path(instance_path: str | Path | None, school_id: int, school_date: dt.date,
-                   snapshot: _Snapshot | None) -> str | None:
+                   snapshot: Snapshot | None) -> str | None:
     """Where the JPEG will lie, relative to the instance: ``snapshots/<school_id>/<yyyy-mm-dd>/<uuid>.jpg``."""
     if snapshot is None or instance_path is None:
         return None
     return (Path("snapshots") / str(school_id) / school_date.isoformat() / f"{uuid.uuid4().hex}.jpg").as_posix()
 
 
-def _write_snapshot(instance_path: str | Path, relative: str, snapshot: _Snapshot) -> bool:
+def _write_snapshot(instance_path: str | Path, relative: str, snapshot: Snapshot) -> bool:
     """Write one stored event's JPEG; False (and a log line) when the disk refuses it."""
     target = Path(instance_path) / relative
     try:
@@ -318,7 +161,7 @@ def _existing_ids(session, model: type, camera: Camera, event_ids: list[str]) ->
     return {event_id: row_id for event_id, row_id in rows}
 
 
-ParseEvent = Callable[[dict, dt.datetime], tuple[dict[str, Any], "_Snapshot | None"]]
+ParseEvent = Callable[[dict, dt.datetime], tuple[dict[str, Any], "Snapshot | None"]]
 
 
 def _record_batch(session, model: type, id_key: str, camera: Camera, school: School, events: list[Any],
@@ -329,15 +172,15 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
     ``parse(event, received_at)`` returns the row's own columns (with ``captured_at``) and the snapshot, or
     raises EventError. Two statements whatever the batch size: the look-up of known ids and one INSERT.
     """
-    candidates = [e["event_id"] for e in events if isinstance(e, dict) and _storable(e.get("event_id"))]
+    candidates = [e["event_id"] for e in events if isinstance(e, dict) and is_storable(e.get("event_id"))]
     known = _existing_ids(session, model, camera, candidates)
     pending: dict[str, dict[str, Any]] = {}
-    snapshots: dict[str, _Snapshot | None] = {}
+    snapshots: dict[str, Snapshot | None] = {}
     results: list[dict[str, Any]] = []
     for event in events:
         raw_id = event.get("event_id") if isinstance(event, dict) else None
         try:
-            event_id = _event_id(event)
+            event_id = read_event_id(event)
             if event_id in known or event_id in pending:
                 results.append({"event_id": event_id, "status": "duplicate"})
                 continue
@@ -347,7 +190,7 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
                 raise EventError("future_day", f"captured_at is on {row['school_date'].isoformat()}, a school day "
                                                "that has not begun (check the agent's clock)")
         except EventError as err:
-            results.append(_result_error(raw_id, err))
+            results.append(result_error(raw_id, err))
             continue
         row.update(school_id=school.id, camera_id=camera.id, event_id=event_id, received_at=received_at,
                    snapshot_path=_snapshot_path(instance_path, school.id, row["school_date"], snapshot))
@@ -366,7 +209,7 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
             continue
         event_id = result["event_id"]
         if result["status"] == "created" and event_id in refused:
-            results[index] = _result_error(event_id, EventError("invalid_event", refused[event_id]))
+            results[index] = result_error(event_id, EventError("invalid_event", refused[event_id]))
             continue
         if result["status"] == "created" and event_id not in inserted:
             result["status"] = "duplicate"
@@ -380,7 +223,7 @@ def _record_batch(session, model: type, id_key: str, camera: Camera, school: Sch
 def _check_card(event: dict, school: School, student_code: str, card_version: int) -> None:
     """A ``source: "qr"`` event must carry the student's current card, signed with the school's secret."""
     try:
-        card = parse_card(_str(event, "card", 200, required=True))
+        card = parse_card(read_str(event, "card", 200, required=True))
     except CardFormatError as err:
         raise EventError("bad_card", "the card's text is not an attendance card") from err
     if not verify_card(school.card_secret, card, school.code, student_code, card_version or 1):
@@ -395,7 +238,7 @@ def is_suspected_attack(event: Any) -> bool:
 
 
 def _write_snapshots(session, model: type, instance_path: str | Path | None, pending: dict[str, dict[str, Any]],
-                     snapshots: dict[str, _Snapshot | None], inserted: dict[str, int]) -> set[str]:
+                     snapshots: dict[str, Snapshot | None], inserted: dict[str, int]) -> set[str]:
     """Write the snapshots of the rows inserted; the event ids whose snapshot could not be written (their
     row's ``snapshot_path`` is cleared: the check-in stays, its face crop is dropped)."""
     unsaved = set()
@@ -425,27 +268,27 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
         raise ValueError(f"liveness_action must be one of {LIVENESS_ACTIONS}, got {liveness_action!r}")
     school = session.get(School, camera.school_id)
     not_before = oldest_accepted_at(camera, received_at, max_age_days)
-    codes = {e.get("student_code") for e in events if isinstance(e, dict) and _storable(e.get("student_code"))}
+    codes = {e.get("student_code") for e in events if isinstance(e, dict) and is_storable(e.get("student_code"))}
     students = {code: (student_id, consent, card_version) for code, student_id, consent, card_version in session.execute(
         select(Student.student_code, Student.id, where_recognition_consented(), Student.card_version).where(
             Student.school_id == school.id, Student.active.is_(True), Student.student_code.in_(codes)))}
     scopes = current_scopes(session, [student_id for student_id, *_ in students.values()])
     snapshots_dropped: set[str] = set()
 
-    def parse_named(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
+    def parse_named(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], Snapshot | None]:
         row = {
-            "seq": _int(event, "seq", required=True),
+            "seq": read_int(event, "seq", required=True),
             "student_id": None,
-            "captured_at": _captured_at(event, received_at, not_before),
-            "distance": _float(event, "distance"), "margin": _float(event, "margin"),
-            "votes": _int(event, "votes", required=False),
-            "model_id": _str(event, "model_id", 64, required=False) or "",
-            "liveness": _liveness(event),
+            "captured_at": read_captured_at(event, received_at, not_before),
+            "distance": read_float(event, "distance"), "margin": read_float(event, "margin"),
+            "votes": read_int(event, "votes", required=False),
+            "model_id": read_str(event, "model_id", 64, required=False) or "",
+            "liveness": read_liveness(event),
             "review_status": "pending" if is_suspected_attack(event) else None,
             "source": "camera",
         }
-        code = _str(event, "student_code", 32, required=True)
-        snapshot = _snapshot(event)
+        code = read_str(event, "student_code", 32, required=True)
+        snapshot = read_snapshot(event)
         if code not in students:
             raise EventError("unknown_student", f"no active student of this school has the code {code!r}")
         row["student_id"], consent, card_version = students[code]
@@ -458,14 +301,14 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
                                            "(the agent's gallery is out of date)")
         return row, snapshot
 
-    def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
+    def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], Snapshot | None]:
         row, snapshot = parse_named(event, received_at)
         if snapshot is not None and not scopes[row["student_id"]].snapshots:
             snapshots_dropped.add(event["event_id"])
             snapshot = None  # never written: the guardian did not agree to snapshots being kept
         return row, snapshot
 
-    def parse_refused(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
+    def parse_refused(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], Snapshot | None]:
         # a suspected presentation attack keeps its evidence for the review, whatever the snapshot scope
         row, snapshot = parse_named(event, received_at)
         return {"captured_at": row["captured_at"], "best_distance": row["distance"], "status": "open",
@@ -518,13 +361,13 @@ def record_unknowns(session, camera: Camera, events: list[Any], received_at: dt.
     nearest_ids = dict(session.execute(select(Student.student_code, Student.id).where(
         Student.school_id == school.id, Student.student_code.in_(codes))).all()) if codes else {}
 
-    def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], _Snapshot | None]:
-        _int(event, "seq", required=True)
-        row = {"captured_at": _captured_at(event, received_at, not_before), "best_distance": _float(event, "best_distance"),
+    def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], Snapshot | None]:
+        read_int(event, "seq", required=True)
+        row = {"captured_at": read_captured_at(event, received_at, not_before), "best_distance": read_float(event, "best_distance"),
                "status": "open",
-               "nearest_student_id": nearest_ids.get(_str(event, "nearest_student_code", 32, required=False) or "")}
-        _liveness(event)
-        return row, _snapshot(event)
+               "nearest_student_id": nearest_ids.get(read_str(event, "nearest_student_code", 32, required=False) or "")}
+        read_liveness(event)
+        return row, read_snapshot(event)
 
     results, _ = _record_batch(session, UnknownFace, "unknown_id", camera, school, events, received_at,
                                instance_path, parse)

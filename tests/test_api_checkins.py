@@ -243,7 +243,8 @@ def test_events_from_before_the_camera_was_registered_are_refused(client, db, ga
 
 
 def test_the_age_limit_is_a_parameter_and_zero_lifts_it(session):
-    from attendance.checkins import oldest_accepted_at, record_checkins
+    from attendance.checkin_fields import oldest_accepted_at
+    from attendance.checkins import record_checkins
 
     school = make_school(session, "THCS9")
     make_student(session, make_class(session, school, "6A1"), "HS001")

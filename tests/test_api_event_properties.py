@@ -95,7 +95,7 @@ def test_any_unknown_face_batch_is_answered_and_its_good_events_stored(client, d
 def test_parse_aware_datetime_answers_a_utc_time_or_an_event_error(captured_at):
     import datetime as dt
 
-    from attendance.checkins import EventError, parse_aware_datetime
+    from attendance.checkin_fields import EventError, parse_aware_datetime
 
     try:
         parsed = parse_aware_datetime(captured_at)

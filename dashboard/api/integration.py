@@ -7,7 +7,8 @@ import datetime as dt
 from flask import g, jsonify, request
 from sqlalchemy import select
 
-from attendance.checkins import EventError, list_checkins, parse_aware_datetime
+from attendance.checkin_fields import EventError, parse_aware_datetime
+from attendance.checkins import list_checkins
 from attendance.db.models import School, SchoolClass
 from attendance.roll import compute_class_roll, school_local_date
 from dashboard.api import api_bp
