@@ -9,41 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 from attendance.db.models import CheckIn
+from browser_support import PASSWORD, chromium_path, launch_chromium, serve_dashboard  # noqa: F401 (others import them)
 from factories import make_camera, make_class, make_school, make_student, make_user
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-PASSWORD = "correct horse battery"
 NOW = dt.datetime(2026, 3, 9, 2, 30, tzinfo=dt.timezone.utc)  # Monday 09:30 in Ho Chi Minh
 
 pytestmark = pytest.mark.browser
-
-
-def chromium_path() -> str:
-    path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium") or ""
-    if not path:
-        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture
 def live_server(settings, db):
     """The dashboard (CSRF on) under waitress in a thread; yields its base URL."""
     pytest.importorskip("playwright.sync_api")
-    from waitress import create_server
-
     from dashboard import create_app
 
     with db.session() as s:
@@ -58,23 +40,17 @@ def live_server(settings, db):
     app = create_app(settings, test_config={"TESTING": True}, database=db)
     assert app.config.get("WTF_CSRF_ENABLED", True) is True
     app.config["CLOCK"] = lambda: NOW
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="attendance-test")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    with serve_dashboard(app) as base_url:
+        yield base_url
 
 
 @pytest.fixture
 def page(live_server):
     from playwright.sync_api import sync_playwright
 
-    executable = chromium_path()
+    chromium_path()  # a skip (a failure under CI) before Playwright starts
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(playwright)
         context = browser.new_context(accept_downloads=True, locale="vi-VN", viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(15_000)

@@ -6,14 +6,14 @@ the phone. Same set-up as ``test_browser`` (system Chromium, never downloaded; s
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 
 from attendance.db.models import CheckIn, Student, UnknownFace
 from attendance.users import record_audit
 from factories import make_camera, make_class, make_school, make_student, make_user
-from test_browser import CHROMIUM_ARGS, NOW, PASSWORD, chromium_path
+from browser_support import PASSWORD, chromium_path, launch_chromium, serve_dashboard
+from test_browser import NOW
 
 pytestmark = pytest.mark.browser
 
@@ -31,8 +31,6 @@ def admin_server(settings, db):
     """School LL: 6A1 (Trần Minh Đức, Nguyễn Thị Bình, Lê Văn Cường; no consent yet), an audit trail, check-ins
     of the month, two sightings of one unknown face; admin "hoa" (Vietnamese) and "hoa_en" (English)."""
     pytest.importorskip("playwright.sync_api")
-    from waitress import create_server
-
     from dashboard import create_app
 
     with db.session() as s:
@@ -57,23 +55,17 @@ def admin_server(settings, db):
                               nearest_student_id=students[2].id))
     app = create_app(settings, test_config={"TESTING": True, "SSE_DURATION_S": 1.0}, database=db)
     app.config["CLOCK"] = lambda: NOW
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="attendance-test")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    with serve_dashboard(app) as base_url:
+        yield base_url
 
 
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
 
-    executable = chromium_path()
+    chromium_path()  # a skip (a failure under CI) before Playwright starts
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 

@@ -7,7 +7,6 @@ Reuses the live-server set-up of tests/test_browser.py (skipped when Chromium is
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from attendance.checkins import record_checkins
 from attendance.db.models import AuditEntry, CheckIn
 from factories import make_camera, make_class, make_school, make_student, make_user
-from test_browser import CHROMIUM_ARGS, chromium_path
+from browser_support import launch_chromium, serve_dashboard
 
 PASSWORD = "correct horse battery"
 NOW = dt.datetime(2026, 3, 9, 2, 30, tzinfo=dt.timezone.utc)  # Monday 09:30 in Ho Chi Minh: the roll is decided
@@ -30,8 +29,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def flagged_server(settings, db):
     pytest.importorskip("playwright.sync_api")
-    from waitress import create_server
-
     from dashboard import create_app
 
     with db.session() as s:
@@ -48,14 +45,8 @@ def flagged_server(settings, db):
         checkin_id = result["checkin_id"]
     app = create_app(settings, test_config={"TESTING": True}, database=db)
     app.config["CLOCK"] = lambda: NOW
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="attendance-test")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}", checkin_id
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    with serve_dashboard(app) as base_url:
+        yield base_url, checkin_id
 
 
 def test_teacher_rejects_then_confirms_a_flagged_checkin(flagged_server, db):
@@ -63,7 +54,7 @@ def test_teacher_rejects_then_confirms_a_flagged_checkin(flagged_server, db):
 
     base, checkin_id = flagged_server
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(playwright)
         page = browser.new_context(locale="vi-VN").new_page()
         page.set_default_timeout(15_000)
         page.goto(f"{base}/login")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 
 from attendance.db.models import CheckIn
 from factories import make_camera, make_class, make_school, make_student, make_user
-from test_browser import CHROMIUM_ARGS, PASSWORD, chromium_path
+from browser_support import PASSWORD, chromium_path, launch_chromium, serve_dashboard
 
 NOW = dt.datetime(2026, 3, 9, 1, 0, tzinfo=dt.timezone.utc)  # Monday 08:00 in Ho Chi Minh: before the absence cutoff
 PHONE = {"width": 390, "height": 844}
@@ -40,8 +39,6 @@ pytestmark = pytest.mark.browser
 def server(settings, db):
     """The dashboard under waitress; yields (base URL, camera token)."""
     pytest.importorskip("playwright.sync_api")
-    from waitress import create_server
-
     from dashboard import create_app
 
     with db.session() as s:
@@ -65,14 +62,8 @@ def server(settings, db):
                           captured_at=NOW - dt.timedelta(minutes=minutes), school_date=NOW.date()))
     app = create_app(settings, test_config={"TESTING": True}, database=db)
     app.config["CLOCK"] = lambda: NOW
-    http = create_server(app, host="127.0.0.1", port=0, threads=4, ident="attendance-test")
-    thread = threading.Thread(target=http.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{http.effective_port}", token
-    finally:
-        http.close()
-        thread.join(timeout=5)
+    with serve_dashboard(app) as base_url:
+        yield base_url, token
 
 
 @pytest.fixture(params=[("vi", PHONE), ("en", PHONE), ("vi", DESKTOP), ("en", DESKTOP)],
@@ -81,9 +72,9 @@ def browser_page(request, server):
     from playwright.sync_api import sync_playwright
 
     language, viewport = request.param
-    executable = chromium_path()
+    chromium_path()  # a skip (a failure under CI) before Playwright starts
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(playwright)
         context = browser.new_context(locale="vi-VN" if language == "vi" else "en-GB", viewport=viewport,
                                       is_mobile=viewport is PHONE, has_touch=viewport is PHONE)
         page = context.new_page()

@@ -7,14 +7,13 @@ school's connection and under the request limit; the server gets the shrunk file
 from __future__ import annotations
 
 import io
-import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from factories import make_class, make_school, make_student, make_user
-from test_browser import CHROMIUM_ARGS, PASSWORD, chromium_path
+from browser_support import PASSWORD, launch_chromium, serve_dashboard
 
 pytestmark = pytest.mark.browser
 
@@ -22,8 +21,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def admin_server(settings, db):
     pytest.importorskip("playwright.sync_api")
-    from waitress import create_server
-
     from dashboard import create_app
 
     with db.session() as s:
@@ -45,14 +42,8 @@ def admin_server(settings, db):
             with Image.open(io.BytesIO(data)) as image:
                 received.append((len(data), *image.size))
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="attendance-test")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}", student_id, received
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    with serve_dashboard(app) as base_url:
+        yield base_url, student_id, received
 
 
 def test_a_phone_photo_is_shrunk_before_it_is_sent(admin_server, tmp_path):
@@ -64,7 +55,7 @@ def test_a_phone_photo_is_shrunk_before_it_is_sent(admin_server, tmp_path):
     Image.fromarray(pixels).save(photo, quality=90)
     original_bytes = photo.stat().st_size
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(playwright)
         page = browser.new_context(locale="vi-VN", viewport={"width": 390, "height": 844}).new_page()
         page.set_default_timeout(30_000)
         page.goto(f"{base}/login")
