@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from attendance.errors import ModelError
 from models.dlib_dat import DatFormatError, DlibNet, Layer, parse_dlib_net
+from models.onnx_file import save_model
 
 MODEL_ID = "dlib_resnet_v1"
 DAT_FILENAME = "dlib_face_recognition_resnet_model_v1.dat"
@@ -240,19 +240,7 @@ def convert_dlib_resnet(dat_path: Path | None, out_path: Path) -> str:
     except DatFormatError as exc:
         raise ModelError(f"{source}: {exc}") from exc
     onnx.checker.check_model(model)
-    payload = model.SerializeToString(deterministic=True)
-    digest = hashlib.sha256(payload).hexdigest()
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out_path, payload)
-    _write_atomically(out_path.with_name(out_path.name + ".sha256"), f"{digest}  {out_path.name}\n".encode())
-    return digest
-
-
-def _write_atomically(path: Path, payload: bytes) -> None:
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_bytes(payload)
-    os.replace(temp, path)
+    return save_model(model, out_path)
 
 
 def main(argv: list[str] | None = None) -> int:

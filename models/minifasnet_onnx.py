@@ -25,7 +25,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from attendance.errors import ModelError
-from models.dlib_onnx import _GraphBuilder, _write_atomically
+from models.dlib_onnx import _GraphBuilder
+from models.onnx_file import save_model
 from models.torch_legacy import TorchFormatError, read_legacy_state_dict
 
 OPSET = 17
@@ -164,11 +165,7 @@ def convert_minifasnet(pth_path: Path, out_path: Path, name: str = "minifasnet")
     except TorchFormatError as exc:
         raise ModelError(f"{source}: {exc}") from exc
     onnx.checker.check_model(model)
-    payload = model.SerializeToString(deterministic=True)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out_path, payload)
-    return hashlib.sha256(payload).hexdigest()
+    return save_model(model, out_path, sha256_file=False)  # the installer keeps the hash beside it
 
 
 def main(argv: list[str] | None = None) -> int:

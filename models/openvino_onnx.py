@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from attendance.errors import ModelError
 from models.openvino_ir import IrModel, Layer, parse_ints, read_ir
+from models.onnx_file import save_model
 
 OPSET = 17
 INPUT_NAME = "chips"
@@ -117,13 +117,7 @@ def convert_openvino(xml_path: Path | str, out_path: Path | str, model_id: str,
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as err:
         raise ModelError(f"{xml_path}: the converted model is not valid ONNX: {err}") from err
-    payload = model.SerializeToString(deterministic=True)
-    digest = hashlib.sha256(payload).hexdigest()
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out_path, payload)
-    _write_atomically(out_path.with_name(out_path.name + ".sha256"), f"{digest}  {out_path.name}\n".encode())
-    return digest
+    return save_model(model, out_path)
 
 
 def _graph_input(layer: Layer) -> onnx.ValueInfoProto:
@@ -266,12 +260,6 @@ _EMITTERS: dict[str, Callable[[_Graph, Layer, list[Value], str], str]] = {
     "Sigmoid": _emit_sigmoid, "Convert": _emit_convert, "Reshape": _emit_reshape,
     "FakeQuantize": _emit_fake_quantize,
 }
-
-
-def _write_atomically(path: Path, payload: bytes) -> None:
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_bytes(payload)
-    os.replace(temp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
