@@ -77,7 +77,7 @@ def test_an_unforeseen_database_refusal_fails_only_its_event(client, db, gate, m
     """Should a value pass validation and still be refused by the database, the batch's others are stored."""
     import attendance.checkins as checkins
 
-    monkeypatch.setattr(checkins, "_str", lambda event, key, max_chars, required: event.get(key))
+    monkeypatch.setattr(checkins, "read_str", lambda event, key, max_chars, required: event.get(key))
     response = post(client, gate, [event(1), event(2, model_id="x" * 65), event(3, "HS002")])
     assert response.status_code == 200
     statuses = [r["status"] for r in response.get_json()["results"]]
