@@ -162,7 +162,7 @@ class Pipeline:
         self.tracker = IouTracker(config.track_min_iou, config.track_max_missed_frames)
         self.states: dict[int, TrackState] = {}
         self.frames_processed = 0
-        self.stage_ms: dict[str, float] = {"detect": 0.0, "landmarks": 0.0, "align": 0.0, "embed": 0.0, "match": 0.0}
+        self.stage_ms: dict[str, float] = dict.fromkeys(("detect", "landmarks", "align", "embed", "liveness", "match"), 0.0)
         self.embeddings_total = 0
 
     def process(self, frame: Frame, gallery: GallerySnapshot | None) -> FrameResult:
@@ -228,7 +228,7 @@ class Pipeline:
         if self.liveness is not None:
             started = time.perf_counter()
             self.liveness.score([s.track.track_id for s in due])
-            self.stage_ms["liveness"] = self.stage_ms.get("liveness", 0.0) + (time.perf_counter() - started) * 1000.0
+            self.stage_ms["liveness"] += (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
         vectors = np.stack([f.embedding for f in faces])
         matches = gallery.gallery.search(vectors, gallery.point or self.config.point)

@@ -9,12 +9,10 @@ Chromium, then saved as 256-colour PNGs to stay small. Nothing is downloaded.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import io
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,12 +20,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "docs"))
 
 from make_screenshots import (  # noqa: E402
-    CHROMIUM_ARGS, NOW, ZONE, build_demo, log_in, serve, silhouette_jpeg,
+    CHROMIUM_ARGS, NOW, ZONE, log_in, run, silhouette_jpeg,
 )
 
 from attendance.db import Database  # noqa: E402
 from attendance.db.models import Camera, CheckIn, School, Student, UnknownFace, User  # noqa: E402
-from attendance.settings import Settings, load_settings  # noqa: E402
 from attendance.users import record_audit  # noqa: E402
 
 
@@ -119,28 +116,7 @@ def take_screenshots(base: str, out: Path, chromium: str) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
-    args = parser.parse_args(argv)
-    from dashboard import create_app
-
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(Settings, environ={}, overrides={
-            "instance_path": tmp, "secret_key": "demo", "session_cookie_secure": False})
-        db = Database.open(settings.resolved_database_url)
-        build_demo(db, Path(tmp))
-        add_admin_history(db, Path(tmp))
-        app = create_app(settings, test_config={"TESTING": True, "SSE_DURATION_S": 2.0}, database=db)
-        app.config["CLOCK"] = lambda: NOW
-        server = serve(app)
-        try:
-            for path in take_screenshots(f"http://127.0.0.1:{server.effective_port}", Path(args.out), args.chromium):
-                print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
-        finally:
-            server.close()
-            db.close()
-    return 0
+    return run(argv, take_screenshots, add_admin_history)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,13 @@ import random
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from attendance.crypto import install_keyring, load_keyring  # noqa: E402
 from attendance.db import Database  # noqa: E402
 from attendance.db.models import (  # noqa: E402
     Camera, CheckIn, ClassTeacher, FaceTemplate, LeaveRequest, RollOverride, School, SchoolClass, Student, User,
@@ -237,7 +239,9 @@ def take_screenshots(base: str, out: Path, chromium: str) -> list[Path]:
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None, take: Callable[[str, Path, str], list[Path]],
+        add_data: Callable[[Database, Path], None] | None = None) -> int:
+    """Build the invented school (plus ``add_data``), serve it, and ``take(base_url, out, chromium)``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
     parser.add_argument("--chromium", default="/usr/bin/chromium")
@@ -247,18 +251,25 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(Settings, environ={}, overrides={
             "instance_path": tmp, "secret_key": "demo", "session_cookie_secure": False})
+        install_keyring(load_keyring(settings))  # templates are sealed at rest: a key for this throwaway school
         db = Database.open(settings.resolved_database_url)
         build_demo(db, Path(tmp))
+        if add_data is not None:
+            add_data(db, Path(tmp))
         app = create_app(settings, test_config={"TESTING": True}, database=db)
         app.config["CLOCK"] = lambda: NOW
         server = serve(app)
         try:
-            for path in take_screenshots(f"http://127.0.0.1:{server.effective_port}", Path(args.out), args.chromium):
-                print(f"wrote {path}")
+            for path in take(f"http://127.0.0.1:{server.effective_port}", Path(args.out), args.chromium):
+                print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
         finally:
             server.close()
             db.close()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(argv, take_screenshots)
 
 
 if __name__ == "__main__":
