@@ -1,7 +1,7 @@
 """Reading the audit log: who changed which roll, student, camera or user, filtered and paged for admins.
 
-Entries are written by ``attendance.users.record_audit`` (and a few core modules directly); this module only
-reads them. Times are aware UTC; a date range is given as local school dates and converted here.
+Entries are written by ``attendance.users.record_audit``; this module only reads them. Times are aware UTC;
+a date range is given as local school dates and converted here.
 """
 
 from __future__ import annotations

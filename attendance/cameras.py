@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from attendance.db.models import ApiToken, AuditEntry, Camera, School
+from attendance.db.models import ApiToken, Camera, School
 from attendance.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from attendance.text import check_text
+from attendance.users import record_audit
 
 CAMERA_TOKEN_PREFIX = "cam_"
 API_TOKEN_PREFIX = "api_"
@@ -54,7 +55,7 @@ def create_camera(session, school: School, name: str, location: str = "", *,
         session.flush()
     except IntegrityError as err:  # a concurrent add of the same name; the caller's unit of work rolls back
         raise Conflict(f"school {school.code} already has a camera named {name!r}") from err
-    session.add(AuditEntry(school_id=school.id, actor=actor, action="camera.create", target=f"camera:{name}"))
+    record_audit(session, actor, "camera.create", school_id=school.id, target=f"camera:{name}")
     return camera, token
 
 
@@ -70,8 +71,7 @@ def revoke_camera(session, camera: Camera, at: dt.datetime, actor: str = "cli") 
     """Revoke ``camera``'s token from ``at`` (aware UTC); its next request is refused. Idempotent."""
     if camera.revoked_at is None:
         camera.revoked_at = at
-        session.add(AuditEntry(school_id=camera.school_id, actor=actor, action="camera.revoke",
-                               target=f"camera:{camera.name}"))
+        record_audit(session, actor, "camera.revoke", school_id=camera.school_id, target=f"camera:{camera.name}")
         session.flush()
     return camera
 
@@ -122,7 +122,7 @@ def create_api_token(session, name: str, school: School | None = None, *,
     token = _new_token(API_TOKEN_PREFIX)
     row = ApiToken(school_id=school.id if school is not None else None, name=name, token_hash=hash_token(token))
     session.add(row)
-    session.add(AuditEntry(school_id=row.school_id, actor=actor, action="api_token.create", target=f"token:{name}"))
+    record_audit(session, actor, "api_token.create", school_id=row.school_id, target=f"token:{name}")
     session.flush()
     return row, token
 
@@ -131,8 +131,7 @@ def revoke_api_token(session, row: ApiToken, at: dt.datetime, actor: str = "cli"
     """Revoke an integration token from ``at`` (audited as ``actor``); it stops working at once. Idempotent."""
     if row.revoked_at is None:
         row.revoked_at = at
-        session.add(AuditEntry(school_id=row.school_id, actor=actor, action="api_token.revoke",
-                               target=f"token:{row.name}"))
+        record_audit(session, actor, "api_token.revoke", school_id=row.school_id, target=f"token:{row.name}")
         session.flush()
     return row
 

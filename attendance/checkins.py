@@ -57,9 +57,10 @@ from attendance.consent import current_scopes, where_recognition_consented
 from attendance.cards import CardFormatError, parse_card, verify_card
 from attendance.crypto import write_sealed_file
 from attendance.db.changes import bump_for_students
-from attendance.db.models import AuditEntry, Camera, CheckIn, School, SchoolClass, Student, UnknownFace
+from attendance.db.models import Camera, CheckIn, School, SchoolClass, Student, UnknownFace
 from attendance.roll import school_local_date
 from attendance.settings import Settings
+from attendance.users import record_audit
 from attendance.webhooks import enqueue_checkins
 
 logger = logging.getLogger(__name__)
@@ -340,11 +341,12 @@ def _audit_past_days(session, school: School, camera: Camera, created: list[dict
     for row in created:
         if row["school_date"] >= today:
             continue
-        session.add(AuditEntry(
-            school_id=school.id, actor=f"camera:{camera.name}", action="checkin.past_day",
-            target=f"student:{codes_by_id.get(row['student_id'], row['student_id'])}",
-            detail={"school_date": row["school_date"].isoformat(), "captured_at": row["captured_at"].isoformat(),
-                    "received_at": received_at.isoformat(), "event_id": row["event_id"], "checkin_id": row["id"]}))
+        record_audit(session, f"camera:{camera.name}", "checkin.past_day", school_id=school.id,
+                     target=f"student:{codes_by_id.get(row['student_id'], row['student_id'])}",
+                     detail={"school_date": row["school_date"].isoformat(),
+                             "captured_at": row["captured_at"].isoformat(),
+                             "received_at": received_at.isoformat(), "event_id": row["event_id"],
+                             "checkin_id": row["id"]})
 
 
 def record_unknowns(session, camera: Camera, events: list[Any], received_at: dt.datetime, *,

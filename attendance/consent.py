@@ -252,7 +252,6 @@ def find_notice(session: Session, school_id: int, notice_id: int) -> ConsentNoti
     return notice
 
 
-
 MAX_REFERENCE_CHARS = 100
 
 

@@ -16,8 +16,9 @@ import numpy as np
 from sqlalchemy import select
 
 from attendance.consent import where_recognition_consented
-from attendance.db.models import FaceTemplate, School, SchoolClass, SchoolOperatingPoint, Student
+from attendance.db.models import FaceTemplate, School, SchoolClass, Student
 from attendance.errors import ModelError
+from attendance.operating_points import find_school_point
 from attendance.recognition import get_profile
 
 # Vectors go out rounded to 6 decimals: half the JSON of full float64 reprs, far below any threshold.
@@ -48,8 +49,7 @@ def _templates_query(school: School, model_id: str, *columns):
 
 def _point(session, school: School, model_id: str) -> dict[str, Any] | None:
     """The school's calibrated point for the model as sent to the agents (None: the agent keeps its own)."""
-    row = session.scalar(select(SchoolOperatingPoint).where(SchoolOperatingPoint.school_id == school.id,
-                                                            SchoolOperatingPoint.model_id == model_id))
+    row = find_school_point(session, school.id, model_id)
     if row is None:
         return None
     return {"threshold": row.threshold, "margin": row.margin, "set_at": row.set_at.isoformat()}

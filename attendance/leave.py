@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from attendance.db.models import AuditEntry, LeaveRequest, Student, User, utcnow
+from attendance.db.models import LeaveRequest, Student, utcnow
 from attendance.errors import InvalidInput, NotFound
+from attendance.users import actor_of, record_audit
 
 MAX_REASON_CHARS = 500
 MAX_LEAVE_DAYS = 366  # a school year; a longer absence is a change of the roster, not a leave
@@ -30,13 +31,6 @@ class LeaveDay:
     status: str
     reason: str
     leave_id: int
-
-
-def _actor(session, user_id: int | None) -> str:
-    if user_id is None:
-        return "cli"
-    user = session.get(User, user_id)
-    return f"user:{user.username}" if user else f"user:{user_id}"
 
 
 def create_leave(session, student: Student, first_date: dt.date, last_date: dt.date, reason: str,
@@ -55,16 +49,15 @@ def create_leave(session, student: Student, first_date: dt.date, last_date: dt.d
         raise InvalidInput("the last day of the leave is before its first day")
     if (last_date - first_date).days + 1 > MAX_LEAVE_DAYS:
         raise InvalidInput(f"a leave request covers at most {MAX_LEAVE_DAYS} days")
-    actor = _actor(session, user_id)
+    actor = actor_of(session, user_id)
     leave = LeaveRequest(school_id=student.school_id, student_id=student.id, first_date=first_date,
                          last_date=last_date, reason=reason, created_by_id=user_id, created_by=actor)
     session.add(leave)
     session.flush()
-    session.add(AuditEntry(
-        school_id=student.school_id, user_id=user_id, actor=actor, action="leave.create",
-        target=f"student:{student.student_code}",
-        detail={"leave_id": leave.id, "first_date": first_date.isoformat(), "last_date": last_date.isoformat(),
-                "reason": reason}))
+    record_audit(session, actor, "leave.create", user_id=user_id, school_id=student.school_id,
+                 target=f"student:{student.student_code}",
+                 detail={"leave_id": leave.id, "first_date": first_date.isoformat(),
+                         "last_date": last_date.isoformat(), "reason": reason})
     session.flush()
     return leave
 
@@ -80,11 +73,10 @@ def cancel_leave(session, leave_id: int, user_id: int | None, *, school_id: int 
     leave.cancelled_at = utcnow()
     leave.cancelled_by_id = user_id
     student = session.get(Student, leave.student_id)
-    session.add(AuditEntry(
-        school_id=leave.school_id, user_id=user_id, actor=_actor(session, user_id), action="leave.cancel",
-        target=f"student:{student.student_code if student else leave.student_id}",
-        detail={"leave_id": leave.id, "first_date": leave.first_date.isoformat(),
-                "last_date": leave.last_date.isoformat()}))
+    record_audit(session, actor_of(session, user_id), "leave.cancel", user_id=user_id, school_id=leave.school_id,
+                 target=f"student:{student.student_code if student else leave.student_id}",
+                 detail={"leave_id": leave.id, "first_date": leave.first_date.isoformat(),
+                         "last_date": leave.last_date.isoformat()})
     session.flush()
     return leave
 

@@ -10,18 +10,12 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from attendance.db.models import OVERRIDE_STATUSES, AuditEntry, RollOverride, School, Student, User
+from attendance.db.models import OVERRIDE_STATUSES, RollOverride, School, Student
 from attendance.errors import InvalidInput
 from attendance.school_rules import load_day_rules
+from attendance.users import actor_of, record_audit
 
 MAX_REASON_CHARS = 500
-
-
-def _actor(session, user_id: int | None) -> str:
-    if user_id is None:
-        return "cli"
-    user = session.get(User, user_id)
-    return f"user:{user.username}" if user else f"user:{user_id}"
 
 
 def set_override(session, student: Student, school_date: dt.date, status: str, reason: str,
@@ -48,11 +42,10 @@ def set_override(session, student: Student, school_date: dt.date, status: str, r
     override.status = status
     override.reason = reason
     override.created_by_id = user_id
-    session.add(AuditEntry(
-        school_id=student.school_id, user_id=user_id, actor=_actor(session, user_id), action="roll.override",
-        target=f"student:{student.student_code}",
-        detail={"school_date": school_date.isoformat(), "status": status, "reason": reason, "previous": previous},
-    ))
+    record_audit(session, actor_of(session, user_id), "roll.override", user_id=user_id, school_id=student.school_id,
+                 target=f"student:{student.student_code}",
+                 detail={"school_date": school_date.isoformat(), "status": status, "reason": reason,
+                         "previous": previous})
     session.flush()
     return override
 
@@ -63,11 +56,10 @@ def clear_override(session, student: Student, school_date: dt.date, user_id: int
         RollOverride.student_id == student.id, RollOverride.school_date == school_date))
     if override is None:
         return False
-    session.add(AuditEntry(
-        school_id=student.school_id, user_id=user_id, actor=_actor(session, user_id),
-        action="roll.override_clear", target=f"student:{student.student_code}",
-        detail={"school_date": school_date.isoformat(), "status": override.status, "reason": override.reason},
-    ))
+    record_audit(session, actor_of(session, user_id), "roll.override_clear", user_id=user_id,
+                 school_id=student.school_id, target=f"student:{student.student_code}",
+                 detail={"school_date": school_date.isoformat(), "status": override.status,
+                         "reason": override.reason})
     session.delete(override)
     session.flush()
     return True

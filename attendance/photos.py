@@ -12,9 +12,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from attendance.db.models import AuditEntry, EnrollmentPhoto, FaceTemplate, Student
+from attendance.db.models import EnrollmentPhoto, FaceTemplate, Student
 from attendance.erasure import remove_instance_file
 from attendance.errors import NotFound
+from attendance.users import record_audit
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,9 @@ def remove_photo(session, instance_path: str | Path | None, student: Student, ph
     for template in templates:
         session.delete(template)
     file_path = photo.file_path
-    session.add(AuditEntry(school_id=student.school_id, user_id=user_id, actor=actor, action="student.photo_remove",
-                           target=f"student:{student.student_code}",
-                           detail={"photo_id": photo.id, "templates_removed": len(templates),
-                                   "file_removed": bool(file_path)}))
+    record_audit(session, actor, "student.photo_remove", user_id=user_id, school_id=student.school_id,
+                 target=f"student:{student.student_code}",
+                 detail={"photo_id": photo.id, "templates_removed": len(templates), "file_removed": bool(file_path)})
     session.delete(photo)
     session.flush()
     if file_path and instance_path is not None:

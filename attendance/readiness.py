@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from attendance.consent import has_recognition_consent
 from attendance.db.models import CheckIn, EnrollmentPhoto, FaceTemplate, RollOverride, SchoolClass, Student
 from attendance.names import vietnamese_sort_key
 
@@ -65,7 +66,7 @@ def list_unrecognisable(session, school_id: int, today: dt.date, model_id: str |
     listed = []
     for student, class_code in students:
         reasons = []
-        if not student.consent_given:
+        if not has_recognition_consent(student):
             reasons.append("no_consent")
         if student.id not in with_template:
             has_photo = student.id in with_photo or student.id in with_any_template

@@ -16,8 +16,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from attendance.consent import current_scopes
-from attendance.db.models import AuditEntry, CheckIn, Student, UnknownFace
+from attendance.db.models import CheckIn, Student, UnknownFace
 from attendance.errors import InvalidInput
+from attendance.users import record_audit
 
 
 def _copy_snapshot(instance_path: str | Path | None, unknown: UnknownFace) -> str | None:
@@ -55,10 +56,10 @@ def record_review_checkin(session, unknown: UnknownFace, student: Student, *, ac
     )
     session.add(checkin)
     session.flush()
-    session.add(AuditEntry(
-        school_id=unknown.school_id, user_id=user_id, actor=actor, action="checkin.review",
-        target=f"student:{student.student_code}",
-        detail={"unknown_face_id": unknown.id, "checkin_id": checkin.id,
-                "school_date": unknown.school_date.isoformat(), "captured_at": unknown.captured_at.isoformat()}))
+    record_audit(session, actor, "checkin.review", user_id=user_id, school_id=unknown.school_id,
+                 target=f"student:{student.student_code}",
+                 detail={"unknown_face_id": unknown.id, "checkin_id": checkin.id,
+                         "school_date": unknown.school_date.isoformat(),
+                         "captured_at": unknown.captured_at.isoformat()})
     session.flush()
     return checkin

@@ -223,11 +223,13 @@ def compute_class_roll(session, school_class: SchoolClass, school_date: dt.date,
     return entries
 
 
-def compute_school_statuses(session, school: School, school_date: dt.date,
-                            now_at: dt.datetime) -> tuple[list[int], list[tuple[int, int, str]]]:
+def compute_school_statuses(session, school: School, school_date: dt.date, now_at: dt.datetime, *,
+                            rules: DayRules | None = None) -> tuple[list[int], list[tuple[int, int, str]]]:
     """(every class id of the school, ``(student_id, class_id, status)`` of each student on a class's roll on
-    ``school_date``). Five queries whatever the size of the school: rules, members, check-ins, overrides."""
-    rules = load_day_rules(session, school, school_date)
+    ``school_date``). Five queries whatever the size of the school: rules, members, check-ins, overrides;
+    the rules' two are skipped when the caller already holds the day's ``rules``."""
+    if rules is None:
+        rules = load_day_rules(session, school, school_date)
     rows = session.execute(
         select(SchoolClass.id, ClassMembership.student_id)
         .outerjoin(ClassMembership, and_(ClassMembership.class_id == SchoolClass.id, _member_on(school_date)))

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from attendance.consent import has_recognition_consent
 from attendance.crypto import read_sealed_file
 from attendance.db.models import (
     AuditEntry, CheckIn, ConsentNotice, ConsentRecord, DataRequest, EnrollmentPhoto, FaceTemplate, RollOverride,
@@ -109,7 +110,8 @@ def _student_record(session: Session, student: Student) -> dict[str, Any]:
                                 .order_by(FaceTemplate.id)).all()
     return {"student_code": student.student_code, "full_name": student.full_name,
             "date_of_birth": student.date_of_birth, "class": school_class.code if school_class else None,
-            "active": student.active, "recognised_by_cameras": student.consent_given, "created_at": student.created_at,
+            "active": student.active, "recognised_by_cameras": has_recognition_consent(student),
+            "created_at": student.created_at,
             "face_templates": [{"id": t.id, "model_id": t.model_id, "photo_id": t.photo_id, "created_at": t.created_at}
                                for t in templates]}
 

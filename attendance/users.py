@@ -156,6 +156,14 @@ def find_or_create_school(session: Session, code: str | None, name: str | None, 
     raise InvalidInput("several schools: say which with --school CODE")
 
 
+def actor_of(session: Session, user_id: int | None) -> str:
+    """The audit actor of ``user_id``: "user:<username>" (its id when the user is gone), "cli" for None."""
+    if user_id is None:
+        return "cli"
+    user = session.get(User, user_id)
+    return f"user:{user.username}" if user else f"user:{user_id}"
+
+
 def record_audit(session: Session, actor: str, action: str, *, user_id: int | None = None,
                  school_id: int | None = None, target: str = "", detail: dict | None = None) -> AuditEntry:
     """Add one audit-log entry, e.g. ``("user:an", "roll.override", target="student:12")``.

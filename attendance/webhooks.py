@@ -37,10 +37,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from attendance.db.models import (
-    AuditEntry, Camera, School, SchoolClass, Student, Webhook, WebhookDelivery,
+    Camera, School, SchoolClass, Student, Webhook, WebhookDelivery,
 )
 from attendance.errors import InvalidInput, NotFound
 from attendance.roll import DayRules, compute_school_statuses, load_day_rules, school_zone
+from attendance.users import record_audit
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def create_webhook(session, school: School, url: str, events: str = "checkin,abs
     secret = "whsec_" + secrets.token_urlsafe(32)
     hook = Webhook(school_id=school.id, url=url, secret=secret, events=",".join(wanted), active=True)
     session.add(hook)
-    session.add(AuditEntry(school_id=school.id, actor="cli", action="webhook.create", target=f"webhook:{parts.netloc}"))
+    record_audit(session, "cli", "webhook.create", school_id=school.id, target=f"webhook:{parts.netloc}")
     session.flush()
     return hook, secret
 
@@ -101,8 +102,8 @@ def remove_webhook(session, hook_id: int, school: School | None = None, actor: s
     if hook is None or (school is not None and hook.school_id != school.id):
         raise NotFound(f"no webhook with id {hook_id}")
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))
-    session.add(AuditEntry(school_id=hook.school_id, actor=actor, action="webhook.remove",
-                           target=f"webhook:{urlsplit(hook.url).netloc}"[:200]))
+    record_audit(session, actor, "webhook.remove", school_id=hook.school_id,
+                 target=f"webhook:{urlsplit(hook.url).netloc}")
     session.delete(hook)
     session.flush()
     return hook
@@ -214,7 +215,7 @@ def enqueue_absences(session, school: School, school_date: dt.date, now_at: dt.d
     hooks = active_webhooks(session, school.id, "absence")
     if not hooks:
         return 0
-    _, statuses = compute_school_statuses(session, school, school_date, now_at)
+    _, statuses = compute_school_statuses(session, school, school_date, now_at, rules=rules)
     absent = [student_id for student_id, _, status in statuses if status == "absent"]
     info = _students_info(session, school, set(absent)) if absent else {}
     events = [(f"absence:{student_id}:{school_date.isoformat()}",

@@ -8,10 +8,10 @@ from pathlib import Path
 from attendance.card_print import card_face_of, class_card_faces, find_class, find_card_font, render_card_png, render_sheet_pdf
 from attendance.cards import revoke_card, rotate_school_secret
 from attendance.db import Database
-from attendance.db.models import AuditEntry
 from attendance.directory import find_school, find_student
 from attendance.errors import AttendanceError, NotFound
 from attendance.settings import Settings
+from attendance.users import record_audit
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -41,7 +41,7 @@ def run_cards(args: argparse.Namespace, settings: Settings) -> int:
         school = find_school(session, args.school)
         if args.rotate_secret:
             rotate_school_secret(session, school)
-            session.add(AuditEntry(school_id=school.id, actor="cli", action="cards.rotate_secret", target=f"school:{school.code}"))
+            record_audit(session, "cli", "cards.rotate_secret", school_id=school.id, target=f"school:{school.code}")
             print(f"{school.code}: every card printed before is revoked; print the classes' sheets again")
         student = None
         if args.student_code:
@@ -50,8 +50,8 @@ def run_cards(args: argparse.Namespace, settings: Settings) -> int:
                 raise NotFound(f"no student {args.student_code!r} in school {school.code}")
         if args.revoke and student is not None:
             card = revoke_card(session, student)
-            session.add(AuditEntry(school_id=school.id, actor="cli", action="cards.revoke",
-                                   target=f"student:{student.student_code}", detail={"card_version": card.version}))
+            record_audit(session, "cli", "cards.revoke", school_id=school.id, target=f"student:{student.student_code}",
+                         detail={"card_version": card.version})
             print(f"{student.student_code}: cards before version {card.version} are revoked")
         if args.png and student is not None:
             Path(args.png).write_bytes(render_card_png(card_face_of(session, student), font))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from attendance.consent import consent_history, withdraw_consent
+from attendance.consent import consent_history, has_recognition_consent, withdraw_consent
 from attendance.db import Database
 from attendance.directory import find_school, find_student
 from attendance.errors import NotFound
@@ -84,7 +84,7 @@ def run_consent(args: argparse.Namespace, settings: Settings) -> int:
     with Database.open(settings.resolved_database_url) as database, database.session() as session:
         student = _student(session, args)
         records = consent_history(session, student)
-        state = "recognised by the cameras" if student.consent_given else "NOT recognised by the cameras"
+        state = "recognised by the cameras" if has_recognition_consent(student) else "NOT recognised by the cameras"
         print(f"# {student.student_code} {student.full_name}: {len(records)} consent record(s); {state}")
         for record in records:
             scopes = ",".join(name for name in ("recognition", "snapshots", "photos") if getattr(record, name)) or "none"
