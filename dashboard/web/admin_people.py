@@ -74,8 +74,8 @@ def students():
     class_id = request.args.get("class_id", "")
     query_text = unicodedata.normalize("NFC", request.args.get("q", "")).strip()[:100]
     query = select(Student).where(Student.school_id == school.id)
-    if parse_id(class_id):
-        query = query.where(Student.class_id == parse_id(class_id))
+    if (class_number := parse_id(class_id)) is not None:
+        query = query.where(Student.class_id == class_number)
     elif class_id == "none":
         query = query.where(Student.class_id.is_(None))
     classes = _school_classes(school.id)
@@ -104,7 +104,7 @@ def bulk_consent():
     """Record one paper consent form for the ticked students (audited per student, see ``attendance.consent``)."""
     school = require_school()
     db = get_db_session()
-    ids = [int(v) for v in request.form.getlist("student_ids") if v.isdigit() and len(v) < 10]
+    ids = parse_ids(request.form.getlist("student_ids"))
     back = {k: request.form.get(k, "") for k in ("class_id", "q", "page") if request.form.get(k)}
     if not ids:
         flash(_("Tick the students the consent form covers."), "error")

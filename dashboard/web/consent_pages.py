@@ -17,6 +17,7 @@ from attendance.notices import current_notice, list_notices, publish_notice
 from attendance.subject_requests import answer_open_requests
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import admin_required
+from dashboard.forms import parse_id
 from dashboard.web.access import require_school, require_student, school_today
 
 bp = Blueprint("consent", __name__, url_prefix="/admin")
@@ -28,8 +29,8 @@ def _actor() -> str:
 
 def record_consent_from_form(db, student, form) -> None:
     """Record the consent the form describes (the add-student form and the consent page share its fields)."""
-    notice_id = form.get("notice_id", "")
-    notice = find_notice(db, student.school_id, int(notice_id)) if notice_id.isdigit() else None
+    notice_id = parse_id(form.get("notice_id"))
+    notice = find_notice(db, student.school_id, notice_id) if notice_id else None
     given_on = parse_date(form.get("given_on", ""))
     if given_on is None:
         raise InvalidInput("give the date on the consent form")

@@ -19,6 +19,7 @@ from attendance.leave import cancel_leave, create_leave, list_leaves
 from attendance.roll import roster
 from dashboard.app import get_db_session
 from dashboard.auth import login_required
+from dashboard.forms import parse_id
 from dashboard.i18n import format_date
 from dashboard.web.access import require_class, require_student, school_today
 from dashboard.web.roll_pages import compose_reason
@@ -71,7 +72,7 @@ def _user_label(user: User | None, fallback: str) -> str:
 @login_required
 def add_leave(class_id: int):
     school_class = require_class(class_id)
-    student = require_student(int(request.form.get("student_id", "0") or 0))
+    student = require_student(parse_id(request.form.get("student_id")) or 0)
     today = school_today(school_class.school)
     db = get_db_session()
     first = _parse_date(request.form.get("first_date"), "first_date")

@@ -23,6 +23,7 @@ from attendance.roll import (
 from attendance.users import record_audit
 from dashboard.app import get_db_session, get_settings
 from dashboard.auth import login_required, require_role
+from dashboard.forms import parse_id
 from dashboard.i18n import STATUS_LABELS, format_time
 from dashboard.web.access import (
     all_schools, can_see_class, can_see_school, now_at, require_school, require_student, school_today,
@@ -68,8 +69,7 @@ def new_checkins():
     """``{"items": [...], "last_id": N}``: first check-ins of the user's classes stored after ``after``,
     oldest first (at most a feed's worth), which the Today page adds to its feed when ``/live`` changes."""
     school = require_school()
-    after = request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
+    after_id = parse_id(request.args.get("after")) or 0
     db = get_db_session()
     class_ids = [c.id for c in visible_classes(school)]
     arrivals = list_arrivals(db, school, school_today(school), class_ids, now_at(), after_id=after_id,

@@ -23,7 +23,7 @@ from dashboard.app import get_db_session, get_settings
 from dashboard.error_text import detail_for_page
 from dashboard.i18n import format_date
 from dashboard.auth import admin_required, login_required
-from dashboard.forms import parse_id
+from dashboard.forms import parse_id, parse_ids
 from dashboard.web.access import (
     can_see_school, now_at, parse_month, require_school, require_student, school_today, visible_classes,
 )
@@ -137,7 +137,7 @@ def _student_of_form(school_id: int) -> Student | None:
 
 def _group_members(unknown: UnknownFace) -> list[UnknownFace]:
     """The other open sightings named on the form (``group_ids``): same school, camera and school day."""
-    ids = [int(v) for v in request.form.getlist("group_ids") if v.isdigit() and len(v) < 10]
+    ids = parse_ids(request.form.getlist("group_ids"))
     if not ids:
         return []
     rows = get_db_session().scalars(select(UnknownFace).where(UnknownFace.id.in_(ids), UnknownFace.id != unknown.id))

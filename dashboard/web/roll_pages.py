@@ -51,7 +51,7 @@ def class_roll(class_id: int):
     day = parse_day(request.args.get("date"), today)
     order = request.args.get("order", "status")
     order = order if order in ROLL_ORDERS else "status"
-    saved = request.args.get("saved", "")
+    saved = parse_id(request.args.get("saved"))
     db = get_db_session()
     entries = compute_class_roll(db, school_class, day, now_at())
     counts: dict[str, int] = {}
@@ -61,7 +61,7 @@ def class_roll(class_id: int):
     return render_template(
         "class_roll.html", school_class=school_class, day=day, today=today, entries=order_roll(entries, order),
         counts=counts, order=order,
-        saved_id=int(saved) if saved.isdigit() and int(saved) in {e.student_id for e in entries} else None,
+        saved_id=saved if saved in {e.student_id for e in entries} else None,
         rules=rules, is_school_day=rules.is_school_day, previous_day=day - dt.timedelta(days=1),
         next_day=day + dt.timedelta(days=1), can_edit=rules.is_school_day and day <= today,
         # who the cameras cannot recognise is about now: shown on today's roll only
@@ -182,9 +182,9 @@ def _camera_note(entry) -> str:
 def reports():
     school = require_school()
     classes = visible_classes(school)
-    class_id = request.args.get("class_id", "")
-    if parse_id(class_id):
-        return redirect(url_for("roll.month_report", class_id=parse_id(class_id), month=request.args.get("month", "")))
+    class_id = parse_id(request.args.get("class_id"))
+    if class_id:
+        return redirect(url_for("roll.month_report", class_id=class_id, month=request.args.get("month", "")))
     year, month = parse_month(request.args.get("month"), school_today(school))
     return render_template("reports.html", classes=classes, month_value=f"{year:04d}-{month:02d}")
 

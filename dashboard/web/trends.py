@@ -11,6 +11,7 @@ from flask_login import current_user
 from attendance.trends import TREND_STATUSES, compute_month_trend
 from dashboard.app import get_db_session
 from dashboard.auth import login_required
+from dashboard.forms import parse_id
 from dashboard.web.access import now_at, parse_month, require_class, require_school, school_today, visible_classes
 
 bp = Blueprint("trends", __name__)
@@ -27,7 +28,7 @@ def month_trend():
     class_id = request.args.get("class_id", "")
     is_admin = current_user.role in ("school_admin", "district_admin")
     if class_id.isdigit():
-        school_class = require_class(int(class_id))
+        school_class = require_class(parse_id(class_id) or 0)  # "0", "²", past 2**31 - 1: 404
     elif is_admin:
         school_class = None  # the whole school
     elif classes:
