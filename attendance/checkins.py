@@ -151,7 +151,7 @@ def _insert_many(session, model: type, rows: list[dict[str, Any]]) -> dict[str, 
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (insert(table).on_conflict_do_nothing(index_elements=["camera_id", "event_id"])
                  .returning(table.c.event_id, table.c.id))
-    return {event_id: row_id for event_id, row_id in session.connection().execute(statement, rows)}
+    return dict(session.connection().execute(statement, rows).tuples().all())
 
 
 def _existing_ids(session, model: type, camera: Camera, event_ids: list[str]) -> dict[str, int]:
@@ -159,7 +159,7 @@ def _existing_ids(session, model: type, camera: Camera, event_ids: list[str]) ->
         return {}
     rows = session.execute(select(model.event_id, model.id).where(
         model.camera_id == camera.id, model.event_id.in_(set(event_ids))))
-    return {event_id: row_id for event_id, row_id in rows}
+    return dict(rows.tuples().all())
 
 
 ParseEvent = Callable[[dict, dt.datetime], tuple[dict[str, Any], "Snapshot | None"]]

@@ -135,7 +135,8 @@ def record_consent(session: Session, student: Student, *, guardian_name: str, gu
     From age 7 (or with no date of birth) a record granting any scope needs ``child_agreed=True`` unless
     ``require_child_agreement`` is False (bulk enrollment, where the school attests its paper forms).
     Scopes the new record no longer covers are enforced at once (see ``enforce_scopes``; files are removed
-    under ``instance_path``, which is required so no caller forgets it: None only where no file can exist). Raises ``InvalidInput``. The caller commits. Safe to call for many students.
+    under ``instance_path``, which is required so no caller forgets it: None only where no file can exist).
+    Raises ``InvalidInput``. The caller commits. Safe to call for many students.
     """
     guardian = normalise_name(guardian_name)[:200]
     if not guardian:
@@ -223,13 +224,13 @@ def enforce_scopes(session: Session, instance_path: str | Path | None, student: 
             photo.file_path, photo.kept = None, False
         remove_photo_folder = True
     if not scopes.snapshots:
-        snapshot_paths += [p for p in session.scalars(select(CheckIn.snapshot_path).where(
-            CheckIn.student_id == student.id, CheckIn.snapshot_path.is_not(None)))]
+        snapshot_paths += session.scalars(select(CheckIn.snapshot_path).where(
+            CheckIn.student_id == student.id, CheckIn.snapshot_path.is_not(None))).all()
         session.execute(update(CheckIn).where(CheckIn.student_id == student.id).values(snapshot_path=None)
                         .execution_options(synchronize_session="fetch"))
         named = or_(UnknownFace.resolved_student_id == student.id, UnknownFace.claimed_student_id == student.id)
-        snapshot_paths += [p for p in session.scalars(select(UnknownFace.snapshot_path).where(
-            named, UnknownFace.snapshot_path.is_not(None)))]
+        snapshot_paths += session.scalars(select(UnknownFace.snapshot_path).where(
+            named, UnknownFace.snapshot_path.is_not(None))).all()
         session.execute(update(UnknownFace).where(named).values(snapshot_path=None)
                         .execution_options(synchronize_session="fetch"))
     session.flush()

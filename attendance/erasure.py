@@ -37,9 +37,9 @@ def erase_student(session: Session, instance_path: str | Path, student: Student)
 
     Kept enrollment photos (the whole ``photos/<school>/<student>/`` folder, with any orphan left by a
     failed upload), check-in snapshots and the snapshots of unknown faces that were assigned to the student
-    (or refused as a suspected photo of them) are removed from the instance folder; the database cascades the rows (templates, photos, check-ins,
-    overrides). Webhook deliveries about the student are deleted and the ``detail`` of audit entries about
-    them is cleared: the entries keep who did what and when.
+    (or refused as a suspected photo of them) are removed from the instance folder; the database cascades the
+    rows (templates, photos, check-ins, overrides). Webhook deliveries about the student are deleted and the
+    ``detail`` of audit entries about them is cleared: the entries keep who did what and when.
     """
     instance = Path(instance_path).resolve()
     paths = [p.file_path for p in student.photos if p.file_path]

@@ -86,7 +86,7 @@ def read_table(data: bytes, filename: str) -> list[list[str]]:
     name = filename.lower()
     if name.endswith(".xlsx"):
         table = _read_xlsx(data)
-    elif name.endswith(".csv") or name.endswith(".txt"):
+    elif name.endswith((".csv", ".txt")):
         table = _read_csv(data)
     else:
         raise InvalidInput("roster must be a .csv or .xlsx file")

@@ -282,7 +282,7 @@ def _check_value(name: str, value: Any, hint: Any, f: dataclasses.Field) -> Any:
         value = tuple(value)
     if base in (list, tuple) and not all(isinstance(item, str) for item in value):
         raise SettingsError(name, "must be a list of strings")
-    if base is not Any and not isinstance(value, base) or (base is int and isinstance(value, bool)):
+    if (base is not Any and not isinstance(value, base)) or (base is int and isinstance(value, bool)):
         raise SettingsError(name, f"must be {base.__name__}, got {type(value).__name__}")
     if base in (int, float):
         _check_range(name, value, f.metadata.get("low"), f.metadata.get("high"))

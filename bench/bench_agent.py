@@ -213,7 +213,8 @@ def percentile(values: list[float], q: float) -> str:
 
 
 def table(rows: list[tuple[str, LoopResult, float]]) -> str:
-    header = ("| clip | loop | frames processed | video s | detector runs | fps (CPU time) | fps (wall) | speed-up (CPU) | detect ms/f | landmarks ms/f | "
+    header = ("| clip | loop | frames processed | video s | detector runs | fps (CPU time) | fps (wall) | speed-up (CPU) | "
+              "detect ms/f | landmarks ms/f | "
               "align ms/f | embed ms/f | embeddings | check-ins | unknowns | first frame to check-in p50/p95, video s | "
               "p50/p95, wall s |")
     lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|"]
@@ -279,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     if missed:
         print(f"\nRECALL LOST: the naive loop checked in {missed} and the agent did not", file=sys.stderr)
         return 1
-    print(f"\nmodels: detector {engine.detector.model_id}, embedder {engine.model_id}; settings: scale {settings.scale}, detect every {settings.detect_every_frames} frames, upsample "
+    print(f"\nmodels: detector {engine.detector.model_id}, embedder {engine.model_id}; settings: scale {settings.scale}, "
+          f"detect every {settings.detect_every_frames} frames, upsample "
           f"{settings.detect_upsample}, embed every {settings.embed_every_frames} frames (max "
           f"{settings.max_embeddings_per_track}/track), {settings.min_votes} votes, fps cap {settings.fps or 'none'}")
     return 0

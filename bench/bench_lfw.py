@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     fnir, fpir, t = best_fnir_at(recipe_scores, recipe_correct, known, shipped[2], p_found)
     results.insert(2, (f"face_recognition recipe at the shipped default's FPIR ({shipped[2]:.2%})", fnir, fpir, f"{t:.3f}"))
     print("\nmeasured on: the whole LFW split (../shared/faces/lfw/split.csv) unless the row says half B")
-    print(f"\n| decision rule | FNIR | FPIR | threshold | operating point chosen on |\n|---|---|---|---|---|")
+    print("\n| decision rule | FNIR | FPIR | threshold | operating point chosen on |\n|---|---|---|---|---|")
     for row in [shipped, held_out] + results:
         name, fnir, fpir, t = row[:4]
         chosen = row[4] if len(row) > 4 else ("fixed (face_recognition's 0.6)" if t == "0.6"

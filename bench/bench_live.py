@@ -28,7 +28,6 @@ import os
 import random
 import re
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,7 +95,7 @@ def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
                 return process
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(f"server on port {port} exited: see {log}")
+                raise SystemExit(f"server on port {port} exited: see {log}") from None
             time.sleep(0.3)
     process.kill()
     raise SystemExit(f"server on port {port} did not start in 60 s: see {log}")
@@ -165,7 +164,7 @@ async def viewer(port: int, cookie: str, poll_s: float, stop_at: float, results:
             if headers.get("connection", "").lower() == "close":
                 writer.close()
                 writer = None
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
             results.errors += 1
             if writer is not None:
                 writer.close()

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from bench_onnx import (  # noqa: E402
+import numpy as np
+from bench_onnx import (
     FACES_DIR,
     collect_chips,
     compute_dlib_descriptors,

@@ -1,8 +1,8 @@
 """The agent: wires a source, the pipeline, the outbox and the background threads, and runs the frame loop.
 
 The loop is: read a frame, process it (detect, track, embed, vote), record the decisions in the outbox,
-read any QR card (every few frames), show the preview. Everything that talks to the network (sender, gallery sync, heartbeat) runs on its own
-thread, so a slow or absent dashboard never slows down recognition.
+read any QR card (every few frames), show the preview. Everything that talks to the network (sender, gallery
+sync, heartbeat) runs on its own thread, so a slow or absent dashboard never slows down recognition.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class PreviewServer:
                 self.wfile.write(body)
 
             def log_message(self, format: str, *args) -> None:
-                logger.debug("preview: " + format, *args)
+                logger.debug("preview: %s", format % args)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True

@@ -163,7 +163,7 @@ def _print_roll(school_class: SchoolClass, school_date: dt.date, entries, as_jso
 def run_webhook_add(args: argparse.Namespace, settings: Settings) -> int:
     with _open(settings) as database, database.session() as session:
         school = find_school(session, args.school)
-        hook, secret = create_webhook(session, school, args.url, args.events)
+        _hook, secret = create_webhook(session, school, args.url, args.events)
         code = school.code
     print(f"webhook added to school {code}; its signing secret (shown only now):", file=sys.stderr)
     print(secret)

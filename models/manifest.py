@@ -98,7 +98,7 @@ class ModelEntry:
 
 
 _DETECTOR_OPTIONS = ("score_threshold", "nms_threshold", "top_k", "input_size")
-_KNOWN_KEYS = {f for f in ModelEntry.__dataclass_fields__} | set(_DETECTOR_OPTIONS)
+_KNOWN_KEYS = set(ModelEntry.__dataclass_fields__) | set(_DETECTOR_OPTIONS)
 
 
 def load_manifest(path: Path | str = MANIFEST_PATH) -> dict[str, ModelEntry]:

@@ -136,7 +136,7 @@ def _materialise(ref: _TensorRef, storages: dict[str, np.ndarray]) -> np.ndarray
     if not ref.shape:
         return np.array(storage[ref.offset])
     last = ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.strides))
-    if ref.offset < 0 or last >= len(storage) and all(ref.shape):
+    if ref.offset < 0 or (last >= len(storage) and all(ref.shape)):
         raise TorchFormatError(f"tensor of storage {ref.storage.key} runs past its end")
     itemsize = storage.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(

@@ -62,7 +62,8 @@ def test_a_hostile_value_is_that_events_own_error(app, client, db, gate, bad, co
     assert len(snapshot_files(app)) == 1  # the refused event's snapshot was never written
 
 
-@pytest.mark.parametrize("bad", [b for b, code in HOSTILE if not {"student_code", "model_id", "distance", "votes"} & set(b)] + [{"best_distance": float("nan")}],
+@pytest.mark.parametrize("bad", [b for b, code in HOSTILE if not {"student_code", "model_id", "distance", "votes"} & set(b)]
+                         + [{"best_distance": float("nan")}],
                          ids=lambda b: repr(b)[:40])
 def test_a_hostile_unknown_face_is_its_own_error(client, db, gate, bad):
     good = {"event_id": "u-1", "seq": 1, "captured_at": "2026-09-07T06:58:00+07:00"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from attendance.db.models import CheckIn
-from browser_support import PASSWORD, chromium_path, launch_chromium, serve_dashboard  # noqa: F401 (others import them)
+from browser_support import PASSWORD, chromium_path, launch_chromium, serve_dashboard
 from factories import make_camera, make_class, make_school, make_student, make_user
 
 NOW = dt.datetime(2026, 3, 9, 2, 30, tzinfo=dt.timezone.utc)  # Monday 09:30 in Ho Chi Minh
@@ -94,7 +94,7 @@ def test_teacher_marks_a_student_excused_and_downloads_the_roll(live_server, pag
         page.click("a[href*='roll.xlsx']")
     assert info.value.suggested_filename.endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes())).active
-    cells = [row for row in sheet.iter_rows(values_only=True)]
+    cells = list(sheet.iter_rows(values_only=True))
     assert cells[3][2] == "Lê Văn Cường" and cells[3][5] == "Có phép"
 
 

@@ -48,7 +48,7 @@ def test_offline_download_says_what_to_do(tmp_path, monkeypatch):
     def refuse(url, timeout):
         raise urllib.error.URLError("Name or service not known")
     monkeypatch.setattr("urllib.request.urlopen", refuse)
-    with pytest.raises(SampleDataError, match="offline.*--data"):
+    with pytest.raises(SampleDataError, match=r"offline.*--data"):
         download_samples(tmp_path, say=lambda message: None)
 
 
@@ -91,7 +91,7 @@ def test_no_free_port_says_what_to_do(monkeypatch):
     import demo.__main__ as demo_main
 
     monkeypatch.setattr(demo_main, "port_is_free", lambda port, host="127.0.0.1": False)
-    with pytest.raises(SystemExit, match="all in use.*--port"):
+    with pytest.raises(SystemExit, match=r"all in use.*--port"):
         demo_main.choose_port(8000)
 
 

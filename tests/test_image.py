@@ -79,7 +79,7 @@ def test_truncated_jpeg_is_refused():
 def test_text_file_renamed_jpg_and_missing_file(tmp_path):
     fake = tmp_path / "photo.jpg"
     fake.write_text("not really a photo")
-    with pytest.raises(ImageError, match="photo.jpg: not an image"):
+    with pytest.raises(ImageError, match=r"photo\.jpg: not an image"):
         load_image(fake)
     with pytest.raises(ImageError, match="file not found"):
         load_image(tmp_path / "missing.jpg")

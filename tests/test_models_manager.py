@@ -174,10 +174,10 @@ def test_the_test_copies_in_shared_models_are_accepted_by_the_manifest():
 def test_a_malformed_manifest_names_the_entry_and_field(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(TEST_MANIFEST.replace(f"raw/{COMMIT}/open.onnx", "raw/main/open.onnx"))
-    with pytest.raises(ManifestError, match="open_embedder.*pinned to a full commit"):
+    with pytest.raises(ManifestError, match=r"open_embedder.*pinned to a full commit"):
         load_manifest(bad)
     bad.write_text(TEST_MANIFEST.replace('task = "detector"', 'task = "classifier"'))
-    with pytest.raises(ManifestError, match="unpinned_detector.*task"):
+    with pytest.raises(ManifestError, match=r"unpinned_detector.*task"):
         load_manifest(bad)
 
 
@@ -226,7 +226,7 @@ def test_research_only_needs_accepted_terms_and_is_refused_before_fetching(test_
 
 def test_a_model_without_a_pinned_sha256_is_never_downloaded(test_manifest, model_settings, tmp_path):
     fetch = fake_fetch()
-    with pytest.raises(ModelError, match="no pinned sha256.*--path FILE --sha256"):
+    with pytest.raises(ModelError, match=r"no pinned sha256.*--path FILE --sha256"):
         models_manager.install_model(model_settings, "unpinned_detector", fetch=fetch)
     assert fetch.calls == []
     local = tmp_path / "mine.onnx"
@@ -285,7 +285,7 @@ def test_model_in_use_is_the_best_installed_or_the_one_the_setting_names(test_ma
     assert models_manager.model_in_use(named).id == "research_embedder"
     pinned = ModelSettings(model_settings.instance_path, recognition_model="open_embedder")
     assert models_manager.model_in_use(pinned).id == "open_embedder"
-    with pytest.raises(ModelError, match="not a embedder|is a detector"):
+    with pytest.raises(ModelError, match=r"not a embedder|is a detector"):
         models_manager.model_in_use(ModelSettings(model_settings.instance_path, recognition_model="unpinned_detector"))
     models_manager.remove_model(model_settings, "open_embedder")
     with pytest.raises(ModelError, match="not installed"):

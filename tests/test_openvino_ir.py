@@ -133,7 +133,7 @@ def test_an_unknown_operation_type_is_refused_by_name():
     gelu = ('<layer id="11" name="g" type="Gelu" version="opset7"><input><port id="0"><dim>1</dim></port></input>'
             '<output><port id="1"><dim>1</dim></port></output></layer>')
     xml, blob = tiny_ir(gelu)
-    with pytest.raises(ModelError, match="operation type.*Gelu.*cannot be converted"):
+    with pytest.raises(ModelError, match=r"operation type.*Gelu.*cannot be converted"):
         build_onnx_model(parse_ir(xml, blob), "tiny")
 
 
@@ -244,7 +244,7 @@ def test_a_download_fetches_both_pinned_files_and_checks_them(settings):
     assert models_manager.install_model(settings, MODEL_ID, fetch=fetch).already_installed and len(fetched) == 2
     models_manager.remove_model(settings, MODEL_ID)
     served[entry.openvino["bin_url"]] = b"tampered"
-    with pytest.raises(ModelError, match="sha256 of https://.*bin is"):
+    with pytest.raises(ModelError, match=r"sha256 of https://.*bin is"):
         models_manager.install_model(settings, MODEL_ID, fetch=fetch)
     assert not (Path(settings.instance_path) / "models" / entry.file).exists()
 

@@ -61,12 +61,12 @@ def test_the_choice_never_reads_the_test_half():
 def test_the_chosen_point_is_the_largest_threshold_within_half_the_budget():
     vectors, found, identities, roles = make_split(seed=3)
     placement = place_point(vectors, found, identities, roles, "cosine", "nearest")
-    for half, (choice, test) in placement.folds.items():
+    for choice, test in placement.folds.values():
         target = FPIR_BUDGET * BUDGET_SHARE
         assert choice.expected_dev_fpir <= target
         assert choice.point.margin > 0
         assert {"fnir", "fpir", "misidentified"} <= set(test)
-        for margin, threshold, _ in choice.candidates:
+        for _margin, threshold, _ in choice.candidates:
             assert threshold == pytest.approx(round(threshold, 3))
     halves = split_indices(identities)
     dev_scores = score_half(vectors, found, identities, roles, halves["A"], "cosine", "nearest")

@@ -55,7 +55,7 @@ def test_school_local_date_around_midnight_utc(world):
     assert school_local_date(school, dt.datetime(2026, 9, 6, 23, 30, tzinfo=dt.timezone.utc)) == MONDAY
     assert school_local_date(school, dt.datetime(2026, 9, 6, 16, 59, tzinfo=dt.timezone.utc)) == dt.date(2026, 9, 6)
     with pytest.raises(InvalidInput):
-        school_local_date(school, dt.datetime(2026, 9, 7, 1, 0))
+        school_local_date(school, dt.datetime(2026, 9, 7, 1, 0))  # noqa: DTZ001 (a naive time is refused)
 
 
 def test_school_days_weekends_and_holidays(world):

@@ -72,7 +72,7 @@ def test_student_search_ignores_diacritics(admin, world):
 
 
 def test_students_are_paged_and_page_links_keep_the_search(admin, world):
-    first = admin.get("/admin/students?class_id=%d" % world["a1"]).get_data(as_text=True)
+    first = admin.get(f"/admin/students?class_id={world['a1']}").get_data(as_text=True)
     assert first.count('name="student_ids"') == 50
     assert "1–50" in first and "60" in first
     assert f"class_id={world['a1']}&amp;page=2" in first

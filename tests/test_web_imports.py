@@ -72,7 +72,7 @@ def test_xlsx_with_real_dates():
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(["student_code", "full_name", "class", "date_of_birth"])
-    sheet.append([1001, "Võ Thị Giang", "9A", dt.datetime(2011, 12, 1)])
+    sheet.append([1001, "Võ Thị Giang", "9A", dt.datetime(2011, 12, 1)])  # noqa: DTZ001 (a spreadsheet date cell)
     sheet.append(["HS1002", "Hồ Văn Hải", "9A", "01/12/2011"])
     buffer = io.BytesIO()
     workbook.save(buffer)

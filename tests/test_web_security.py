@@ -87,6 +87,7 @@ def test_forty_concurrent_wrong_passwords_let_exactly_five_through(app, world, m
 
 def test_integration_tokens_are_listed_and_revoked_on_the_command_line(cli, db, world):
     from attendance.cameras import authenticate_api_token
+    from attendance.errors import PermissionDenied
 
     _, token, _ = cli("api-tokens", "add", "sis", "--school", "LL")
     status, out, _ = cli("api-tokens", "list")
@@ -95,7 +96,7 @@ def test_integration_tokens_are_listed_and_revoked_on_the_command_line(cli, db, 
     assert cli("api-tokens", "revoke", token_id)[0] == 0
     assert "revoked" in cli("api-tokens", "list")[1]
     assert cli("api-tokens", "revoke", "999")[0] != 0
-    with db.session() as s, pytest.raises(Exception):
+    with db.session() as s, pytest.raises(PermissionDenied):
         authenticate_api_token(s, token.strip())
 
 

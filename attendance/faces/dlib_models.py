@@ -25,7 +25,7 @@ def locate_dlib_model(file_name: str) -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError("the face-recognition-models package is not installed (pip install face-recognition-models)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / file_name
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / file_name
     if not path.is_file():
         raise ModelError(f"dlib model file missing from face-recognition-models: {path}")
     return path

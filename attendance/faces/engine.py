@@ -27,9 +27,9 @@ from attendance.errors import ImageError, ModelError
 from attendance.faces.landmarks import DLIB5, NOSE_DEPTH_RATIO, eyes_and_nose
 from attendance.faces.quality import estimate_pose, measure_quality
 from attendance.faces.types import Detection, Detector, Embedder, Face, Landmarker, box_iou
+from attendance.faces.upright import build_upright
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels
-from attendance.faces.upright import build_upright
 
 logger = logging.getLogger(__name__)
 
