@@ -55,7 +55,8 @@ def _filtered(session: Session, school_id: int, timezone: str, wanted: AuditFilt
 
 def count_audit(session: Session, school_id: int, timezone: str, wanted: AuditFilter) -> int:
     """How many of the school's audit entries pass ``wanted``."""
-    return session.scalar(select(func.count()).select_from(_filtered(session, school_id, timezone, wanted).subquery()))
+    query = select(func.count()).select_from(_filtered(session, school_id, timezone, wanted).subquery())
+    return session.scalar(query) or 0
 
 
 def list_audit(session: Session, school_id: int, timezone: str, wanted: AuditFilter, *, offset: int = 0,

@@ -76,7 +76,7 @@ def revoke_camera(session, camera: Camera, at: dt.datetime, actor: str = "cli") 
     return camera
 
 
-def _lookup(session, model: type, token: str, prefix: str) -> Any:
+def _lookup(session, model: type[Camera] | type[ApiToken], token: str, prefix: str) -> Any:
     if not isinstance(token, str) or not token.startswith(prefix) or len(token) > MAX_TOKEN_CHARS:
         raise PermissionDenied("invalid token")
     digest = hash_token(token)

@@ -120,8 +120,8 @@ def _draw_pdf_card(pdf: FPDF, face: CardFace, x: float, y: float) -> None:
     qr_mm = CARD_H_MM - 8
     pdf.image(qr_image(face.payload), x=x + CARD_W_MM - qr_mm - 4, y=y + 4, w=qr_mm, h=qr_mm)
     text_w = CARD_W_MM - qr_mm - 12
-    for offset_mm, text, size in ((6, face.school_name, 7), (16, face.full_name, 11), (28, face.class_code, 10),
-                                  (38, face.student_code, 10)):
+    for offset_mm, text, size in ((6, face.school_name, 7.0), (16, face.full_name, 11.0), (28, face.class_code, 10.0),
+                                  (38, face.student_code, 10.0)):
         pdf.set_font("CardFont", size=size)
         while size > 5 and pdf.get_string_width(text) > text_w:
             size -= 0.5

@@ -12,7 +12,7 @@ import binascii
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from attendance.db.models import Camera
 from attendance.text import text_problem
@@ -70,6 +70,12 @@ def is_storable(value: Any) -> bool:
     return isinstance(value, str) and len(value) <= MAX_EVENT_ID_CHARS and text_problem(value) is None
 
 
+@overload
+def read_int(event: dict, key: str, *, required: Literal[True]) -> int: ...
+@overload
+def read_int(event: dict, key: str, *, required: bool) -> int | None: ...
+
+
 def read_int(event: dict, key: str, *, required: bool) -> int | None:
     value = event.get(key)
     if value is None and not required:
@@ -86,6 +92,12 @@ def read_float(event: dict, key: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise EventError("invalid_event", f"{key} must be a finite number")
     return float(value)
+
+
+@overload
+def read_str(event: dict, key: str, max_chars: int, *, required: Literal[True]) -> str: ...
+@overload
+def read_str(event: dict, key: str, max_chars: int, *, required: bool) -> str | None: ...
 
 
 def read_str(event: dict, key: str, max_chars: int, *, required: bool) -> str | None:

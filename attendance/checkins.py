@@ -65,6 +65,8 @@ from attendance.webhooks import enqueue_checkins
 
 logger = logging.getLogger(__name__)
 
+EventModel = type[CheckIn] | type[UnknownFace]  # the two tables an agent's events are stored in
+
 SUSPECTED_ATTACK = "suspected_attack"  # the agent's liveness verdict that flags an event
 LIVENESS_ACTIONS = ("flag", "refuse")
 DEFAULT_MAX_AGE_DAYS: int = Settings.checkin_max_age_days
@@ -94,7 +96,7 @@ def _write_snapshot(instance_path: str | Path, relative: str, snapshot: Snapshot
     return True
 
 
-def _insert_rows(session, model: type, rows: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, str]]:
+def _insert_rows(session, model: EventModel, rows: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, str]]:
     """Insert ``rows`` in one statement; should the database refuse it, row by row, so one bad row fails
     alone. ({event_id: id} inserted, {event_id: problem} refused by the database.)
 
@@ -142,19 +144,18 @@ def _database_problem(err: StatementError) -> str:
     return f"the database refused the event ({type(err.orig or err).__name__}): a value too long or not storable"
 
 
-def _insert_many(session, model: type, rows: list[dict[str, Any]]) -> dict[str, int]:
+def _insert_many(session, model: EventModel, rows: list[dict[str, Any]]) -> dict[str, int]:
     """INSERT the rows in one statement, ON CONFLICT (camera_id, event_id) DO NOTHING; {event_id: id} of
     the rows actually inserted (a row another request stored first is simply not in the answer)."""
     if not rows:
         return {}
-    table = model.__table__
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (insert(table).on_conflict_do_nothing(index_elements=["camera_id", "event_id"])
-                 .returning(table.c.event_id, table.c.id))
+    statement = (insert(model).on_conflict_do_nothing(index_elements=["camera_id", "event_id"])
+                 .returning(model.event_id, model.id))
     return dict(session.connection().execute(statement, rows).tuples().all())
 
 
-def _existing_ids(session, model: type, camera: Camera, event_ids: list[str]) -> dict[str, int]:
+def _existing_ids(session, model: EventModel, camera: Camera, event_ids: list[str]) -> dict[str, int]:
     if not event_ids:
         return {}
     rows = session.execute(select(model.event_id, model.id).where(
@@ -165,7 +166,7 @@ def _existing_ids(session, model: type, camera: Camera, event_ids: list[str]) ->
 ParseEvent = Callable[[dict, dt.datetime], tuple[dict[str, Any], "Snapshot | None"]]
 
 
-def _record_batch(session, model: type, id_key: str, camera: Camera, school: School, events: list[Any],
+def _record_batch(session, model: EventModel, id_key: str, camera: Camera, school: School, events: list[Any],
                   received_at: dt.datetime, instance_path: str | Path | None,
                   parse: ParseEvent) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Validate, deduplicate and insert a batch; (results in order, the inserted rows with their ``id``).
@@ -238,14 +239,15 @@ def is_suspected_attack(event: Any) -> bool:
     return isinstance(liveness, dict) and liveness.get("verdict") == SUSPECTED_ATTACK
 
 
-def _write_snapshots(session, model: type, instance_path: str | Path | None, pending: dict[str, dict[str, Any]],
+def _write_snapshots(session, model: EventModel, instance_path: str | Path | None, pending: dict[str, dict[str, Any]],
                      snapshots: dict[str, Snapshot | None], inserted: dict[str, int]) -> set[str]:
     """Write the snapshots of the rows inserted; the event ids whose snapshot could not be written (their
     row's ``snapshot_path`` is cleared: the check-in stays, its face crop is dropped)."""
     unsaved = set()
     for event_id in inserted:
         relative, snapshot = pending[event_id]["snapshot_path"], snapshots[event_id]
-        if relative and snapshot is not None and not _write_snapshot(instance_path, relative, snapshot):
+        if (relative and snapshot is not None and instance_path is not None
+                and not _write_snapshot(instance_path, relative, snapshot)):
             unsaved.add(event_id)
             pending[event_id]["snapshot_path"] = None
     if unsaved:

@@ -220,17 +220,17 @@ def enforce_scopes(session: Session, instance_path: str | Path | None, student: 
     elif not scopes.photos:
         for photo in session.scalars(select(EnrollmentPhoto).where(EnrollmentPhoto.student_id == student.id,
                                                                    EnrollmentPhoto.file_path.is_not(None))):
-            photo_paths.append(photo.file_path)
+            photo_paths += [photo.file_path] if photo.file_path else []
             photo.file_path, photo.kept = None, False
         remove_photo_folder = True
     if not scopes.snapshots:
-        snapshot_paths += session.scalars(select(CheckIn.snapshot_path).where(
-            CheckIn.student_id == student.id, CheckIn.snapshot_path.is_not(None))).all()
+        snapshot_paths += [p for p in session.scalars(select(CheckIn.snapshot_path).where(
+            CheckIn.student_id == student.id, CheckIn.snapshot_path.is_not(None))) if p]
         session.execute(update(CheckIn).where(CheckIn.student_id == student.id).values(snapshot_path=None)
                         .execution_options(synchronize_session="fetch"))
         named = or_(UnknownFace.resolved_student_id == student.id, UnknownFace.claimed_student_id == student.id)
-        snapshot_paths += session.scalars(select(UnknownFace.snapshot_path).where(
-            named, UnknownFace.snapshot_path.is_not(None))).all()
+        snapshot_paths += [p for p in session.scalars(select(UnknownFace.snapshot_path).where(
+            named, UnknownFace.snapshot_path.is_not(None))) if p]
         session.execute(update(UnknownFace).where(named).values(snapshot_path=None)
                         .execution_options(synchronize_session="fetch"))
     session.flush()
@@ -256,8 +256,8 @@ def find_notice(session: Session, school_id: int, notice_id: int) -> ConsentNoti
 MAX_REFERENCE_CHARS = 100
 
 
-def check_consent_form(reference: str, given_on: dt.date | None, today: dt.date) -> str:
-    """The form's reference, NFC and trimmed; raises ``InvalidInput`` when it or the date is missing or wrong."""
+def check_consent_form(reference: str, given_on: dt.date | None, today: dt.date) -> tuple[str, dt.date]:
+    """The form's reference (NFC and trimmed) and date; raises ``InvalidInput`` when either is missing or wrong."""
     reference = unicodedata.normalize("NFC", reference).strip()
     if not reference or len(reference) > MAX_REFERENCE_CHARS:
         raise InvalidInput(f"the consent form reference must be 1 to {MAX_REFERENCE_CHARS} characters")
@@ -265,11 +265,11 @@ def check_consent_form(reference: str, given_on: dt.date | None, today: dt.date)
         raise InvalidInput("give the date on the consent form")
     if given_on > today:
         raise InvalidInput("the consent form date is in the future")
-    return reference
+    return reference, given_on
 
 
 def record_consent_for(session: Session, school: School, student_ids: Iterable[int], reference: str,
-                       given_on: dt.date, actor: str, *, user_id: int | None = None,
+                       given_on: dt.date | None, actor: str, *, user_id: int | None = None,
                        today: dt.date | None = None, instance_path: str | Path | None = None) -> list[Student]:
     """Record one paper form's consent to recognition for each of ``student_ids`` (students of ``school``).
 
@@ -284,7 +284,7 @@ def record_consent_for(session: Session, school: School, student_ids: Iterable[i
     if not ids:
         raise InvalidInput("choose at least one student")
     today = today or dt.datetime.now(ZoneInfo(school.timezone)).date()
-    reference = check_consent_form(reference, given_on, today)
+    reference, given_on = check_consent_form(reference, given_on, today)
     students = list(session.scalars(select(Student).where(Student.id.in_(ids)).order_by(Student.id)))
     if len(students) != len(ids) or any(s.school_id != school.id for s in students):
         raise InvalidInput("a chosen student is not of this school")

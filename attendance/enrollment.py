@@ -81,13 +81,13 @@ def choose_main_face(faces: list[Face], image_shape: tuple[int, ...]) -> Face:
     """
     if not faces:
         raise PhotoRejected("no_face")
-    largest_px = max(face.quality.face_px for face in faces)
-    rivals = [face for face in faces if face.quality.face_px >= DOMINANT_FACE_RATIO * largest_px]
+    largest_px = max(face.require_quality().face_px for face in faces)
+    rivals = [face for face in faces if face.require_quality().face_px >= DOMINANT_FACE_RATIO * largest_px]
     rivals.sort(key=lambda face: measure_centre_offset(face, image_shape))
     main, others = rivals[0], rivals[1:]
     for other in others:
         nearer = measure_centre_offset(other, image_shape) - measure_centre_offset(main, image_shape) >= CENTRE_GAP
-        larger = other.quality.face_px <= CLEARLY_LARGER_RATIO * main.quality.face_px
+        larger = other.require_quality().face_px <= CLEARLY_LARGER_RATIO * main.require_quality().face_px
         if not (nearer or larger):
             raise PhotoRejected("several_faces", f"{len(rivals)} faces of similar size, none clearly the main one")
     return main
@@ -103,7 +103,7 @@ def measure_centre_offset(face: Face, image_shape: tuple[int, ...]) -> float:
 def pick_enrollment_face(faces: list[Face], settings: Settings, image_shape: tuple[int, ...]) -> Face:
     """The one face to enroll from a photo of ``image_shape``, or ``PhotoRejected`` with the reason."""
     main = choose_main_face(faces, image_shape)
-    quality = main.quality
+    quality = main.require_quality()
     if quality.face_px < settings.min_face_px:
         raise PhotoRejected("face_too_small", f"{quality.face_px:.0f} px, need {settings.min_face_px} px")
     if quality.sharpness < settings.min_sharpness:
@@ -206,7 +206,7 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
     face = pick_enrollment_face(_find_faces(engine, image), settings, image.shape)
     result = EnrollResult("enrolled", student.student_code, face=face)
     if duplicates is not None:
-        lookalike = duplicates.find_lookalike(student.student_code, face.embedding)
+        lookalike = duplicates.find_lookalike(student.student_code, face.require_embedding())
         if lookalike and not allow_lookalike:
             raise LookalikeRejected(lookalike.student_code, lookalike.student_id, lookalike.distance,
                                     lookalike.photo_id, face_jpeg=_face_jpeg(image, face))
@@ -225,7 +225,8 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
         session.add(photo)
         session.flush()
     session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=engine.model_id,
-                             vector=vector_to_bytes(face.embedding), quality=face.quality.sharpness))
+                             vector=vector_to_bytes(face.require_embedding()),
+                             quality=face.require_quality().sharpness))
     for other in other_engines:
         if template_exists(session, photo.id, other.model_id):
             continue
@@ -234,7 +235,8 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
             result.warnings.append(f"model {other.model_id} did not find the face: no template for it")
             continue
         session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=other.model_id,
-                                 vector=vector_to_bytes(same_face.embedding), quality=same_face.quality.sharpness))
+                                 vector=vector_to_bytes(same_face.require_embedding()),
+                                 quality=same_face.require_quality().sharpness))
     session.flush()
     if (settings.keep_enrollment_photos and not photo.kept
             and current_scopes(session, [student.id])[student.id].photos):
@@ -244,7 +246,7 @@ def enroll_photo(session: Session, engine: FaceEngine, settings: Settings, stude
         session.flush()
     result.photo_kept = bool(photo.kept)
     if duplicates is not None:
-        duplicates.add(student.student_code, face.embedding, student.id, photo.id)
+        duplicates.add(student.student_code, face.require_embedding(), student.id, photo.id)
     result.photo_id = photo.id
     return result
 

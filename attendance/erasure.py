@@ -109,21 +109,21 @@ def purge_expired_snapshots(session: Session, instance_path: str | Path, now_at:
         for chunk in _chunks([row_id for row_id, _ in rows]):
             session.execute(update(CheckIn).where(CheckIn.id.in_(chunk)).values(snapshot_path=None)
                             .execution_options(synchronize_session="fetch"))
-        paths += [path for _, path in rows]
+        paths += [path for _, path in rows if path]
     if unknown_retention_days > 0:
         expired_before = now_at - dt.timedelta(days=unknown_retention_days)
-        rows = session.execute(select(UnknownFace.id, UnknownFace.snapshot_path, UnknownFace.status).where(
+        unknown_rows = session.execute(select(UnknownFace.id, UnknownFace.snapshot_path, UnknownFace.status).where(
             UnknownFace.captured_at < expired_before,
             or_(UnknownFace.snapshot_path.is_not(None), UnknownFace.status.in_(EXPIRING_UNKNOWN_STATUSES)))).all()
-        doomed = [row_id for row_id, _, status in rows if status in EXPIRING_UNKNOWN_STATUSES]
-        kept = [row_id for row_id, _, status in rows if status not in EXPIRING_UNKNOWN_STATUSES]
+        doomed = [row_id for row_id, _, status in unknown_rows if status in EXPIRING_UNKNOWN_STATUSES]
+        kept = [row_id for row_id, _, status in unknown_rows if status not in EXPIRING_UNKNOWN_STATUSES]
         for chunk in _chunks(doomed):
             session.execute(delete(UnknownFace).where(UnknownFace.id.in_(chunk))
                             .execution_options(synchronize_session="fetch"))
         for chunk in _chunks(kept):
             session.execute(update(UnknownFace).where(UnknownFace.id.in_(chunk)).values(snapshot_path=None)
                             .execution_options(synchronize_session="fetch"))
-        paths += [path for _, path, _ in rows if path]
+        paths += [path for _, path, _ in unknown_rows if path]
     session.flush()
     removed = sum(remove_instance_file(instance, path) for path in paths)
     if snapshot_retention_days > 0 and unknown_retention_days > 0:
@@ -142,7 +142,7 @@ def purge_orphan_files(session: Session, instance_path: str | Path, now_at: dt.d
     ``now_at`` are removed, and never through a link.
     """
     instance = Path(instance_path).resolve()
-    named = set()
+    named: set[str | None] = set()
     for column in (CheckIn.snapshot_path, UnknownFace.snapshot_path, EnrollmentPhoto.file_path):
         named.update(session.scalars(select(column).where(column.is_not(None))))
     cutoff_s = (now_at - min_age).timestamp()

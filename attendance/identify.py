@@ -39,9 +39,10 @@ def identify_faces(engine: FaceEngine, gallery: Gallery, point: OperatingPoint, 
     if not faces:
         return []
     started = time.perf_counter()
-    matches = gallery.search(np.stack([f.embedding for f in faces]), point)
+    matches = gallery.search(np.stack([f.require_embedding() for f in faces]), point)
     engine.times.add("match", started)
-    return [FaceIdentity(face, match, students.get(match.student_key) if match.is_known else None)
+    # the gallery is keyed by student id (load_gallery); an unknown face has no key
+    return [FaceIdentity(face, match, students.get(match.student_key) if isinstance(match.student_key, int) else None)
             for face, match in zip(faces, matches)]
 
 

@@ -114,11 +114,11 @@ def reset_school_point(session: Session, school: School, model_id: str, *, actor
 def calibration_document(school: School, calibration: Calibration, students: dict[int, Student]) -> dict[str, Any]:
     """The one JSON object ``attendance calibrate --json`` prints (and the admin page shows)."""
     def code(student_id: object) -> str:
-        student = students.get(student_id)  # type: ignore[arg-type]
+        student = students.get(student_id) if isinstance(student_id, int) else None
         return student.student_code if student else str(student_id)
 
     def name(student_id: object) -> str:
-        student = students.get(student_id)  # type: ignore[arg-type]
+        student = students.get(student_id) if isinstance(student_id, int) else None
         return student.full_name if student else ""
 
     return {

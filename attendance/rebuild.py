@@ -74,7 +74,8 @@ def add_template_from_photo(session: Session, engine: FaceEngine, instance: Path
     except PhotoRejected as refusal:
         return refusal.message
     session.add(FaceTemplate(student_id=student.id, photo_id=photo.id, model_id=engine.model_id,
-                             vector=vector_to_bytes(face.embedding), quality=face.quality.sharpness))
+                             vector=vector_to_bytes(face.require_embedding()),
+                             quality=face.require_quality().sharpness))
     session.flush()
     return ""
 

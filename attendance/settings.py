@@ -16,12 +16,15 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attendance.errors import SettingsError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 CONFIG_FILE_ENV = "ATTENDANCE_CONFIG"
 
@@ -175,7 +178,12 @@ def describe_settings(cls: type, prefix: str = "ATTENDANCE_") -> list[dict[str, 
     """Each setting of ``cls`` as ``{name, env, default, help, choices}``, for docs and ``--help``."""
     rows = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None  # a required setting: no default to show
         rows.append({
             "name": f.name, "env": env_name(prefix, f.name), "default": default,
             "help": f.metadata.get("help", ""), "choices": f.metadata.get("choices"),

@@ -48,7 +48,9 @@ def export_student(session: Session, instance_path: str | Path, student: Student
     def add_json(name: str, what: str, value: Any) -> None:
         files.append((name, json.dumps(value, ensure_ascii=False, indent=2, default=_jsonable).encode("utf-8"), what))
 
-    def add_image(name: str, what: str, relative: str, purpose: str = "snapshot") -> bool:
+    def add_image(name: str, what: str, relative: str | None, purpose: str = "snapshot") -> bool:
+        if relative is None:  # no file was kept
+            return False
         path = (instance / relative).resolve()
         if not path.is_relative_to(instance) or not path.is_file():
             missing.append({"path": name, "what": what})
@@ -88,7 +90,7 @@ def export_student(session: Session, instance_path: str | Path, student: Student
         for r in session.scalars(select(DataRequest).where(DataRequest.student_id == student.id).order_by(DataRequest.id))])
     add_json("audit.json", "audit-log entries about the student (who did what, when)", _audit(session, student))
     manifest = {
-        "format": FORMAT, "generated_at": utcnow(), "school": session.get(School, student.school_id).code,
+        "format": FORMAT, "generated_at": utcnow(), "school": session.scalar(select(School.code).where(School.id == student.school_id)),
         "student_code": student.student_code,
         "files": [{"path": name, "what": what, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                   for name, data, what in files],
@@ -125,7 +127,7 @@ def _consents(session: Session, student: Student) -> list[dict[str, Any]]:
              "scopes": {"recognition": r.recognition, "snapshots": r.snapshots, "photos": r.photos},
              "note": r.note, "recorded_by": r.recorded_by, "recorded_at": r.recorded_at,
              "withdrawn_at": r.withdrawn_at, "withdrawal_note": r.withdrawal_note,
-             "notice": {"version": n.version, "text_vi": n.text_vi, "text_en": n.text_en} if n else None}
+             "notice": {"version": n.version, "text_vi": n.text_vi, "text_en": n.text_en} if n is not None else None}
             for r, n in rows]
 
 

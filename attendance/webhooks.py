@@ -123,10 +123,9 @@ def _enqueue(session, hooks: list[Webhook], event_type: str, events: list[tuple[
         return 0
     rows = [{"webhook_id": hook.id, "event_type": event_type, "event_key": key, "payload": payload, "attempts": 0,
              "next_attempt_at": now_at, "last_error": ""} for hook in hooks for key, payload in events]
-    table = WebhookDelivery.__table__
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (insert(table).on_conflict_do_nothing(index_elements=["webhook_id", "event_key"])
-                 .returning(table.c.id))
+    statement = (insert(WebhookDelivery).on_conflict_do_nothing(index_elements=["webhook_id", "event_key"])
+                 .returning(WebhookDelivery.id))
     return len(session.connection().execute(statement, rows).all())
 
 

@@ -71,7 +71,7 @@ def record_decision(outbox: Outbox, decision: Decision, *, source_identity: str,
     body: dict = {"captured_at": decision.captured_at.isoformat(), "liveness": decision.liveness}
     if decision.snapshot_jpeg is not None:
         body["snapshot_jpeg_b64"] = base64.b64encode(decision.snapshot_jpeg).decode("ascii")
-    if decision.kind == "checkin":
+    if decision.kind == "checkin" and verdict.student_code:  # a check-in always names its student
         body.update(student_code=verdict.student_code, distance=round(verdict.distance, 4),
                     margin=round(min(verdict.margin, 9.0), 4), votes=verdict.votes, model_id=model_id)
         return outbox.record("checkin", body, checkin_key(school_date, verdict.student_code), school_date)

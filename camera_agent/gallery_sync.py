@@ -131,14 +131,16 @@ class GallerySync:
 
     def fetch_key(self) -> bool:
         """Ask the dashboard for this camera's gallery-copy key; True when it is held. Never logged."""
-        if self._keyring is not None:
-            return True
-        try:
-            self._keyring = Keyring([self.client.get_gallery_key()])
-        except DeliveryError as err:
-            logger.info("no key for the gallery copy yet (%s): it stays closed until the dashboard answers", err)
-            return False
-        return True
+        return self._held_key() is not None
+
+    def _held_key(self) -> Keyring | None:
+        """The gallery-copy key, asked of the dashboard until it answers; None while it does not."""
+        if self._keyring is None:
+            try:
+                self._keyring = Keyring([self.client.get_gallery_key()])
+            except DeliveryError as err:
+                logger.info("no key for the gallery copy yet (%s): it stays closed until the dashboard answers", err)
+        return self._keyring
 
     def load_cached(self) -> bool:
         """Load the copy on disk, if there is a good one and the dashboard gave its key; True when loaded."""
@@ -148,12 +150,14 @@ class GallerySync:
                 self.cache_path.unlink()
                 logger.warning("deleted a gallery copy that was not sealed (an older agent's): %s", self.cache_path)
                 return False
-            if not self.fetch_key():
+            keyring = self._held_key()
+            if keyring is None:
                 return False
-            saved = json.loads(self._keyring.open(blob, "gallery"))
+            saved = json.loads(keyring.open(blob, "gallery"))
             # The copy of the model this agent ran before sets what to expect of a newly installed one.
             self._previous_count = len(saved["document"]["students"])
-            self._swap(parse_gallery(saved["document"], self.model_id, self.dim, saved.get("etag")))
+            loaded = parse_gallery(saved["document"], self.model_id, self.dim, saved.get("etag"))
+            self._swap(loaded)
         except FileNotFoundError:
             return False
         except DataKeyError:
@@ -163,7 +167,7 @@ class GallerySync:
         except (OSError, ValueError, KeyError, TypeError) as err:
             logger.warning("ignoring the gallery copy %s: %s", self.cache_path, err)
             return False
-        logger.info("gallery %s loaded from disk: %d students", self.current.version, self.current.student_count)
+        logger.info("gallery %s loaded from disk: %d students", loaded.version, loaded.student_count)
         return True
 
     def refresh(self) -> bool:
@@ -219,9 +223,10 @@ class GallerySync:
         self.status.report_error(problem)
 
     def _save(self, document: dict[str, Any], etag: str | None) -> None:
-        if not self.fetch_key():  # never in clear: without the key there is no copy
+        keyring = self._held_key()
+        if keyring is None:  # never in clear: without the key there is no copy
             return
-        sealed = self._keyring.seal(json.dumps({"etag": etag, "document": document}).encode("utf-8"), "gallery")
+        sealed = keyring.seal(json.dumps({"etag": etag, "document": document}).encode("utf-8"), "gallery")
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".gallery-", dir=self.cache_path.parent)
         try:

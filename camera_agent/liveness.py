@@ -70,7 +70,7 @@ class LivenessCues:
             "center_motion": round(self._path / mean_size, 3),  # box centre's path, in face sizes
             "size_change": round(self._last_size / self._first_size, 3),  # > 1: came closer
         }
-        if self._landmark_frames >= 2:
+        if self._landmark_m2 is not None and self._landmark_frames >= 2:
             spread = np.sqrt(self._landmark_m2 / self._landmark_frames)  # per point and axis, in face sizes
             cues["landmark_motion"] = round(float(spread.mean()), 4)
         if self._yaw_max >= self._yaw_min:

@@ -130,6 +130,8 @@ class Outbox:
                 "INSERT INTO events (event_id, kind, body, created_at) VALUES (?, ?, ?, ?)",
                 (event_id, kind, json.dumps(body, separators=(",", ":")), now),
             ).lastrowid
+            if seq is None:  # sqlite3 sets it after every INSERT; its type allows None
+                raise sqlite3.DatabaseError("the outbox insert reported no row id")
         return StoredEvent(seq, event_id, kind, now, {"event_id": event_id, "seq": seq, **body})
 
     def is_decided(self, dedup_key: str) -> bool:

@@ -99,7 +99,7 @@ class Candidate:
 
     @property
     def quality(self) -> FaceQuality:
-        return self.face.quality
+        return self.face.require_quality()
 
 
 @dataclass
@@ -216,25 +216,24 @@ class Pipeline:
 
     def embed_best_faces(self, image: np.ndarray, frame_number: int, gallery: GallerySnapshot) -> int:
         """Embed the candidates whose window has closed, in one batch, and add their votes; returns how many."""
-        due = [s for s in self.states.values()
-               if s.candidate is not None and not s.decided
+        due = [(s, candidate) for s in self.states.values()
+               if (candidate := s.candidate) is not None and not s.decided
                and frame_number - s.last_embed_frame >= self.config.embed_every_frames]
         if not due:
             return 0
         started = time.perf_counter()
-        faces = [s.candidate.face for s in due]
+        faces = [candidate.face for _, candidate in due]
         self.engine.embed(faces)
         self.stage_ms["embed"] += (time.perf_counter() - started) * 1000.0
         if self.liveness is not None:
             started = time.perf_counter()
-            self.liveness.score([s.track.track_id for s in due])
+            self.liveness.score([s.track.track_id for s, _ in due])
             self.stage_ms["liveness"] += (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
-        vectors = np.stack([f.embedding for f in faces])
+        vectors = np.stack([f.require_embedding() for f in faces])
         matches = gallery.gallery.search(vectors, gallery.point or self.config.point)
         self.stage_ms["match"] += (time.perf_counter() - started) * 1000.0
-        for state, match in zip(due, matches):
-            candidate = state.candidate
+        for (state, candidate), match in zip(due, matches):
             state.votes.add(Vote(_code(match.student_key), _code(match.best_key), match.distance, match.margin,
                                  candidate.weight))
             if candidate.weight >= state.best_weight:
@@ -257,9 +256,9 @@ class Pipeline:
             if verdict is not None:
                 decisions.append(self._decide(state, verdict, frame))
         for track in ended:
-            state = self.states.pop(track.track_id, None)
-            if state is not None and not state.decided:
-                decision = self._final_decision(state, frame)
+            ended_state = self.states.pop(track.track_id, None)
+            if ended_state is not None and not ended_state.decided:
+                decision = self._final_decision(ended_state, frame)
                 if decision is not None:
                     decisions.append(decision)
         return decisions
@@ -277,7 +276,7 @@ class Pipeline:
         started = time.perf_counter()
         face = self.engine.align(image, seen.face)
         self.stage_ms["align"] += (time.perf_counter() - started) * 1000.0
-        quality = face.quality
+        quality = face.require_quality()
         if quality.sharpness < cfg.min_sharpness:
             return
         if (state.votes.hopeless(cfg.voting)

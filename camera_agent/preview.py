@@ -92,8 +92,11 @@ class PreviewServer:
         try:
             sent: bytes | None = None
             while True:
+                def changed(previous: bytes | None = sent) -> bool:
+                    return self._jpeg is not previous
+
                 with self._cond:
-                    self._cond.wait_for(lambda previous=sent: self._jpeg is not previous, timeout=5.0)
+                    self._cond.wait_for(changed, timeout=5.0)
                     jpeg = sent = self._jpeg
                 if jpeg is None:
                     continue

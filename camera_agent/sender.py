@@ -111,7 +111,7 @@ class Sender:
                 outcome.delivered += state == "created"
                 outcome.duplicates += state == "duplicate"
             elif state == "error":
-                error = result.get("error") or {}
+                error = (result or {}).get("error") or {}
                 code, message = str(error.get("code", "error")), str(error.get("message", ""))
                 logger.warning("the dashboard refused %s event seq=%d: %s %s", event.kind, event.seq, code, message)
                 self.outbox.dead_letter(event.event_id, code, message)

@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
         app.config.update(test_config)
     if settings.trusted_proxies:
         # The client's own address and scheme, as the school's reverse proxy saw them.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+        app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]  # Flask's documented way to wrap it
+                                x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
                                 x_host=settings.trusted_proxies)
     app.extensions["attendance_settings"] = settings
     # Templates, photos and snapshots are sealed with the data key (generated into the instance folder, with

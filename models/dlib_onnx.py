@@ -15,6 +15,7 @@ import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -80,7 +81,7 @@ class _GraphBuilder:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def node(self, op: str, inputs: list[str], prefix: str, output: str | None = None, **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], prefix: str, output: str | None = None, **attrs: Any) -> str:
         out = output or self.fresh(prefix)
         self.nodes.append(helper.make_node(op, inputs, [out], name=f"{prefix}_{self.count}_{op}", **attrs))
         return out
@@ -130,7 +131,7 @@ def _emit_pool(g: _GraphBuilder, x: _Value, pool: Layer) -> _Value:
     if (rows_px, cols_px) == x.shape[1:] and ints["pad_y"] == ints["pad_x"] == 0:
         op = "GlobalMaxPool" if pool.kind == "max_pool" else "GlobalAveragePool"
         return _Value(g.node(op, [x.name], pool.kind), (x.shape[0], 1, 1))
-    attrs: dict[str, object] = {
+    attrs: dict[str, Any] = {
         "kernel_shape": [rows_px, cols_px],
         "strides": [ints["stride_y"], ints["stride_x"]],
         "pads": [ints["pad_y"], ints["pad_x"], ints["pad_y"], ints["pad_x"]],

@@ -120,7 +120,8 @@ def parse_ir(xml_bytes: bytes, weights: bytes) -> IrModel:
         raise ModelError("OpenVINO IR: the .xml has no <layers> or no <edges>")
     try:
         layers = [_layer(node) for node in layers_node.findall("layer")]
-        edges = [Edge(int(e.get("from-layer")), int(e.get("from-port")), int(e.get("to-layer")), int(e.get("to-port")))
+        edges = [Edge(int(e.get("from-layer", "")), int(e.get("from-port", "")), int(e.get("to-layer", "")),
+                       int(e.get("to-port", "")))
                  for e in edges_node.findall("edge")]
     except (TypeError, ValueError) as err:
         raise ModelError(f"OpenVINO IR: a layer or edge has a malformed number ({err})") from err
@@ -134,10 +135,10 @@ def _layer(node: ET.Element) -> Layer:
         group = node.find(tag)
         if group is None:
             return ()
-        return tuple(Port(int(p.get("id")), tuple(int(d.text) for d in p.findall("dim")))
+        return tuple(Port(int(p.get("id", "")), tuple(int(d.text or "") for d in p.findall("dim")))
                      for p in group.findall("port"))
 
-    return Layer(int(node.get("id")), node.get("name", ""), node.get("type", ""), node.get("version", ""),
+    return Layer(int(node.get("id", "")), node.get("name", ""), node.get("type", ""), node.get("version", ""),
                  dict(data.attrib) if data is not None else {}, ports("input"), ports("output"))
 
 

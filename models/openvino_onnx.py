@@ -18,6 +18,7 @@ import argparse
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -52,7 +53,7 @@ class _Graph:
             self.initializers[name] = numpy_helper.from_array(np.ascontiguousarray(array), name)
         return name
 
-    def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], output: str, **attrs: Any) -> str:
         self.nodes.append(helper.make_node(op, inputs, [output], name=f"{op}_{output}", **attrs))
         return output
 
@@ -82,10 +83,10 @@ def build_onnx_model(ir: IrModel, model_id: str, source: dict[str, str] | None =
             if not isinstance(args[0], str):
                 raise ModelError("OpenVINO IR: a constant graph output cannot be converted")
             g.node("Identity", [args[0]], OUTPUT_NAME)
-            dims = ["N", *list(layer.inputs[0].dims)[1:]]
+            dims: list[str | int] = ["N", *list(layer.inputs[0].dims)[1:]]
             outputs.append(helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, dims))
         elif layer.type in _FOLDABLE and all(isinstance(a, np.ndarray) for a in args):
-            values[(layer.id, out_port)] = _fold(layer, args)
+            values[(layer.id, out_port)] = _fold(layer, [a for a in args if isinstance(a, np.ndarray)])
         else:
             values[(layer.id, out_port)] = _EMITTERS[layer.type](g, layer, args, tensor)
     if len(inputs) != 1 or len(outputs) != 1:
@@ -167,7 +168,7 @@ def _operand(g: _Graph, layer: Layer, index: int, value: Value) -> str:
     return g.constant(f"c{layer.id}_{index}", _as_float32(value) if value.dtype.kind == "f" else value)
 
 
-def _spatial(layer: Layer) -> dict[str, object]:
+def _spatial(layer: Layer) -> dict[str, list[int]]:
     """ONNX ``strides`` and ``pads`` from an IR convolution or pooling layer (explicit padding only)."""
     if layer.data.get("auto_pad", "explicit") not in ("explicit", "notset"):
         raise ModelError(f"OpenVINO IR: {layer.type} {layer.id} uses auto_pad {layer.data['auto_pad']!r}; "
@@ -241,7 +242,7 @@ def _emit_fake_quantize(g: _Graph, layer: Layer, args: list[Value], out: str) ->
     if not all(isinstance(a, np.ndarray) for a in args[1:]):
         raise ModelError(f"OpenVINO IR: FakeQuantize {layer.id} has ranges computed at run time")
     _check_broadcast(layer)
-    in_low, in_high, out_low, out_high = (_as_float32(a) for a in args[1:])
+    in_low, in_high, out_low, out_high = (_as_float32(a) for a in args[1:] if isinstance(a, np.ndarray))
     levels = int(layer.data.get("levels", 0))
     x = _operand(g, layer, 0, args[0])
     steps = np.float32(levels - 1)

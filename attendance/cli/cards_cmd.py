@@ -53,10 +53,10 @@ def run_cards(args: argparse.Namespace, settings: Settings) -> int:
             record_audit(session, "cli", "cards.revoke", school_id=school.id, target=f"student:{student.student_code}",
                          detail={"card_version": card.version})
             print(f"{student.student_code}: cards before version {card.version} are revoked")
-        if args.png and student is not None:
+        if args.png and student is not None and font is not None:
             Path(args.png).write_bytes(render_card_png(card_face_of(session, student), font))
             print(f"{student.student_code}: card written to {args.png}")
-        if args.pdf and args.class_code:
+        if args.pdf and args.class_code and font is not None:
             faces = class_card_faces(session, find_class(session, school, args.class_code))
             Path(args.pdf).write_bytes(render_sheet_pdf(faces, font, title=f"{school.code} {args.class_code}"))
             print(f"{args.class_code}: {len(faces)} cards written to {args.pdf}")

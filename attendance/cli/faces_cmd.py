@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,9 +63,9 @@ def run_identify(args: argparse.Namespace, settings: Settings) -> int:
         school = find_school(session, args.school)
         point = school_operating_point(session, settings, school.id, engine.model_id)
         gallery, students = load_gallery(session, school.id, engine.model_id)
-        results = []
+        results: list[dict[str, Any]] = []
         for path, image, error in read_images(args.images, settings):
-            if error:
+            if image is None:
                 results.append({"image": str(path), "error": error})
                 continue
             try:
@@ -104,9 +105,9 @@ def print_identify_table(results: list[dict]) -> None:
 
 def run_faces(args: argparse.Namespace, settings: Settings) -> int:
     engine = build_face_engine(settings, args.backend)
-    results = []
+    results: list[dict[str, Any]] = []
     for path, image, error in read_images(args.images, settings):
-        if error:
+        if image is None:
             results.append({"image": str(path), "error": error})
             continue
         try:
@@ -117,8 +118,8 @@ def run_faces(args: argparse.Namespace, settings: Settings) -> int:
         results.append({"image": str(path), "width": image.shape[1], "height": image.shape[0], "faces": [
             {"box": [int(v) for v in f.box], "detection_score": round(f.score, 3),
              "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in f.landmarks],
-             "quality": f.quality.as_dict(), "model_id": engine.model_id,
-             "embedding": [round(float(v), 5) for v in f.embedding]}
+             "quality": f.require_quality().as_dict(), "model_id": engine.model_id,
+             "embedding": [round(float(v), 5) for v in f.require_embedding()]}
             for f in faces
         ]})
     if args.json:

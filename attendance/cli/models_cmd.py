@@ -119,7 +119,7 @@ def run_convert_dlib(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    in_use = set()
+    in_use: set[str] = set()
     in_use.update(e.id for e in models_manager.liveness_entries(settings))
     for task in ("detector", "embedder"):
         try:

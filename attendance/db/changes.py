@@ -95,9 +95,10 @@ def bump_versions(session: Session, school_ids: Iterable[int], class_ids: Iterab
 def bump_for_students(session: Session, school_id: int, student_ids: Iterable[int]) -> None:
     """Bump the school's counter and those of the students' classes (for rows stored without the ORM)."""
     ids = set(student_ids)
-    class_ids = session.scalars(select(Student.class_id).where(Student.id.in_(ids), Student.class_id.is_not(None))
-                                .distinct()) if ids else []
-    bump_versions(session, [school_id], list(class_ids))
+    class_ids = [class_id for class_id in session.scalars(
+        select(Student.class_id).where(Student.id.in_(ids), Student.class_id.is_not(None)).distinct())
+        if class_id is not None] if ids else []
+    bump_versions(session, [school_id], class_ids)
 
 
 @event.listens_for(Session, "after_flush")

@@ -37,8 +37,8 @@ class InputConvention:
     """
 
     colour: str = "RGB"  # RGB or BGR
-    mean: tuple[float, float, float] = (127.5, 127.5, 127.5)
-    std: tuple[float, float, float] = (127.5, 127.5, 127.5)
+    mean: tuple[float, ...] = (127.5, 127.5, 127.5)  # 3 values: checked in __post_init__
+    std: tuple[float, ...] = (127.5, 127.5, 127.5)
     layout: str = "NCHW"  # NCHW or NHWC
 
     def __post_init__(self) -> None:
@@ -57,7 +57,7 @@ class InputConvention:
 
     def to_tensor(self, chips_rgb: Sequence[np.ndarray]) -> np.ndarray:
         """A float32 input tensor from RGB uint8 chips (n of (size, size, 3))."""
-        batch = np.stack([np.asarray(c) for c in chips_rgb]).astype(np.float32)
+        batch: np.ndarray = np.stack([np.asarray(c) for c in chips_rgb]).astype(np.float32)
         if self.colour == "BGR":
             batch = batch[..., ::-1]
         batch = (batch - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)

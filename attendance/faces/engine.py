@@ -162,7 +162,7 @@ class FaceEngine:
         """Fill in the ``embedding`` of each aligned face, in one batch (the chips need no image any more)."""
         if not faces:
             return
-        vectors = self.embedder.embed([face.chip for face in faces])
+        vectors = self.embedder.embed([face.require_chip() for face in faces])
         for face, vector in zip(faces, vectors):
             face.embedding = vector
 

@@ -8,6 +8,7 @@ default: the most accurate installed ones); the dlib ResNet runs in dlib or in O
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from attendance import models_manager
 from attendance.errors import ModelError
@@ -67,9 +68,16 @@ def build_liveness_checker(settings: Settings):
         raise ModelError(f"only {entries[0].id} of the liveness pair is installed "
                          "(run `attendance models convert-minifasnet --dir DIR`)")
     providers = list(settings.onnx_providers) or None
-    networks = [MinifasnetNetwork(models_manager.model_path(settings, e), e.crop_scale, providers=providers,
+    networks = [MinifasnetNetwork(_file_of(settings, e), e.crop_scale, providers=providers,
                                   threads=settings.onnx_threads) for e in entries]
     return LivenessChecker(networks, settings.liveness_threshold)
+
+
+def _file_of(settings: Settings, entry: models_manager.ModelEntry) -> Path:
+    path = models_manager.model_path(settings, entry)
+    if path is None:  # a package model: the liveness pair is always converted files
+        raise ModelError(f"model {entry.id} has no file of its own")
+    return path
 
 
 def installed_yunet_path(settings: Settings):

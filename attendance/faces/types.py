@@ -7,6 +7,8 @@ from typing import Protocol
 
 import numpy as np
 
+from attendance.errors import ModelError
+
 
 @dataclass(frozen=True)
 class FaceQuality:
@@ -55,6 +57,24 @@ class Face:
     def area_px(self) -> int:
         x1, y1, x2, y2 = self.box
         return max(0, x2 - x1) * max(0, y2 - y1)
+
+    def require_quality(self) -> FaceQuality:
+        """``quality`` of an aligned face; ``ModelError`` when ``FaceEngine.align`` has not filled it in."""
+        if self.quality is None:
+            raise ModelError("the face has no quality measures yet: it was never aligned")
+        return self.quality
+
+    def require_chip(self) -> np.ndarray:
+        """``chip`` of an aligned face; ``ModelError`` when ``FaceEngine.align`` has not filled it in."""
+        if self.chip is None:
+            raise ModelError("the face has no aligned chip yet: it was never aligned")
+        return self.chip
+
+    def require_embedding(self) -> np.ndarray:
+        """``embedding`` of an embedded face; ``ModelError`` when ``FaceEngine.embed`` has not filled it in."""
+        if self.embedding is None:
+            raise ModelError("the face has no embedding yet: it was never embedded")
+        return self.embedding
 
 
 def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:

@@ -91,7 +91,7 @@ def upright_crop_transform(box: tuple[int, int, int, int], roll_deg: float
     scale = _CROP_FACE_PX / side
     crop_px = int(math.ceil(_CROP_FACE_PX * (1.0 + 2.0 * _CONTEXT)))
     centre = ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
-    matrix = cv2.getRotationMatrix2D(centre, roll_deg, scale)
+    matrix = np.asarray(cv2.getRotationMatrix2D(centre, roll_deg, scale), dtype=np.float64)
     matrix[:, 2] += (crop_px / 2.0 - centre[0], crop_px / 2.0 - centre[1])
     half_w, half_h = (x2 - x1) * scale / 2.0, (y2 - y1) * scale / 2.0
     middle = crop_px / 2.0

@@ -117,15 +117,16 @@ class YunetLandmarker:
         factor_x, factor_y = shape[1] / last_w, shape[0] / last_h
         if abs(factor_x - factor_y) > 0.02 * max(factor_x, factor_y):
             return None  # not the same frame
-        best, best_iou = None, _REUSE_MIN_IOU
+        best: np.ndarray | None = None  # the landmarks of the best-overlapping detection
+        best_iou = _REUSE_MIN_IOU
         for detection in self.detector.last_detections:
             if detection.landmarks is None:
                 continue
             scaled = tuple(v * factor_x for v in detection.box)
             overlap = box_iou(scaled, box)
             if overlap >= best_iou:
-                best, best_iou = detection, overlap
-        return None if best is None else (best.landmarks * np.float32(factor_x)).astype(np.float32)
+                best, best_iou = detection.landmarks, overlap
+        return None if best is None else (best * np.float32(factor_x)).astype(np.float32)
 
     def _detect_in_region(self, image_rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         height, width = image_rgb.shape[:2]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, jsonify, request
+from flask import current_app, jsonify, request
+from flask.sansio.app import App
 from werkzeug.exceptions import HTTPException
 
 from attendance.errors import AttendanceError, Conflict, InvalidInput, NotFound, PermissionDenied
@@ -79,7 +80,7 @@ def is_api_request() -> bool:
     return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
 
 
-def register_api_error_handlers(app: Flask) -> None:
+def register_api_error_handlers(app: App) -> None:
     """App-level JSON answers for routing errors (404, 405, 413) under the API prefix.
 
     Other paths go to the app's own HTTPException handler (the web pages'), looked up when the error

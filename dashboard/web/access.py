@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, redirect, request, session, url_for
@@ -137,7 +137,13 @@ def _follow_school(school_id: int) -> None:
         session["school_id"] = school_id
 
 
-def parse_day(text: str | None, default: dt.date) -> dt.date:
+@overload
+def parse_day(text: str | None, default: dt.date) -> dt.date: ...
+@overload
+def parse_day(text: str | None, default: None) -> dt.date | None: ...
+
+
+def parse_day(text: str | None, default: dt.date | None) -> dt.date | None:
     """A date from a query string (ISO from ``<input type=date>``, or dd/mm/yyyy); ``default`` if absent, bad
     or outside the years a school's records can span (``FIRST_YEAR`` to ``LAST_YEAR``: the day before
     0001-01-01 or after 9999-12-31 cannot be computed)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import unicodedata
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -105,7 +106,7 @@ def bulk_consent():
     school = require_school()
     db = get_db_session()
     ids = parse_ids(request.form.getlist("student_ids"))
-    back = {k: request.form.get(k, "") for k in ("class_id", "q", "page") if request.form.get(k)}
+    back: dict[str, Any] = {k: request.form.get(k, "") for k in ("class_id", "q", "page") if request.form.get(k)}
     if not ids:
         flash(_("Tick the students the consent form covers."), "error")
         return redirect(url_for("admin_people.students", **back))
@@ -181,10 +182,10 @@ def upload_photos(student_id: int):
     for upload in files:
         data = upload.read()
         try:
-            result = enroll_uploaded_photo(db, get_settings(), student, data, upload.filename,
+            result = enroll_uploaded_photo(db, get_settings(), student, data, upload.filename or "",
                                            allow_lookalike=confirmed)
         except LookalikeRejected as err:
-            lookalikes.append(_lookalike_item(upload.filename, err))
+            lookalikes.append(_lookalike_item(upload.filename or "", err))
             continue
         except (PhotoRejected, ImageError) as err:
             flash(f"{upload.filename}: {describe_error(err)}", "error")

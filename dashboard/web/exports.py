@@ -38,9 +38,10 @@ def xlsx_response(filename: str, title: str, header: Sequence[str], rows: Sequen
     """One sheet: an optional heading line, the bold header row, then ``rows``; columns sized to fit."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook()
-    sheet = workbook.active
+    sheet = workbook.worksheets[0]  # a new workbook has one sheet
     sheet.title = re.sub(r"[\[\]:*?/\\]", "-", title)[:31] or "Sheet"
     if heading:
         sheet.append([safe_cell(heading)])  # it starts with the school name, typed by an admin
@@ -53,8 +54,8 @@ def xlsx_response(filename: str, title: str, header: Sequence[str], rows: Sequen
         sheet.append([safe_cell(v) for v in row])
     for index, label in enumerate(header, start=1):
         width = max([len(str(label))] + [len(str(r[index - 1] or "")) for r in rows]) + 2
-        sheet.column_dimensions[sheet.cell(row=header_row, column=index).column_letter].width = min(width, 50)
-    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+        sheet.column_dimensions[get_column_letter(index)].width = min(width, 50)
+    sheet.freeze_panes = f"A{header_row + 1}"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return _attachment(buffer.getvalue(), XLSX_MIMETYPE, filename)

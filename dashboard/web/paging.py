@@ -56,6 +56,6 @@ def page_from_count(total: int, size: int = PAGE_SIZE) -> tuple[int, int, int]:
 
 def page_args(number: int) -> dict[str, Any]:
     """The request's query arguments with ``page`` set to ``number`` (a page link keeps the search)."""
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page"}
     args["page"] = number
     return args
