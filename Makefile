@@ -8,7 +8,7 @@ DEMO_DATA ?= $(SHARED_FACES)
 DEMO_MODELS ?= $(wildcard ../shared/models)
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install test test-postgres demo bench clean
+.PHONY: install lint test test-postgres demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make test: the whole suite on SQLite (real-face, ONNX parity, agent end-to-end and browser tests included)
-test: $(STAMP)
+## make lint: ruff (style and likely bugs) and mypy (types); configured in pyproject.toml
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+## make test: lint, then the whole suite on SQLite (real-face, ONNX parity, agent end-to-end and browser tests included)
+test: $(STAMP) lint
 	$(PY) -m pytest
 
 ## make test-postgres: the database-facing tests again on PostgreSQL (PG_TEST_URL)

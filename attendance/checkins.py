@@ -152,7 +152,7 @@ def _insert_many(session, model: EventModel, rows: list[dict[str, Any]]) -> dict
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (insert(model).on_conflict_do_nothing(index_elements=["camera_id", "event_id"])
                  .returning(model.event_id, model.id))
-    return dict(session.connection().execute(statement, rows).tuples().all())
+    return dict(session.connection().execute(statement, rows).all())
 
 
 def _existing_ids(session, model: EventModel, camera: Camera, event_ids: list[str]) -> dict[str, int]:
@@ -160,7 +160,7 @@ def _existing_ids(session, model: EventModel, camera: Camera, event_ids: list[st
         return {}
     rows = session.execute(select(model.event_id, model.id).where(
         model.camera_id == camera.id, model.event_id.in_(set(event_ids))))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 ParseEvent = Callable[[dict, dt.datetime], tuple[dict[str, Any], "Snapshot | None"]]
