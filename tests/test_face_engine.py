@@ -10,6 +10,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from attendance.errors import ModelError
 from attendance.faces.engine import FaceEngine
 from attendance.faces.landmarks import ARCFACE5, DLIB5
 from attendance.faces.types import Detection
@@ -119,6 +120,22 @@ def test_the_detectors_points_are_used_when_they_are_the_embedders_scheme():
     other = engine_for(DLIB5)  # the embedder wants other points: the landmarker places them
     [other.locate(image, d) for d in other.detect(image)]
     assert other.landmarker.calls == 2
+
+
+def test_a_step_skipped_is_a_model_error_naming_it_not_a_none_further_on():
+    engine = engine_for()
+    image = two_faces()
+    located = engine.locate(image, engine.detect(image)[0])
+    for require, step in ((located.require_quality, "aligned"), (located.require_chip, "aligned"),
+                          (located.require_embedding, "embedded")):
+        with pytest.raises(ModelError, match=f"never {step}"):
+            require()
+    with pytest.raises(ModelError, match="never aligned"):
+        engine.embed([located])  # embedding needs the aligned chip
+    aligned = engine.align(image, located)
+    engine.embed([aligned])
+    assert aligned.require_quality() is aligned.quality and aligned.require_chip() is aligned.chip
+    assert aligned.require_embedding() is aligned.embedding
 
 
 def test_find_faces_is_the_steps_in_a_row_largest_first_embedded_in_one_batch():
