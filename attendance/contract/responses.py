@@ -32,7 +32,7 @@ class ErrorBody(_Answer):
     error: ErrorDetail
 
 
-class EventError(_Answer):
+class EventErrorDetail(_Answer):
     code: Literal[EVENT_ERROR_CODES]  # type: ignore[valid-type]
     message: str
 
@@ -52,7 +52,7 @@ class EventResult(_Answer):
                                    "presentation attacks (liveness_action = refuse): the stored row")
     snapshot: Literal["not_kept_no_consent"] | None = Field(
         None, description="the snapshot was dropped: the student's consent does not cover keeping snapshots")
-    error: EventError | None = None
+    error: EventErrorDetail | None = None
     warning: EventWarning | None = Field(None, description="a created event stored without its snapshot")
 
 

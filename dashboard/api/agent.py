@@ -10,6 +10,7 @@ from flask import current_app, g, jsonify, make_response, request
 
 from attendance.cameras import record_heartbeat
 from attendance.checkins import record_checkins, record_unknowns
+from attendance.contract import MAX_EVENTS_PER_BATCH
 from attendance.crypto import derive_key, key_id
 from attendance.db.models import School
 from attendance.gallery_export import export_gallery, gallery_version
@@ -18,7 +19,6 @@ from dashboard.api.auth import camera_required, now_at
 from dashboard.api.errors import ApiError
 from dashboard.app import get_db_session
 
-MAX_EVENTS_PER_BATCH = 500
 GALLERY_CACHE_KEY = "api_gallery_cache"
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from attendance.checkin_fields import EventError, parse_aware_datetime
 from attendance.checkins import list_checkins
+from attendance.contract import roll_entry_json
 from attendance.db.models import School, SchoolClass
 from attendance.roll import compute_class_roll, school_local_date
 from dashboard.api import api_bp
@@ -76,12 +77,7 @@ def get_roll():
     entries = compute_class_roll(session, school_class, school_date, at)
     return jsonify({
         "school_code": school.code, "class_code": school_class.code, "date": school_date.isoformat(),
-        "students": [{
-            "student_code": e.student_code, "full_name": e.full_name, "status": e.status,
-            "first_seen_at": e.first_seen_at.isoformat() if e.first_seen_at else None,
-            "minutes_late": e.minutes_late, "camera": e.camera_name, "source": e.source,
-            "received_on": e.received_on.isoformat() if e.received_on else None,
-        } for e in entries],
+        "students": [roll_entry_json(e) for e in entries],
     })
 
 
