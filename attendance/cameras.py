@@ -27,8 +27,6 @@ from attendance.users import record_audit
 CAMERA_TOKEN_PREFIX = "cam_"
 API_TOKEN_PREFIX = "api_"
 MAX_TOKEN_CHARS = 200
-# Heartbeat keys kept on the camera row (anything else the agent sends is dropped, so a row stays small).
-HEARTBEAT_KEYS = tuple(Heartbeat.model_fields)
 
 
 def hash_token(token: str) -> str:
@@ -95,7 +93,8 @@ def authenticate_camera(session, token: str) -> Camera:
 
 
 def record_heartbeat(session, camera: Camera, payload: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
-    """Store the agent's health report (known keys only) and mark the camera seen at ``at`` (aware UTC)."""
+    """Store the agent's health report and mark the camera seen at ``at`` (aware UTC). Only the keys of the
+    contract's ``Heartbeat`` are kept (anything else is dropped, so a row stays small)."""
     if not isinstance(payload, dict):
         raise InvalidInput("a heartbeat must be a JSON object")
     try:

@@ -97,6 +97,15 @@ def test_the_request_schemas_carry_the_limits_the_server_enforces():
     assert set(schemas["UnknownEvent"]["required"]) == {"event_id", "seq", "captured_at"}
 
 
+def test_the_contracts_statuses_are_the_rolls():
+    from typing import get_args
+
+    from attendance.contract.responses import RollStatus
+    from attendance.roll import STATUSES
+
+    assert get_args(RollStatus) == STATUSES
+
+
 def test_the_document_is_served(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200 and response.get_json() == DOCUMENT

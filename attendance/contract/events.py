@@ -15,8 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic_core import PydanticCustomError
 
 from attendance.contract.fields import (
-    MAX_CARD_CHARS, MAX_MODEL_ID_CHARS, AwareTimestamp, EventId, FiniteNumber, JpegBase64, LivenessCues,
-    SmallCount, StudentCode, text,
+    AwareTimestamp, CardText, EventId, FiniteNumber, JpegBase64, LivenessCues, ModelId, SmallCount, StudentCode,
 )
 
 MAX_EVENTS_PER_BATCH = 500
@@ -40,11 +39,11 @@ class CheckinEvent(_Event):
     distance: FiniteNumber | None = None
     margin: FiniteNumber | None = None
     votes: SmallCount | None = None
-    model_id: text(MAX_MODEL_ID_CHARS) | None = None
+    model_id: ModelId | None = None
     source: Literal["camera", "qr"] = Field(
         "camera", description="qr: a student's QR card was read; `card` must then be the student's current "
                               "signed card (else error bad_card)")
-    card: text(MAX_CARD_CHARS) | None = None
+    card: CardText | None = None
     liveness: LivenessCues | None = None
     snapshot_jpeg_b64: JpegBase64 | None = None  # last: a bad snapshot is reported only when all else is well
 

@@ -32,21 +32,24 @@ EARLIEST_AT = dt.datetime(1, 1, 3, tzinfo=dt.timezone.utc)  # room for any schoo
 LATEST_AT = dt.datetime(9999, 12, 29, tzinfo=dt.timezone.utc)
 
 
-def _storable(value: str) -> str:
+def storable(value: str) -> str:
+    """``value`` when a database can store it (no NUL, surrogate or control character); else an error."""
     problem = text_problem(value)
     if problem:
         raise PydanticCustomError("unstorable_text", problem)
     return value
 
 
-def text(max_chars: int, description: str | None = None) -> Any:
-    """One line of storable text of 1 to ``max_chars`` characters (no NUL, surrogate or control character)."""
-    return Annotated[str, StringConstraints(min_length=1, max_length=max_chars), AfterValidator(_storable),
-                     Field(description=description)]
+def _line(max_chars: int) -> StringConstraints:
+    return StringConstraints(min_length=1, max_length=max_chars)
 
 
-EventId = Annotated[text(MAX_EVENT_ID_CHARS), Field(description="unique per camera: the idempotency key")]
-StudentCode = text(MAX_CODE_CHARS)
+# One line of storable text of 1 to N characters (no NUL, surrogate or control character).
+EventId = Annotated[str, _line(MAX_EVENT_ID_CHARS), AfterValidator(storable),
+                    Field(description="unique per camera: the idempotency key")]
+StudentCode = Annotated[str, _line(MAX_CODE_CHARS), AfterValidator(storable)]
+ModelId = Annotated[str, _line(MAX_MODEL_ID_CHARS), AfterValidator(storable)]
+CardText = Annotated[str, _line(MAX_CARD_CHARS), AfterValidator(storable)]
 SmallCount = Annotated[int, Field(ge=0, le=MAX_INT32)]
 FiniteNumber = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -118,11 +121,11 @@ def _exact_integer(value: Any) -> Any:
 
 LivenessCue = Annotated[
     StrictBool | int | FiniteNumber
-    | Annotated[str, StringConstraints(max_length=MAX_LIVENESS_TEXT_CHARS), AfterValidator(_storable)],
+    | Annotated[str, StringConstraints(max_length=MAX_LIVENESS_TEXT_CHARS), AfterValidator(storable)],
     AfterValidator(_exact_integer), WrapValidator(_one_cue),  # integers within +-2**53, else a float would lose them
 ]
 LivenessCues = Annotated[
-    dict[Annotated[str, StringConstraints(max_length=MAX_LIVENESS_TEXT_CHARS), AfterValidator(_storable)], LivenessCue],
+    dict[Annotated[str, StringConstraints(max_length=MAX_LIVENESS_TEXT_CHARS), AfterValidator(storable)], LivenessCue],
     Field(max_length=MAX_LIVENESS_KEYS,
           description="per-track cues (numbers, booleans, short strings); verdict = suspected_attack flags a "
                       "check-in for review (or refuses it, per liveness_action)"),

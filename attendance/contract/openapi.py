@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from attendance import contract
+from attendance.contract.queries import CheckinsQuery, GalleryQuery, RollQuery
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 ERROR_TEXT = {
@@ -33,7 +34,8 @@ ERROR_TEXT = {
 @dataclass(frozen=True)
 class Operation:
     """One endpoint. ``auth`` is the token kind (``camera``, ``integration``) or None (public); ``response``
-    is the 200 body's model (None: any JSON object); ``parameters`` are OpenAPI parameter objects."""
+    is the 200 body's model (None: any JSON object); ``query`` the query string's model; ``headers`` the
+    request headers it reads (OpenAPI parameter objects)."""
 
     method: str
     path: str
@@ -43,15 +45,11 @@ class Operation:
     response: type[BaseModel] | None
     request: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
-    parameters: tuple[dict[str, Any], ...] = ()
+    query: type[BaseModel] | None = None
+    headers: tuple[dict[str, Any], ...] = ()
     response_text: str = "OK."
     response_headers: dict[str, Any] = field(default_factory=dict)
     extra_responses: dict[str, Any] = field(default_factory=dict)
-
-
-def _query(name: str, schema: dict[str, Any], description: str = "", *, required: bool = False) -> dict[str, Any]:
-    parameter = {"name": name, "in": "query", "required": required, "schema": schema}
-    return {**parameter, "description": description} if description else parameter
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -59,21 +57,15 @@ OPERATIONS: tuple[Operation, ...] = (
               "event_id)", "camera", contract.EventResults, contract.CheckinBatch, (400, 401, 403, 413, 422),
               response_text="The batch was processed; one result per event, in order."),
     Operation("get", "/checkins", "listCheckins", "Check-ins received since a time (integrations)", "integration",
-              contract.CheckinsPage, None, (401, 403, 404, 422), (
-                  _query("since", {"type": "string", "format": "date-time"}, "ISO 8601 with a zone", required=True),
-                  _query("after_id", {"type": "integer", "minimum": 0}, "the last id seen"),
-                  _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                  _query("school", {"type": "string"}, "needed when the token reads several schools"),
-              ), "Oldest first; page with after_id."),
+              contract.CheckinsPage, None, (401, 403, 404, 422), CheckinsQuery,
+              response_text="Oldest first; page with after_id."),
     Operation("post", "/unknowns", "postUnknowns", "Post a batch of unknown-face tracks (idempotent on camera + "
               "event_id)", "camera", contract.EventResults, contract.UnknownBatch, (400, 401, 403, 413, 422),
               response_text="One result per event, in order."),
     Operation("get", "/gallery", "getGallery", "The camera's school gallery for one model", "camera",
-              contract.Gallery, None, (401, 403, 422), (
-                  _query("model", {"type": "string", "maxLength": 64}, "the model id, e.g. dlib_resnet_v1",
-                         required=True),
-                  {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
-              ), "The gallery; the ETag header is its version.", {"ETag": {"schema": {"type": "string"}}},
+              contract.Gallery, None, (401, 403, 422), GalleryQuery,
+              ({"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},),
+              "The gallery; the ETag header is its version.", {"ETag": {"schema": {"type": "string"}}},
               {"304": {"description": "Unchanged since the ETag given in If-None-Match."}}),
     Operation("get", "/gallery/key", "getGalleryKey", "The key this camera encrypts its gallery copy with "
               "(keep it in memory only)", "camera", contract.GalleryKey, None, (401, 403),
@@ -82,12 +74,7 @@ OPERATIONS: tuple[Operation, ...] = (
               "camera", contract.ServerTime, contract.Heartbeat, (400, 401, 403, 422),
               response_text="The server's clock."),
     Operation("get", "/roll", "getRoll", "A class's roll on a day (integrations)", "integration", contract.Roll,
-              None, (401, 403, 404, 422), (
-                  _query("class", {"type": "string"}, "the class code", required=True),
-                  _query("date", {"type": "string", "format": "date"},
-                         "YYYY-MM-DD; default today in the school's zone"),
-                  _query("school", {"type": "string"}, "needed when the token reads several schools"),
-              ), "The roll in roster order."),
+              None, (401, 403, 404, 422), RollQuery, response_text="The roll in roster order."),
     Operation("get", "/openapi.json", "getOpenApi", "This document", None, None, response_text="OpenAPI 3.1."),
 )
 
@@ -100,6 +87,24 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF_TEMPLATE.format(model=model.__name__)}
 
 
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The query model's fields as OpenAPI parameters (named by their alias: ``class``)."""
+    schema = model.model_json_schema(by_alias=True, ref_template=REF_TEMPLATE)
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        field_schema = {key: value for key, value in field_schema.items() if key not in ("title", "description")}
+        options = [option for option in field_schema.pop("anyOf", []) if option != {"type": "null"}]
+        if len(options) == 1:  # an optional parameter is absent, never null
+            field_schema = {**options[0], **{k: v for k, v in field_schema.items() if v is not None}}
+        elif options:
+            field_schema["anyOf"] = options
+        parameter = {"name": name, "in": "query", "required": name in schema.get("required", ()),
+                     "schema": field_schema}
+        description = schema["properties"][name].get("description")
+        parameters.append({**parameter, "description": description} if description else parameter)
+    return parameters
+
+
 def _operation(op: Operation) -> dict[str, Any]:
     body = _ref(op.response) if op.response else {"type": "object"}
     responses = {"200": _json(body, op.response_text), **op.extra_responses,
@@ -110,8 +115,9 @@ def _operation(op: Operation) -> dict[str, Any]:
                                 "x-token": op.auth or "none"}
     if op.auth is None:
         document["security"] = []
-    if op.parameters:
-        document["parameters"] = list(op.parameters)
+    parameters = (_query_parameters(op.query) if op.query else []) + list(op.headers)
+    if parameters:
+        document["parameters"] = parameters
     if op.request:
         document["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(op.request)}}}
     document["responses"] = responses

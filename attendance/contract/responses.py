@@ -6,15 +6,16 @@ A roll entry has one JSON shape, ``roll_entry_json``, used by ``GET /api/v1/roll
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from attendance.contract.fields import IsoDate, IsoDatetime
 
-EVENT_ERROR_CODES = ("invalid_event", "unknown_student", "no_consent", "bad_card", "too_old", "future_day",
-                     "bad_snapshot")
-ROLL_STATUSES = ("on_time", "late", "absent", "excused", "present_manual", "not_yet", "no_school")
+EventErrorCode = Literal["invalid_event", "unknown_student", "no_consent", "bad_card", "too_old", "future_day",
+                        "bad_snapshot"]
+RollStatus = Literal["on_time", "late", "absent", "excused", "present_manual", "not_yet", "no_school"]
+EVENT_ERROR_CODES: tuple[str, ...] = get_args(EventErrorCode)
 
 
 class _Answer(BaseModel):
@@ -33,7 +34,7 @@ class ErrorBody(_Answer):
 
 
 class EventErrorDetail(_Answer):
-    code: Literal[EVENT_ERROR_CODES]  # type: ignore[valid-type]
+    code: EventErrorCode
     message: str
 
 
@@ -104,7 +105,7 @@ class RollEntry(_Answer):
     student_code: str
     full_name: str
     class_code: str
-    status: Literal[ROLL_STATUSES]  # type: ignore[valid-type]
+    status: RollStatus
     first_seen_at: IsoDatetime | None = Field(description="the first check-in, aware UTC")
     minutes_late: int | None
     camera: str | None
