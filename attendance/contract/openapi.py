@@ -126,7 +126,7 @@ def _operation(op: Operation) -> dict[str, Any]:
 
 def contract_models() -> list[type[BaseModel]]:
     """Every model the document names: the requests, the 200 bodies and the error body."""
-    models = [contract.ErrorBody]
+    models: list[type[BaseModel]] = [contract.ErrorBody]
     for op in OPERATIONS:
         models += [model for model in (op.request, op.response) if model and model not in models]
     return models
