@@ -35,7 +35,7 @@ DOCUMENT = build_document()
 
 
 def routes(app) -> set[tuple[str, str]]:
-    found = set()
+    found: set[tuple[str, str]] = set()
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(PREFIX + "/"):
             continue
