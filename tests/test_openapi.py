@@ -97,6 +97,23 @@ def test_the_request_schemas_carry_the_limits_the_server_enforces():
     assert set(schemas["UnknownEvent"]["required"]) == {"event_id", "seq", "captured_at"}
 
 
+def test_the_contract_needs_no_database():
+    """attendance/contract/ imports pydantic, the standard library and attendance.text only (LAYERS.md)."""
+    import ast
+    import sys
+
+    allowed = {"pydantic", "pydantic_core", "__future__", "attendance"} | set(sys.stdlib_module_names)
+    for path in sorted((Path(__file__).parents[1] / "attendance" / "contract").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+                if name.startswith("attendance"):
+                    assert name == "attendance" or name.startswith(("attendance.contract", "attendance.text")), \
+                        f"{path.name} imports {name}"
+
+
 def test_the_contracts_statuses_are_the_rolls():
     from typing import get_args
 
