@@ -101,7 +101,7 @@ def record_heartbeat(session, camera: Camera, payload: dict[str, Any], at: dt.da
         kept: dict[str, Any] = Heartbeat.model_validate(payload).model_dump(exclude_none=True)
     except ValidationError as err:
         key = ".".join(str(part) for part in err.errors()[0]["loc"][:1])
-        raise InvalidInput(f"heartbeat field {key} must be a finite number or a string") from None
+        raise InvalidInput(f"heartbeat field {key} must be a number or a string") from None
     kept["received_at"] = at.astimezone(dt.timezone.utc).isoformat()
     camera.last_seen_at = at
     camera.last_heartbeat = kept
