@@ -1,7 +1,7 @@
 """The JSON API's contract: every request and response body, defined once as a pydantic model.
 
 The server validates what agents send with these models (``attendance.checkin_fields``), the camera agent's
-events are built to match them, and the OpenAPI document (``dashboard/api/openapi.py``) is generated from
+events are checked against them, and the OpenAPI document (``attendance.contract.openapi``) is generated from
 their JSON schemas. No Flask and no database here: only shapes, limits and the rules of a single value.
 """
 
