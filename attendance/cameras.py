@@ -14,9 +14,11 @@ import hmac
 import secrets
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from attendance.contract import Heartbeat
 from attendance.db.models import ApiToken, Camera, School
 from attendance.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from attendance.text import check_text
@@ -25,10 +27,6 @@ from attendance.users import record_audit
 CAMERA_TOKEN_PREFIX = "cam_"
 API_TOKEN_PREFIX = "api_"
 MAX_TOKEN_CHARS = 200
-# Heartbeat keys kept on the camera row (anything else the agent sends is dropped, so a row stays small).
-HEARTBEAT_KEYS = ("fps", "queue_depth", "oldest_unsent_age_s", "last_error", "version", "backend",
-                  "model_id", "gallery_version", "uptime_s", "cpu_percent", "temperature_c", "frames_dropped",
-                  "frames_total", "reconnects")
 
 
 def hash_token(token: str) -> str:
@@ -95,17 +93,15 @@ def authenticate_camera(session, token: str) -> Camera:
 
 
 def record_heartbeat(session, camera: Camera, payload: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
-    """Store the agent's health report (known keys only) and mark the camera seen at ``at`` (aware UTC)."""
+    """Store the agent's health report and mark the camera seen at ``at`` (aware UTC). Only the keys of the
+    contract's ``Heartbeat`` are kept (anything else is dropped, so a row stays small)."""
     if not isinstance(payload, dict):
         raise InvalidInput("a heartbeat must be a JSON object")
-    kept: dict[str, Any] = {}
-    for key in HEARTBEAT_KEYS:
-        value = payload.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise InvalidInput(f"heartbeat field {key} must be a number or a string")
-        kept[key] = value[:500] if isinstance(value, str) else value
+    try:
+        kept: dict[str, Any] = Heartbeat.model_validate(payload).model_dump(exclude_none=True)
+    except ValidationError as err:
+        key = ".".join(str(part) for part in err.errors()[0]["loc"][:1])
+        raise InvalidInput(f"heartbeat field {key} must be a number or a string") from None
     kept["received_at"] = at.astimezone(dt.timezone.utc).isoformat()
     camera.last_seen_at = at
     camera.last_heartbeat = kept

@@ -50,11 +50,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from attendance.checkin_fields import (
-    EventError, Snapshot, is_storable, oldest_accepted_at, read_captured_at, read_event_id, read_float, read_int,
-    read_liveness, read_snapshot, read_str, result_error,
+    EventError, Snapshot, check_captured_at, is_storable, oldest_accepted_at, read_event, read_event_id, result_error,
 )
 from attendance.consent import current_scopes, where_recognition_consented
 from attendance.cards import CardFormatError, parse_card, verify_card
+from attendance.contract import CheckinEvent, UnknownEvent
 from attendance.crypto import write_sealed_file
 from attendance.db.changes import bump_for_students
 from attendance.db.models import Camera, CheckIn, School, SchoolClass, Student, UnknownFace
@@ -222,10 +222,10 @@ def _record_batch(session, model: EventModel, id_key: str, camera: Camera, schoo
     return results, [dict(pending[event_id], id=row_id) for event_id, row_id in inserted.items()]
 
 
-def _check_card(event: dict, school: School, student_code: str, card_version: int) -> None:
+def _check_card(event: CheckinEvent, school: School, student_code: str, card_version: int) -> None:
     """A ``source: "qr"`` event must carry the student's current card, signed with the school's secret."""
     try:
-        card = parse_card(read_str(event, "card", 200, required=True))
+        card = parse_card(event.card or "")
     except CardFormatError as err:
         raise EventError("bad_card", "the card's text is not an attendance card") from err
     if not verify_card(school.card_secret, card, school.code, student_code, card_version or 1):
@@ -278,24 +278,24 @@ def record_checkins(session, camera: Camera, events: list[Any], received_at: dt.
     scopes = current_scopes(session, [student_id for student_id, *_ in students.values()])
     snapshots_dropped: set[str] = set()
 
-    def parse_named(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], Snapshot | None]:
+    def parse_named(raw: dict, received_at: dt.datetime) -> tuple[dict[str, Any], Snapshot | None]:
+        event = read_event(CheckinEvent, raw)
         row = {
-            "seq": read_int(event, "seq", required=True),
+            "seq": event.seq,
             "student_id": None,
-            "captured_at": read_captured_at(event, received_at, not_before),
-            "distance": read_float(event, "distance"), "margin": read_float(event, "margin"),
-            "votes": read_int(event, "votes", required=False),
-            "model_id": read_str(event, "model_id", 64, required=False) or "",
-            "liveness": read_liveness(event),
-            "review_status": "pending" if is_suspected_attack(event) else None,
+            "captured_at": check_captured_at(event.captured_at, received_at, not_before),
+            "distance": event.distance, "margin": event.margin, "votes": event.votes,
+            "model_id": event.model_id or "",
+            "liveness": event.liveness,
+            "review_status": "pending" if is_suspected_attack(raw) else None,
             "source": "camera",
         }
-        code = read_str(event, "student_code", 32, required=True)
-        snapshot = read_snapshot(event)
+        code = event.student_code
+        snapshot = Snapshot(event.snapshot_jpeg_b64) if event.snapshot_jpeg_b64 is not None else None
         if code not in students:
             raise EventError("unknown_student", f"no active student of this school has the code {code!r}")
         row["student_id"], consent, card_version = students[code]
-        if event.get("source") == "qr":  # no face involved: the card, verified here, is the evidence
+        if event.source == "qr":  # no face involved: the card, verified here, is the evidence
             _check_card(event, school, code, card_version)
             row.update(source="qr", distance=None, margin=None, votes=None, liveness=None, review_status=None)
             return row, None
@@ -365,13 +365,12 @@ def record_unknowns(session, camera: Camera, events: list[Any], received_at: dt.
     nearest_ids = dict(session.execute(select(Student.student_code, Student.id).where(
         Student.school_id == school.id, Student.student_code.in_(codes))).all()) if codes else {}
 
-    def parse(event: dict, received_at: dt.datetime) -> tuple[dict[str, Any], Snapshot | None]:
-        read_int(event, "seq", required=True)
-        row = {"captured_at": read_captured_at(event, received_at, not_before), "best_distance": read_float(event, "best_distance"),
-               "status": "open",
-               "nearest_student_id": nearest_ids.get(read_str(event, "nearest_student_code", 32, required=False) or "")}
-        read_liveness(event)
-        return row, read_snapshot(event)
+    def parse(raw: dict, received_at: dt.datetime) -> tuple[dict[str, Any], Snapshot | None]:
+        event = read_event(UnknownEvent, raw)
+        row = {"captured_at": check_captured_at(event.captured_at, received_at, not_before),
+               "best_distance": event.best_distance, "status": "open",
+               "nearest_student_id": nearest_ids.get(event.nearest_student_code or "")}
+        return row, Snapshot(event.snapshot_jpeg_b64) if event.snapshot_jpeg_b64 is not None else None
 
     results, _ = _record_batch(session, UnknownFace, "unknown_id", camera, school, events, received_at,
                                instance_path, parse)

@@ -22,6 +22,7 @@ from attendance.cameras import (
     revoke_api_token,
     revoke_camera,
 )
+from attendance.contract import roll_entry_json
 from attendance.db import Database
 from attendance.db.models import Camera, School, SchoolClass, utcnow
 from attendance.directory import find_school
@@ -141,13 +142,8 @@ def run_roll(args: argparse.Namespace, settings: Settings) -> int:
 def _print_roll(school_class: SchoolClass, school_date: dt.date, entries, as_json: bool,
                 school) -> None:
     if as_json:
-        for e in entries:
-            print(json.dumps({
-                "student_code": e.student_code, "name": e.full_name, "class": e.class_code, "status": e.status,
-                "first_seen_at": e.first_seen_at.isoformat() if e.first_seen_at else None,
-                "minutes_late": e.minutes_late, "camera": e.camera_name, "source": e.source,
-                "received_on": e.received_on.isoformat() if e.received_on else None,
-            }, ensure_ascii=False))
+        for e in entries:  # the API's shape of a roll entry, one per line
+            print(json.dumps(roll_entry_json(e), ensure_ascii=False))
         return
     from zoneinfo import ZoneInfo
 

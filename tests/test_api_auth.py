@@ -109,7 +109,8 @@ def test_integration_reads_the_roll_and_the_checkins(client, tokens):
     client.post("/api/v1/checkins", json=CHECKIN, headers=bearer(tokens["camera"]))
     roll = client.get("/api/v1/roll?class=6A1&date=2026-09-07", headers=bearer(tokens["api"])).get_json()
     assert roll["school_code"] == "THCS1" and roll["date"] == "2026-09-07"
-    assert roll["students"] == [{"student_code": "HS001", "full_name": "Nguyễn Văn An", "status": "on_time",
+    assert roll["students"] == [{"student_code": "HS001", "full_name": "Nguyễn Văn An", "class_code": "6A1",
+                                 "status": "on_time",
                                  "first_seen_at": "2026-09-06T23:50:00+00:00", "minutes_late": None,
                                  "camera": "gate-1", "source": "camera", "received_on": None}]
     today = client.get("/api/v1/roll?class=6A1", headers=bearer(tokens["api"])).get_json()

@@ -83,9 +83,9 @@ def test_roll_prints_text_and_json(cli, db):
     assert status == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows == [
-        {"student_code": "HS002", "name": "Trần Thị An", "class": "6A1", "status": "absent", "first_seen_at": None,
-         "minutes_late": None, "camera": None, "source": None, "received_on": None},
-        {"student_code": "HS001", "name": "Nguyễn Văn Bình", "class": "6A1", "status": "on_time",
+        {"student_code": "HS002", "full_name": "Trần Thị An", "class_code": "6A1", "status": "absent",
+         "first_seen_at": None, "minutes_late": None, "camera": None, "source": None, "received_on": None},
+        {"student_code": "HS001", "full_name": "Nguyễn Văn Bình", "class_code": "6A1", "status": "on_time",
          "first_seen_at": "2026-09-06T23:55:00+00:00", "minutes_late": None, "camera": "gate-1", "source": "camera",
          "received_on": None},
     ]

@@ -10,15 +10,17 @@ from flask import current_app, g, jsonify, make_response, request
 
 from attendance.cameras import record_heartbeat
 from attendance.checkins import record_checkins, record_unknowns
+from attendance.contract import MAX_EVENTS_PER_BATCH
+from attendance.contract.queries import GalleryQuery
 from attendance.crypto import derive_key, key_id
 from attendance.db.models import School
 from attendance.gallery_export import export_gallery, gallery_version
 from dashboard.api import api_bp
 from dashboard.api.auth import camera_required, now_at
 from dashboard.api.errors import ApiError
+from dashboard.api.query import read_query
 from dashboard.app import get_db_session
 
-MAX_EVENTS_PER_BATCH = 500
 GALLERY_CACHE_KEY = "api_gallery_cache"
 
 
@@ -97,9 +99,7 @@ def get_gallery_key():
 @api_bp.get("/gallery")
 @camera_required
 def get_gallery():
-    model_id = request.args.get("model", "").strip()
-    if not model_id or len(model_id) > 64:
-        raise ApiError(422, "invalid_input", "give the model id: /api/v1/gallery?model=dlib_resnet_v1")
+    model_id = read_query(GalleryQuery, "/api/v1/gallery?model=dlib_resnet_v1").model
     session = get_db_session()
     school = session.get(School, g.api_camera.school_id)
     version = gallery_version(session, school, model_id)
