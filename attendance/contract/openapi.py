@@ -12,6 +12,7 @@ it with. After an intended change of the contract, regenerate the snapshot and r
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -167,4 +168,4 @@ def response_model(method: str, path: str) -> type[BaseModel] | None:
 
 
 if __name__ == "__main__":
-    print(json.dumps(build_document(), indent=2, ensure_ascii=False))
+    sys.stdout.write(json.dumps(build_document(), indent=2, ensure_ascii=False) + "\n")
