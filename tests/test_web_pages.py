@@ -730,7 +730,7 @@ def test_no_error_handler_commits_the_changes_of_a_failed_request(app, world, db
     from flask_wtf.csrf import CSRFError
 
     from attendance.errors import InvalidInput
-    from dashboard.app import get_db_session
+    from dashboard.db import get_db_session
 
     def change_then_fail():
         get_db_session().get(SchoolClass, world["a1"]).code = "HACKED"

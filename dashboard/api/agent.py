@@ -13,10 +13,11 @@ from attendance.checkins import record_checkins, record_unknowns
 from attendance.crypto import derive_key, key_id
 from attendance.db.models import School
 from attendance.gallery_export import export_gallery, gallery_version
-from dashboard.api import api_bp
-from dashboard.api.auth import camera_required, now_at
+from dashboard.api.blueprint import api_bp
+from dashboard.api.auth import camera_required
 from dashboard.api.errors import ApiError
-from dashboard.app import get_db_session
+from dashboard.clock import now_at
+from dashboard.db import get_db_session
 
 MAX_EVENTS_PER_BATCH = 500
 GALLERY_CACHE_KEY = "api_gallery_cache"

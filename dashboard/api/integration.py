@@ -11,10 +11,11 @@ from attendance.checkin_fields import EventError, parse_aware_datetime
 from attendance.checkins import list_checkins
 from attendance.db.models import School, SchoolClass
 from attendance.roll import compute_class_roll, school_local_date
-from dashboard.api import api_bp
-from dashboard.api.auth import integration_required, now_at
+from dashboard.api.blueprint import api_bp
+from dashboard.api.auth import integration_required
 from dashboard.api.errors import ApiError
-from dashboard.app import get_db_session
+from dashboard.clock import now_at
+from dashboard.db import get_db_session
 
 MAX_CHECKINS_PAGE = 1000
 FIRST_YEAR, LAST_YEAR = 1900, 2999  # as the pages: the roll of 0001-01-01 or 9999-12-31 cannot be computed

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import jsonify
 
-from dashboard.api import api_bp
+from dashboard.api.blueprint import api_bp
 
 
 def _ref(name: str) -> dict[str, str]:

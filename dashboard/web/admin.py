@@ -17,7 +17,7 @@ from attendance.db.models import AuditEntry, Camera, Holiday, SchoolClass, Stude
 from attendance.errors import Conflict, InvalidInput
 from attendance.school_rules import check_holiday_change
 from attendance.users import record_audit
-from dashboard.app import get_db_session, get_settings
+from dashboard.db import get_db_session, get_settings
 from dashboard.auth import admin_required
 from dashboard.forms import parse_id, parse_ids
 from dashboard.web.access import class_sort_key, now_at, require_class, require_school

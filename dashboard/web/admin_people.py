@@ -19,7 +19,7 @@ from attendance.names import matches_search, vietnamese_sort_key
 from attendance.text import check_text
 from attendance.notices import current_notice
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
-from dashboard.app import get_db_session, get_settings
+from dashboard.db import get_db_session, get_settings
 from dashboard.error_text import detail_for_page
 from dashboard.auth import admin_required
 from dashboard.forms import parse_id, parse_ids

@@ -17,7 +17,7 @@ from attendance.db.models import LeaveRequest, Student, User
 from attendance.errors import InvalidInput
 from attendance.leave import cancel_leave, create_leave, list_leaves
 from attendance.roll import roster
-from dashboard.app import get_db_session
+from dashboard.db import get_db_session
 from dashboard.auth import login_required
 from dashboard.forms import parse_id
 from dashboard.i18n import format_date

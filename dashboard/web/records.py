@@ -19,7 +19,7 @@ from attendance.photos import list_photos
 from attendance.roll import DECIDED_STATUSES, PRESENT_STATUSES, compute_student_month
 from attendance.subject_requests import answer_open_requests
 from attendance.users import record_audit
-from dashboard.app import get_db_session, get_settings
+from dashboard.db import get_db_session, get_settings
 from dashboard.error_text import detail_for_page
 from dashboard.i18n import format_date
 from dashboard.auth import admin_required, login_required
