@@ -5,12 +5,14 @@ fetching or copying one in. Shared by the manifest's installer (``models_manager
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from attendance.errors import ModelError
+from models.errors import ModelFileError
 from models.manifest import ModelEntry
 
 MODELS_DIRNAME = "models"
@@ -30,6 +32,15 @@ class InstallResult:
     path: Path
     sha256: str
     already_installed: bool = False
+
+
+@contextlib.contextmanager
+def as_model_error() -> Iterator[None]:
+    """Turn a ``models`` layer error (a model file unreadable, foreign or not convertible) into ``ModelError``."""
+    try:
+        yield
+    except ModelFileError as err:
+        raise ModelError(str(err)) from err
 
 
 def models_dir(settings) -> Path:

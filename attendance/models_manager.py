@@ -19,8 +19,8 @@ from pathlib import Path
 
 from attendance.errors import ModelError
 from attendance.model_files import (  # noqa: F401  (models_manager.file_sha256... stay where callers look)
-    CHUNK_BYTES, SIDECAR_SUFFIX, Fetch, InstallResult, Progress, copy_local, download_url, file_sha256, models_dir,
-    sidecar_hashes,
+    CHUNK_BYTES, SIDECAR_SUFFIX, Fetch, InstallResult, Progress, as_model_error, copy_local, download_url, file_sha256,
+    models_dir, sidecar_hashes,
 )
 from models.manifest import ManifestError, ModelEntry, load_manifest
 
@@ -168,7 +168,8 @@ def _install_converted(entry: ModelEntry, source: Path, target: Path) -> Install
     """Convert a checked source file (a MiniFASNet .pth) into ``target`` and record the result's sha256 beside it."""
     from models.minifasnet_onnx import convert_minifasnet  # onnx is needed only while installing
 
-    digest = convert_minifasnet(source, target, entry.id)
+    with as_model_error():
+        digest = convert_minifasnet(source, target, entry.id)
     os.chmod(target, 0o644)
     target.with_name(target.name + SIDECAR_SUFFIX).write_text(f"{digest}  {target.name}\n")
     logger.info("converted and installed model %s at %s", entry.id, target)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from attendance.errors import ModelError
 from attendance.model_files import (
-    InstallResult, Progress, copy_local, download_url, file_sha256, models_dir, sidecar_hashes,
+    InstallResult, Progress, as_model_error, copy_local, download_url, file_sha256, models_dir, sidecar_hashes,
 )
 from models.manifest import ModelEntry
 
@@ -121,7 +121,8 @@ def convert_checked_ir(entry: ModelEntry, xml: Path, weights: Path, target: Path
     """Convert the checked IR to ``target`` (and ``target.sha256``); returns the ONNX file's sha256."""
     from models.openvino_onnx import convert_openvino
 
-    return convert_openvino(xml, target, entry.model_id, bin_path=weights)
+    with as_model_error():
+        return convert_openvino(xml, target, entry.model_id, bin_path=weights)
 
 
 def _is_current(target: Path, kept_xml: Path, kept_bin: Path, entry: ModelEntry) -> bool:
