@@ -198,11 +198,6 @@ def require_role(*roles: str) -> Callable:
 admin_required = require_role("school_admin", "district_admin")
 
 
-def actor() -> str:
-    """How the audit log names the current user."""
-    return f"user:{current_user.username}" if current_user.is_authenticated else "anonymous"
-
-
 @auth_bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
