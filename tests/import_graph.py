@@ -142,7 +142,9 @@ def _module_level_name_tuples(tree: ast.Module) -> dict[str, tuple[str, ...]]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             value = node.value
-            if isinstance(value, (ast.Tuple, ast.List)) and value.elts and all(
-                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts):
-                found[node.targets[0].id] = tuple(e.value for e in value.elts)
+            if not isinstance(value, (ast.Tuple, ast.List)):
+                continue
+            names = [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+            if names and len(names) == len(value.elts):
+                found[node.targets[0].id] = tuple(names)
     return found
