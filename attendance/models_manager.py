@@ -9,7 +9,6 @@ No network library is imported until a download starts.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -19,18 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attendance.errors import ModelError
+from attendance.model_files import (
+    CHUNK_BYTES, SIDECAR_SUFFIX, Fetch, InstallResult, Progress, as_model_error, copy_local, download_url, file_sha256,
+    models_dir, sidecar_hashes,
+)
 from models.manifest import ManifestError, ModelEntry, load_manifest
 
 logger = logging.getLogger(__name__)
 
-MODELS_DIRNAME = "models"
 AUTO = "auto"
-DOWNLOAD_TIMEOUT_S = 60.0
-_CHUNK_BYTES = 1 << 20
-_SIDECAR_SUFFIX = ".sha256"  # "<hash>  <file>\n" beside a file the manifest cannot pin (converted, user-pinned)
-
-Progress = Callable[[int, int], None]  # (bytes done, bytes expected or 0)
-Fetch = Callable[[str, Path, Progress, int], None]  # (url, destination, progress, most bytes)
 
 
 @dataclass(frozen=True)
@@ -41,14 +37,6 @@ class ModelStatus:
     installed: bool
     path: Path | None
     problem: str = ""
-
-
-@dataclass(frozen=True)
-class InstallResult:
-    entry: ModelEntry
-    path: Path
-    sha256: str
-    already_installed: bool = False
 
 
 def manifest_entries() -> dict[str, ModelEntry]:
@@ -65,11 +53,6 @@ def get_entry(model_id: str) -> ModelEntry:
     if model_id not in entries:
         raise ModelError(f"unknown model {model_id!r} (known: {', '.join(entries)})")
     return entries[model_id]
-
-
-def models_dir(settings) -> Path:
-    """``<instance_path>/models``: where downloaded and converted model files live."""
-    return Path(settings.instance_path) / MODELS_DIRNAME
 
 
 def model_path(settings, entry: ModelEntry) -> Path | None:
@@ -162,7 +145,7 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
         else:
             if not entry.downloadable:
                 raise ModelError(f"{entry.id} has no pinned download; install it with --path FILE")
-            most = entry.size_bytes + _CHUNK_BYTES if entry.size_bytes else 2 << 30
+            most = entry.size_bytes + CHUNK_BYTES if entry.size_bytes else 2 << 30
             (fetch or download_url)(entry.url, temp, progress, most)
         digest = file_sha256(temp)
         if digest not in accepted:
@@ -176,7 +159,7 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
     finally:
         temp.unlink(missing_ok=True)
     if not entry.accepted_sha256:  # user-pinned: remember the hash the person vouched for
-        target.with_name(target.name + _SIDECAR_SUFFIX).write_text(f"{digest}  {target.name}\n")
+        target.with_name(target.name + SIDECAR_SUFFIX).write_text(f"{digest}  {target.name}\n")
     logger.info("installed model %s at %s", entry.id, target)
     return InstallResult(entry, target, digest)
 
@@ -185,9 +168,10 @@ def _install_converted(entry: ModelEntry, source: Path, target: Path) -> Install
     """Convert a checked source file (a MiniFASNet .pth) into ``target`` and record the result's sha256 beside it."""
     from models.minifasnet_onnx import convert_minifasnet  # onnx is needed only while installing
 
-    digest = convert_minifasnet(source, target, entry.id)
+    with as_model_error():
+        digest = convert_minifasnet(source, target, entry.id)
     os.chmod(target, 0o644)
-    target.with_name(target.name + _SIDECAR_SUFFIX).write_text(f"{digest}  {target.name}\n")
+    target.with_name(target.name + SIDECAR_SUFFIX).write_text(f"{digest}  {target.name}\n")
     logger.info("converted and installed model %s at %s", entry.id, target)
     return InstallResult(entry, target, digest)
 
@@ -230,7 +214,7 @@ def remove_model(settings, model_id: str) -> Path:
     if not path.is_file():
         raise ModelError(f"{entry.id} is not installed ({path} does not exist)")
     path.unlink()
-    path.with_name(path.name + _SIDECAR_SUFFIX).unlink(missing_ok=True)
+    path.with_name(path.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
     if entry.install == "openvino":
         from attendance.models_openvino import kept_ir_paths
 
@@ -296,58 +280,6 @@ def _runtime_for(settings, entry: ModelEntry, entries: dict[str, ModelEntry]) ->
     if not is_installed(settings, chosen):
         raise ModelError(f"face_backend {backend}: {chosen.file} is not installed (run `{chosen.convert_command}`)")
     return chosen
-
-
-def file_sha256(path: Path) -> str:
-    """Lowercase hex sha256 of the file at ``path``."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def download_url(url: str, destination: Path, progress: Progress, most_bytes: int) -> None:
-    """Stream ``url`` (https only) into ``destination``; a ``ModelError`` for any network or size failure."""
-    import urllib.error
-    import urllib.request
-
-    if not url.startswith("https://"):
-        raise ModelError(f"refusing a download that is not https: {url}")
-    request = urllib.request.Request(url, headers={"User-Agent": "school-attendance-models"})
-    try:
-        with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response, destination.open("wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while chunk := response.read(_CHUNK_BYTES):
-                done += len(chunk)
-                if done > most_bytes:
-                    raise ModelError(f"download of {url} is larger than the manifest says; stopped")
-                out.write(chunk)
-                progress(done, total)
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        raise ModelError(f"download of {url} failed: {err}") from err
-
-
-def copy_local(source: Path, destination: Path, progress: Progress) -> None:
-    """Copy the file ``source`` to ``destination``, reporting progress; a ``ModelError`` when it is not a file."""
-    if not source.is_file():
-        raise ModelError(f"{source} is not a file")
-    total, done = source.stat().st_size, 0
-    with source.open("rb") as src, destination.open("wb") as out:
-        for chunk in iter(lambda: src.read(_CHUNK_BYTES), b""):
-            out.write(chunk)
-            done += len(chunk)
-            progress(done, total)
-
-
-def sidecar_hashes(path: Path) -> tuple[str, ...]:
-    """The sha256 written in ``<path>.sha256`` (converted or user-pinned files), or () without one."""
-    sidecar = path.with_name(path.name + _SIDECAR_SUFFIX)
-    if not sidecar.is_file():
-        return ()
-    text = sidecar.read_text().split()
-    return (text[0].lower(),) if text else ()
 
 
 def _package_file(entry: ModelEntry) -> Path | None:

@@ -12,21 +12,20 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
-from attendance import models_manager
 from attendance.errors import ModelError
+from attendance.model_files import (
+    InstallResult, Progress, as_model_error, copy_local, download_url, file_sha256, models_dir, sidecar_hashes,
+)
 from models.manifest import ModelEntry
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
-
 
 def kept_ir_paths(settings, entry: ModelEntry) -> tuple[Path, Path]:
     """Where the checked ``.xml`` and ``.bin`` of ``entry`` are kept: beside its ONNX file."""
-    folder = models_manager.models_dir(settings)
+    folder = models_dir(settings)
     stem = Path(entry.file).stem
     return folder / f"{stem}.xml", folder / f"{stem}.bin"
 
@@ -42,12 +41,12 @@ def install_openvino(settings, entry: ModelEntry, xml_path: Path | str | None = 
     """
     if entry.install != "openvino":
         raise ModelError(f"{entry.id} is not an OpenVINO IR model")
-    target = models_manager.models_dir(settings) / entry.file
+    target = models_dir(settings) / entry.file
     kept_xml, kept_bin = kept_ir_paths(settings, entry)
     current = _is_current(target, kept_xml, kept_bin, entry)
     if current and xml_path is None:
-        return models_manager.InstallResult(entry, target, models_manager.file_sha256(target), already_installed=True)
-    previous = models_manager.file_sha256(target) if current else ""
+        return InstallResult(entry, target, file_sha256(target), already_installed=True)
+    previous = file_sha256(target) if current else ""
     target.parent.mkdir(parents=True, exist_ok=True)
     temps = [_temp_file(target.parent, entry.file, suffix) for suffix in (".xml", ".bin")]
     try:
@@ -60,10 +59,10 @@ def install_openvino(settings, entry: ModelEntry, xml_path: Path | str | None = 
             sources = [entry.openvino["xml_url"], entry.openvino["bin_url"]]
         for part, source, temp in zip(("xml", "bin"), sources, temps):
             if isinstance(source, Path):
-                models_manager.copy_local(source, temp, progress)
+                copy_local(source, temp, progress)
             else:
                 most = int(entry.openvino[f"{part}_size_bytes"]) + (1 << 20)
-                (fetch or models_manager.download_url)(source, temp, progress, most)
+                (fetch or download_url)(source, temp, progress, most)
             check_ir_file(entry, part, temp, str(source))
         digest = convert_checked_ir(entry, temps[0], temps[1], target)
         for temp, kept in zip(temps, (kept_xml, kept_bin)):
@@ -73,7 +72,7 @@ def install_openvino(settings, entry: ModelEntry, xml_path: Path | str | None = 
         for temp in temps:
             temp.unlink(missing_ok=True)
     logger.info("installed model %s at %s (converted from OpenVINO IR)", entry.id, target)
-    return models_manager.InstallResult(entry, target, digest, already_installed=digest == previous)
+    return InstallResult(entry, target, digest, already_installed=digest == previous)
 
 
 def convert_installed(settings, entry: ModelEntry, xml_path: Path | str | None = None) -> tuple[Path, str]:
@@ -94,7 +93,7 @@ def convert_installed(settings, entry: ModelEntry, xml_path: Path | str | None =
         if not path.is_file():
             raise ModelError(f"{path} is not a file")
         check_ir_file(entry, part, path, str(path))
-    target = models_manager.models_dir(settings) / entry.file
+    target = models_dir(settings) / entry.file
     return target, convert_checked_ir(entry, xml, weights, target)
 
 
@@ -103,7 +102,7 @@ def kept_ir_problem(settings, entry: ModelEntry) -> str:
     for part, path in zip(("xml", "bin"), kept_ir_paths(settings, entry)):
         if not path.is_file():
             return f"the OpenVINO IR {path.name} it was converted from is missing"
-        digest = models_manager.file_sha256(path)
+        digest = file_sha256(path)
         if digest != entry.openvino[f"{part}_sha256"]:
             return f"the OpenVINO IR {path.name} has sha256 {digest}, expected {entry.openvino[f'{part}_sha256']}"
     return ""
@@ -112,7 +111,7 @@ def kept_ir_problem(settings, entry: ModelEntry) -> str:
 def check_ir_file(entry: ModelEntry, part: str, path: Path, what: str) -> None:
     """Raise ``ModelError`` naming both hashes unless ``path`` has the manifest's ``<part>_sha256``."""
     expected = entry.openvino[f"{part}_sha256"]
-    digest = models_manager.file_sha256(path)
+    digest = file_sha256(path)
     if digest != expected:
         raise ModelError(f"{entry.id}: sha256 of {what} is {digest}, the manifest expects {expected} for the "
                          f"IR's .{part}; the model was not installed")
@@ -122,15 +121,15 @@ def convert_checked_ir(entry: ModelEntry, xml: Path, weights: Path, target: Path
     """Convert the checked IR to ``target`` (and ``target.sha256``); returns the ONNX file's sha256."""
     from models.openvino_onnx import convert_openvino
 
-    return convert_openvino(xml, target, entry.model_id, bin_path=weights)
+    with as_model_error():
+        return convert_openvino(xml, target, entry.model_id, bin_path=weights)
 
 
 def _is_current(target: Path, kept_xml: Path, kept_bin: Path, entry: ModelEntry) -> bool:
-    file_sha256 = models_manager.file_sha256
     if not (target.is_file() and kept_xml.is_file() and kept_bin.is_file()):
         return False
     return (file_sha256(kept_xml) == entry.openvino["xml_sha256"] and file_sha256(kept_bin) == entry.openvino["bin_sha256"]
-            and file_sha256(target) in models_manager.sidecar_hashes(target))
+            and file_sha256(target) in sidecar_hashes(target))
 
 
 def _temp_file(folder: Path, name: str, suffix: str) -> Path:

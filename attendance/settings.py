@@ -29,11 +29,11 @@ T = TypeVar("T", bound="DataclassInstance")
 CONFIG_FILE_ENV = "ATTENDANCE_CONFIG"
 
 
-def setting(default: Any, help: str, choices: tuple[str, ...] | None = None, secret: bool = False,
+def setting(default: Any, help: str, choices: tuple[str, ...] | None = None,
             low: float | None = None, high: float | None = None) -> Any:
     """Declare one setting: its default, a one-line help text, (for strings) the allowed values and (for
     numbers) the smallest and largest accepted, ``low`` and ``high``: every numeric setting has both."""
-    metadata = {"help": help, "choices": choices, "secret": secret, "low": low, "high": high}
+    metadata = {"help": help, "choices": choices, "low": low, "high": high}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -106,12 +106,11 @@ class Settings:
     log_level: str = setting("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     secret_key: str = setting(
         "", "Dashboard session signing key; empty means one is generated once and kept in the instance folder.",
-        secret=True,
     )
     data_key: str = setting(
         "", "AES-256-GCM keys that encrypt face templates, kept photos and snapshots at rest: base64 of 32 random "
         "bytes, comma-separated, the current one first (older ones still decrypt during `attendance keys rotate`); "
-        "empty means the key file. Never stored in the database.", secret=True,
+        "empty means the key file. Never stored in the database.",
     )
     data_key_file: str = setting(
         "", "File of the data keys (one base64 key a line, the current one first); empty means `data_keys` in the "

@@ -7,6 +7,7 @@ or logged; only their argon2id hash is.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import unicodedata
 
@@ -22,9 +23,14 @@ from attendance.text import check_text
 
 
 _hasher = PasswordHasher()
-# A hash of a random password: verifying against it when the user does not exist takes as long as a real
-# check, so the login form does not tell which usernames exist by its timing.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password: verifying against it when the user does not exist takes as long as a
+    real check, so the login form does not tell which usernames exist by its timing. Made on first need
+    (about 0.3 s and 64 MiB of argon2 work), never at import, then kept."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str, username: str = "") -> str:
@@ -78,7 +84,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this username and password, or None; upgrades an outdated hash in place."""
     user = find_user(session, username)
     if user is None or not user.active or len(password) > MAX_PASSWORD_LENGTH:
-        _verify_quietly(_DUMMY_HASH, password)
+        _verify_quietly(_dummy_hash(), password)
         return None
     if not _verify_quietly(user.password_hash, password):
         return None

@@ -134,10 +134,6 @@ class Outbox:
                 raise sqlite3.DatabaseError("the outbox insert reported no row id")
         return StoredEvent(seq, event_id, kind, now, {"event_id": event_id, "seq": seq, **body})
 
-    def is_decided(self, dedup_key: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM decisions WHERE dedup_key = ?", (dedup_key,)).fetchone() is not None
-
     def next_batch(self, limit: int) -> list[StoredEvent]:
         """The oldest pending events, all of one kind (the kind of the oldest), in sequence order."""
         with self._lock:

@@ -19,8 +19,7 @@ class AgentSettings:
                           "folder of images.")
     server_url: str = setting("http://127.0.0.1:8000", "Base URL of the dashboard (the agent talks to "
                               "`/api/v1/...` under it).")
-    token: str = setting("", "This camera's bearer token (`cam_...`), made with `attendance cameras add`.",
-                         secret=True)
+    token: str = setting("", "This camera's bearer token (`cam_...`), made with `attendance cameras add`.")
     camera_name: str = setting("gate", "A name for this camera in logs and the preview.")
     backend: str = setting("dlib", "Face embedder backend: `dlib` or `onnx` (the same ResNet in ONNX Runtime).",
                            choices=("dlib", "onnx"))

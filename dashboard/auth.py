@@ -26,7 +26,8 @@ from attendance.errors import InvalidInput, PermissionDenied
 from attendance.users import (
     authenticate, change_own_password, normalise_username, record_audit, rotate_session_token,
 )
-from dashboard.forms import TYPED_KEY
+from dashboard.db import get_db_session
+from dashboard.forms import TYPED_KEY, same_site_referrer
 from dashboard.i18n import LANGUAGES
 
 logger = logging.getLogger(__name__)
@@ -159,9 +160,7 @@ def _ask_to_log_in():
 
     target = request.full_path if request.method == "GET" else ""
     if request.method == "POST":
-        from dashboard.app import _same_site_referrer
-
-        target = _same_site_referrer()
+        target = same_site_referrer()
         if target:
             remember_form(target.split("?", 1)[0])
             flash(_("Your session had ended. What you typed is kept: check it and send it again."), "error")
@@ -169,8 +168,6 @@ def _ask_to_log_in():
 
 
 def load_user(user_id: str) -> WebUser | None:
-    from dashboard.app import get_db_session
-
     raw_id, _sep, token = user_id.partition(":")
     if not raw_id.isdigit() or not token:
         return None
@@ -201,15 +198,8 @@ def require_role(*roles: str) -> Callable:
 admin_required = require_role("school_admin", "district_admin")
 
 
-def actor() -> str:
-    """How the audit log names the current user."""
-    return f"user:{current_user.username}" if current_user.is_authenticated else "anonymous"
-
-
 @auth_bp.route("/login", methods=["GET", "POST"])
 def login():
-    from dashboard.app import get_db_session
-
     if current_user.is_authenticated:
         return redirect(url_for("pages.today"))
     next_url = _safe_next(request.values.get("next", ""))
@@ -249,8 +239,6 @@ def login():
 @auth_bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    from dashboard.app import get_db_session
-
     db = get_db_session()
     user = current_user.row
     rotate_session_token(user)
@@ -266,8 +254,6 @@ def logout():
 @login_required
 def change_password():
     """A user changes their own password; their other sessions end, this one goes on."""
-    from dashboard.app import get_db_session
-
     if request.method != "POST":
         return render_template("account_password.html")
     new_password = request.form.get("password", "")
@@ -288,8 +274,6 @@ def change_password():
 
 @auth_bp.route("/language", methods=["POST"])
 def set_language():
-    from dashboard.app import get_db_session
-
     language = request.form.get("language", "")
     if language not in LANGUAGES:
         abort(400)

@@ -9,6 +9,7 @@ fields are kept in the session for the next page (``remember_form``/``typed``), 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import g, request, session
 from werkzeug.routing import IntegerConverter
@@ -71,6 +72,15 @@ def remember_form(path: str) -> None:
             break
         kept[key] = value
     session[TYPED_KEY] = {"path": path, "fields": kept}
+
+
+def same_site_referrer() -> str:
+    """The path and query of the page that sent this request when it is on this site, else ""."""
+    referrer = request.referrer or ""
+    parts = urlsplit(referrer)
+    if not referrer or parts.netloc != request.host:
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def typed_values() -> dict[str, str]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.errors import ModelFileError
+
 # dlib's float_details marks special values with these exponents.
 _EXPONENT_INF, _EXPONENT_NINF, _EXPONENT_NAN = 32000, 32001, 32002
 
@@ -18,7 +20,7 @@ _ADD_LAYER_OVER_INPUT_VERSION = 3
 _MARKER_VERSION = 1
 
 
-class DatFormatError(ValueError):
+class DatFormatError(ModelFileError):
     """The bytes are not the dlib network this parser understands."""
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from attendance.errors import ModelError
+from models.errors import ModelFileError
 from models.dlib_dat import DatFormatError, DlibNet, Layer, parse_dlib_net
 from models.onnx_file import save_model
 
@@ -52,7 +52,7 @@ def default_dat_path() -> Path:
     """Return the path of the ResNet .dat file of the installed face-recognition-models package."""
     spec = importlib.util.find_spec("face_recognition_models")  # not imported: it needs pkg_resources
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError("the face-recognition-models package is not installed")
+        raise ModelFileError("the face-recognition-models package is not installed")
     return Path(spec.submodule_search_locations[0]) / "models" / DAT_FILENAME
 
 
@@ -235,11 +235,11 @@ def convert_dlib_resnet(dat_path: Path | None, out_path: Path) -> str:
     try:
         data = source.read_bytes()
     except OSError as exc:
-        raise ModelError(f"cannot read dlib model {source}: {exc.strerror or exc}") from exc
+        raise ModelFileError(f"cannot read dlib model {source}: {exc.strerror or exc}") from exc
     try:
         model = build_onnx_model(parse_dlib_net(data), hashlib.sha256(data).hexdigest())
     except DatFormatError as exc:
-        raise ModelError(f"{source}: {exc}") from exc
+        raise ModelFileError(f"{source}: {exc}") from exc
     onnx.checker.check_model(model)
     return save_model(model, out_path)
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.errors import ModelFileError
+
 MANIFEST_PATH = Path(__file__).with_name("manifest.toml")
 TASKS = ("detector", "landmarker", "embedder", "liveness")
 INSTALL_KINDS = ("package", "convert", "download", "openvino")
@@ -25,7 +27,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _PINNED_URL = re.compile(r"/[0-9a-f]{40}/")  # a full commit hash in the path
 
 
-class ManifestError(ValueError):
+class ManifestError(ModelFileError):
     """The manifest file is malformed; the message names the entry and the field."""
 
 

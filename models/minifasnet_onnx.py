@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from attendance.errors import ModelError
+from models.errors import ModelFileError
 from models.dlib_onnx import _GraphBuilder
 from models.onnx_file import save_model
 from models.torch_legacy import TorchFormatError, read_legacy_state_dict
@@ -153,17 +153,17 @@ def build_minifasnet(state: dict[str, np.ndarray], name: str, source_sha256: str
 def convert_minifasnet(pth_path: Path, out_path: Path, name: str = "minifasnet") -> str:
     """Convert a MiniFASNet .pth to ONNX at out_path (atomically); returns the ONNX file's sha256.
 
-    The output bytes depend only on the input bytes. Raises ``ModelError`` for an unreadable or foreign file.
+    The output bytes depend only on the input bytes. Raises ``ModelFileError`` for an unreadable or foreign file.
     """
     source = Path(pth_path)
     try:
         data = source.read_bytes()
     except OSError as exc:
-        raise ModelError(f"cannot read {source}: {exc.strerror or exc}") from exc
+        raise ModelFileError(f"cannot read {source}: {exc.strerror or exc}") from exc
     try:
         model = build_minifasnet(read_legacy_state_dict(data), name, hashlib.sha256(data).hexdigest())
     except TorchFormatError as exc:
-        raise ModelError(f"{source}: {exc}") from exc
+        raise ModelFileError(f"{source}: {exc}") from exc
     onnx.checker.check_model(model)
     return save_model(model, out_path, sha256_file=False)  # the installer keeps the hash beside it
 

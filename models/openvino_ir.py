@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attendance.errors import ModelError
+from models.errors import ModelFileError
 
 IR_VERSIONS = ("10", "11")
 # OpenVINO element types and their little-endian numpy dtypes (the .bin is little-endian on every platform).
@@ -71,7 +71,7 @@ class IrModel:
         feeding = {e.to_port: (e.from_layer, e.from_port) for e in self.edges if e.to_layer == layer.id}
         missing = [p.id for p in layer.inputs if p.id not in feeding]
         if missing:
-            raise ModelError(f"OpenVINO IR: input port {missing[0]} of layer {layer.id} ({layer.type}) is not connected")
+            raise ModelFileError(f"OpenVINO IR: input port {missing[0]} of layer {layer.id} ({layer.type}) is not connected")
         return [feeding[p.id] for p in layer.inputs]
 
     def op_types(self) -> list[str]:
@@ -82,49 +82,49 @@ class IrModel:
         """The array of a ``Const`` layer, read from the weights at its offset, in its own element type."""
         element_type = layer.data.get("element_type", "")
         if element_type not in ELEMENT_TYPES:
-            raise ModelError(f"OpenVINO IR: Const {layer.id} has element type {element_type!r}, which this reader "
+            raise ModelFileError(f"OpenVINO IR: Const {layer.id} has element type {element_type!r}, which this reader "
                              f"does not know (known: {', '.join(ELEMENT_TYPES)})")
         dtype = ELEMENT_TYPES[element_type]
         shape = _parse_ints(layer.data.get("shape", ""))
         offset, size = int(layer.data.get("offset", -1)), int(layer.data.get("size", -1))
         count = int(np.prod(shape, dtype=np.int64))
         if offset < 0 or size != count * dtype.itemsize or offset + size > len(self.weights):
-            raise ModelError(f"OpenVINO IR: Const {layer.id} ({layer.name}) points outside the weights file or has "
+            raise ModelFileError(f"OpenVINO IR: Const {layer.id} ({layer.name}) points outside the weights file or has "
                              f"the wrong size (offset {offset}, size {size}, shape {shape}, .bin {len(self.weights)} bytes)")
         return np.frombuffer(self.weights, dtype=dtype, count=count, offset=offset).reshape(shape).copy()
 
 
 def read_ir(xml_path: Path | str, bin_path: Path | str | None = None) -> IrModel:
-    """Parse ``xml_path`` and its weights (default: the ``.bin`` beside it). Raises ``ModelError``."""
+    """Parse ``xml_path`` and its weights (default: the ``.bin`` beside it). Raises ``ModelFileError``."""
     xml_path = Path(xml_path)
     bin_path = Path(bin_path) if bin_path is not None else xml_path.with_suffix(".bin")
     try:
         xml_bytes = xml_path.read_bytes()
         weights = bin_path.read_bytes()
     except OSError as err:
-        raise ModelError(f"cannot read OpenVINO IR {err.filename}: {err.strerror or err}") from err
+        raise ModelFileError(f"cannot read OpenVINO IR {err.filename}: {err.strerror or err}") from err
     return parse_ir(xml_bytes, weights)
 
 
 def parse_ir(xml_bytes: bytes, weights: bytes) -> IrModel:
-    """Parse IR xml text and its weights' bytes into an ``IrModel``. Raises ``ModelError``."""
+    """Parse IR xml text and its weights' bytes into an ``IrModel``. Raises ``ModelFileError``."""
     try:
         root = ET.fromstring(xml_bytes)
     except ET.ParseError as err:
-        raise ModelError(f"OpenVINO IR: the .xml is not well-formed ({err})") from err
+        raise ModelFileError(f"OpenVINO IR: the .xml is not well-formed ({err})") from err
     if root.tag != "net" or root.get("version") not in IR_VERSIONS:
-        raise ModelError(f"OpenVINO IR: expected <net version=\"{'|'.join(IR_VERSIONS)}\">, found "
+        raise ModelFileError(f"OpenVINO IR: expected <net version=\"{'|'.join(IR_VERSIONS)}\">, found "
                          f"<{root.tag} version={root.get('version')!r}>")
     layers_node, edges_node = root.find("layers"), root.find("edges")
     if layers_node is None or edges_node is None:
-        raise ModelError("OpenVINO IR: the .xml has no <layers> or no <edges>")
+        raise ModelFileError("OpenVINO IR: the .xml has no <layers> or no <edges>")
     try:
         layers = [_layer(node) for node in layers_node.findall("layer")]
         edges = [Edge(int(e.get("from-layer", "")), int(e.get("from-port", "")), int(e.get("to-layer", "")),
                        int(e.get("to-port", "")))
                  for e in edges_node.findall("edge")]
     except (TypeError, ValueError) as err:
-        raise ModelError(f"OpenVINO IR: a layer or edge has a malformed number ({err})") from err
+        raise ModelFileError(f"OpenVINO IR: a layer or edge has a malformed number ({err})") from err
     return IrModel(root.get("name", ""), root.get("version", ""), _topological(layers, edges), tuple(edges), weights)
 
 
@@ -146,12 +146,12 @@ def _topological(layers: list[Layer], edges: list[Edge]) -> tuple[Layer, ...]:
     """Layers ordered so that every producer precedes its consumers; ties keep the file's order."""
     by_id = {layer.id: layer for layer in layers}
     if len(by_id) != len(layers):
-        raise ModelError("OpenVINO IR: two layers share an id")
+        raise ModelFileError("OpenVINO IR: two layers share an id")
     waiting: dict[int, set[int]] = {layer.id: set() for layer in layers}
     consumers: dict[int, set[int]] = {layer.id: set() for layer in layers}
     for edge in edges:
         if edge.from_layer not in by_id or edge.to_layer not in by_id:
-            raise ModelError(f"OpenVINO IR: an edge names a layer that does not exist ({edge})")
+            raise ModelFileError(f"OpenVINO IR: an edge names a layer that does not exist ({edge})")
         waiting[edge.to_layer].add(edge.from_layer)
         consumers[edge.from_layer].add(edge.to_layer)
     position = {layer.id: index for index, layer in enumerate(layers)}
@@ -166,7 +166,7 @@ def _topological(layers: list[Layer], edges: list[Edge]) -> tuple[Layer, ...]:
             if not waiting[consumer]:
                 heapq.heappush(ready, (position[consumer], consumer))
     if len(ordered) != len(layers):
-        raise ModelError("OpenVINO IR: the graph has a cycle")
+        raise ModelFileError("OpenVINO IR: the graph has a cycle")
     return tuple(ordered)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from attendance.errors import ModelError
+from models.errors import ModelFileError
 from models.openvino_ir import IrModel, Layer, parse_ints, read_ir
 from models.onnx_file import save_model
 
@@ -59,10 +59,10 @@ class _Graph:
 
 
 def build_onnx_model(ir: IrModel, model_id: str, source: dict[str, str] | None = None) -> onnx.ModelProto:
-    """The ONNX model of ``ir``. Raises ``ModelError`` naming any operation type this converter does not know."""
+    """The ONNX model of ``ir``. Raises ``ModelFileError`` naming any operation type this converter does not know."""
     unknown = [op for op in ir.op_types() if op not in SUPPORTED_OPS]
     if unknown:
-        raise ModelError(f"OpenVINO IR {ir.name!r}: operation type(s) {', '.join(unknown)} cannot be converted "
+        raise ModelFileError(f"OpenVINO IR {ir.name!r}: operation type(s) {', '.join(unknown)} cannot be converted "
                          f"(this converter knows {', '.join(SUPPORTED_OPS)})")
     g = _Graph()
     values: dict[tuple[int, int], Value] = {}
@@ -70,7 +70,7 @@ def build_onnx_model(ir: IrModel, model_id: str, source: dict[str, str] | None =
     for layer in ir.layers:
         sources = ir.sources(layer)
         if any(source_port not in values for source_port in sources):
-            raise ModelError(f"OpenVINO IR: layer {layer.id} ({layer.type}) reads an output this converter does not make")
+            raise ModelFileError(f"OpenVINO IR: layer {layer.id} ({layer.type}) reads an output this converter does not make")
         args = [values[source_port] for source_port in sources]
         out_port = layer.outputs[0].id if layer.outputs else 0
         tensor = f"t{layer.id}"
@@ -81,7 +81,7 @@ def build_onnx_model(ir: IrModel, model_id: str, source: dict[str, str] | None =
             values[(layer.id, out_port)] = INPUT_NAME
         elif layer.type == "Result":
             if not isinstance(args[0], str):
-                raise ModelError("OpenVINO IR: a constant graph output cannot be converted")
+                raise ModelFileError("OpenVINO IR: a constant graph output cannot be converted")
             g.node("Identity", [args[0]], OUTPUT_NAME)
             dims: list[str | int] = ["N", *list(layer.inputs[0].dims)[1:]]
             outputs.append(helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, dims))
@@ -90,7 +90,7 @@ def build_onnx_model(ir: IrModel, model_id: str, source: dict[str, str] | None =
         else:
             values[(layer.id, out_port)] = _EMITTERS[layer.type](g, layer, args, tensor)
     if len(inputs) != 1 or len(outputs) != 1:
-        raise ModelError(f"OpenVINO IR: expected one input and one output, found {len(inputs)} and {len(outputs)}")
+        raise ModelFileError(f"OpenVINO IR: expected one input and one output, found {len(inputs)} and {len(outputs)}")
     graph = helper.make_graph(g.nodes, model_id, inputs, outputs, list(g.initializers.values()))
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="school-attendance models.openvino_onnx",
@@ -106,7 +106,7 @@ def convert_openvino(xml_path: Path | str, out_path: Path | str, model_id: str,
     """Convert the IR at ``xml_path`` (weights: ``bin_path`` or the ``.bin`` beside it) to ONNX at ``out_path``.
 
     Writes ``out_path`` and ``out_path.sha256`` atomically; returns the ONNX file's sha256 (hex). The bytes
-    depend only on the inputs. Raises ``ModelError`` for unreadable or unsupported files.
+    depend only on the inputs. Raises ``ModelFileError`` for unreadable or unsupported files.
     """
     xml_path = Path(xml_path)
     bin_path = Path(bin_path) if bin_path is not None else xml_path.with_suffix(".bin")
@@ -117,16 +117,16 @@ def convert_openvino(xml_path: Path | str, out_path: Path | str, model_id: str,
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as err:
-        raise ModelError(f"{xml_path}: the converted model is not valid ONNX: {err}") from err
+        raise ModelFileError(f"{xml_path}: the converted model is not valid ONNX: {err}") from err
     return save_model(model, out_path)
 
 
 def _graph_input(layer: Layer) -> onnx.ValueInfoProto:
     if layer.data.get("element_type", "f32") != "f32":
-        raise ModelError(f"OpenVINO IR: input {layer.name!r} is {layer.data.get('element_type')}, only f32 is converted")
+        raise ModelFileError(f"OpenVINO IR: input {layer.name!r} is {layer.data.get('element_type')}, only f32 is converted")
     dims = list(parse_ints(layer.data.get("shape", ""))) or list(layer.outputs[0].dims)
     if len(dims) != 4:
-        raise ModelError(f"OpenVINO IR: input {layer.name!r} has shape {dims}; a 4-D image batch was expected")
+        raise ModelFileError(f"OpenVINO IR: input {layer.name!r} has shape {dims}; a 4-D image batch was expected")
     return helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", *dims[1:]])
 
 
@@ -135,7 +135,7 @@ def _fold(layer: Layer, args: list[np.ndarray]) -> np.ndarray:
     if layer.type == "Convert":
         target = layer.data.get("destination_type", "")
         if target not in _CONVERT_TO:
-            raise ModelError(f"OpenVINO IR: Convert {layer.id} to {target!r} is not supported")
+            raise ModelFileError(f"OpenVINO IR: Convert {layer.id} to {target!r} is not supported")
         return args[0].astype(_CONVERT_TO[target])
     if layer.type == "Reshape":
         return args[0].reshape(_reshape_target(layer, args[0].shape, args[1]))
@@ -157,7 +157,7 @@ def _as_float32(value: np.ndarray) -> np.ndarray:
 
 def _check_broadcast(layer: Layer) -> None:
     if layer.data.get("auto_broadcast", "numpy") not in ("numpy", "none"):
-        raise ModelError(f"OpenVINO IR: {layer.type} {layer.id} uses auto_broadcast "
+        raise ModelFileError(f"OpenVINO IR: {layer.type} {layer.id} uses auto_broadcast "
                          f"{layer.data['auto_broadcast']!r}; only numpy broadcasting is converted")
 
 
@@ -171,7 +171,7 @@ def _operand(g: _Graph, layer: Layer, index: int, value: Value) -> str:
 def _spatial(layer: Layer) -> dict[str, list[int]]:
     """ONNX ``strides`` and ``pads`` from an IR convolution or pooling layer (explicit padding only)."""
     if layer.data.get("auto_pad", "explicit") not in ("explicit", "notset"):
-        raise ModelError(f"OpenVINO IR: {layer.type} {layer.id} uses auto_pad {layer.data['auto_pad']!r}; "
+        raise ModelFileError(f"OpenVINO IR: {layer.type} {layer.id} uses auto_pad {layer.data['auto_pad']!r}; "
                          "only explicit padding is converted")
     pads = list(parse_ints(layer.data.get("pads_begin", "0,0"))) + list(parse_ints(layer.data.get("pads_end", "0,0")))
     return {"strides": list(parse_ints(layer.data.get("strides", "1,1"))), "pads": pads}
@@ -180,7 +180,7 @@ def _spatial(layer: Layer) -> dict[str, list[int]]:
 def _emit_conv(g: _Graph, layer: Layer, args: list[Value], out: str) -> str:
     weights = args[1]
     if not isinstance(weights, np.ndarray):
-        raise ModelError(f"OpenVINO IR: {layer.type} {layer.id} has weights computed at run time")
+        raise ModelFileError(f"OpenVINO IR: {layer.type} {layer.id} has weights computed at run time")
     attrs = {**_spatial(layer), "dilations": list(parse_ints(layer.data.get("dilations", "1,1")))}
     if layer.type == "GroupConvolution":  # [groups, out/groups, in/groups, kh, kw] -> [out, in/groups, kh, kw]
         attrs["group"] = weights.shape[0]
@@ -198,7 +198,7 @@ def _emit_elementwise(g: _Graph, layer: Layer, args: list[Value], out: str) -> s
 def _emit_prelu(g: _Graph, layer: Layer, args: list[Value], out: str) -> str:
     slope = args[1]
     if not isinstance(slope, np.ndarray):
-        raise ModelError(f"OpenVINO IR: PReLU {layer.id} has a slope computed at run time")
+        raise ModelFileError(f"OpenVINO IR: PReLU {layer.id} has a slope computed at run time")
     x = _operand(g, layer, 0, args[0])
     if slope.size == 1:  # one slope for every channel: LeakyRelu, which ONNX Runtime fuses into the Conv before it
         return g.node("LeakyRelu", [x], out, alpha=float(slope.astype(np.float32).ravel()[0]))
@@ -225,13 +225,13 @@ def _emit_sigmoid(g: _Graph, layer: Layer, args: list[Value], out: str) -> str:
 
 def _emit_convert(g: _Graph, layer: Layer, args: list[Value], out: str) -> str:
     if layer.data.get("destination_type") != "f32":
-        raise ModelError(f"OpenVINO IR: Convert {layer.id} of a run-time tensor to {layer.data.get('destination_type')!r}")
+        raise ModelFileError(f"OpenVINO IR: Convert {layer.id} of a run-time tensor to {layer.data.get('destination_type')!r}")
     return g.node("Cast", [_operand(g, layer, 0, args[0])], out, to=TensorProto.FLOAT)
 
 
 def _emit_reshape(g: _Graph, layer: Layer, args: list[Value], out: str) -> str:
     if not isinstance(args[1], np.ndarray):
-        raise ModelError(f"OpenVINO IR: Reshape {layer.id} has a target shape computed at run time")
+        raise ModelFileError(f"OpenVINO IR: Reshape {layer.id} has a target shape computed at run time")
     allowzero = 0 if layer.data.get("special_zero", "false") == "true" else 1
     shape = g.constant(f"c{layer.id}_1", args[1].astype(np.int64).ravel())
     return g.node("Reshape", [_operand(g, layer, 0, args[0]), shape], out, allowzero=allowzero)
@@ -240,7 +240,7 @@ def _emit_reshape(g: _Graph, layer: Layer, args: list[Value], out: str) -> str:
 def _emit_fake_quantize(g: _Graph, layer: Layer, args: list[Value], out: str) -> str:
     """OpenVINO FakeQuantize: clamp to [in_low, in_high], round to ``levels`` steps, map onto [out_low, out_high]."""
     if not all(isinstance(a, np.ndarray) for a in args[1:]):
-        raise ModelError(f"OpenVINO IR: FakeQuantize {layer.id} has ranges computed at run time")
+        raise ModelFileError(f"OpenVINO IR: FakeQuantize {layer.id} has ranges computed at run time")
     _check_broadcast(layer)
     in_low, in_high, out_low, out_high = (_as_float32(a) for a in args[1:] if isinstance(a, np.ndarray))
     levels = int(layer.data.get("levels", 0))

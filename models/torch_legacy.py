@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.errors import ModelFileError
+
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 _STORAGE_DTYPES: dict[str, np.dtype] = {
@@ -32,7 +34,7 @@ _STORAGE_DTYPES: dict[str, np.dtype] = {
 }
 
 
-class TorchFormatError(ValueError):
+class TorchFormatError(ModelFileError):
     """The bytes are not a legacy PyTorch state dict this reader understands."""
 
 

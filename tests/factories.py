@@ -31,13 +31,13 @@ def fake_embedding(seed: int, dim: int = 128, scale: float = 0.1) -> np.ndarray:
 
 def make_school(session, code: str | None = None, name: str | None = None, *,
                 timezone: str = "Asia/Ho_Chi_Minh", school_days: str = "1,2,3,4,5",
-                checkin_opens: dt.time = dt.time(5, 30), on_time_cutoff: dt.time = dt.time(7, 0),
+                on_time_cutoff: dt.time = dt.time(7, 0),
                 absence_cutoff: dt.time = dt.time(9, 0), holidays: Iterable[dt.date] = ()) -> School:
     """A school (default zone Asia/Ho_Chi_Minh, Mon-Fri, on time by 07:00, absent after 09:00)."""
     n = next(_counter)
     code = code or f"SCH{n}"
     school = School(code=code, name=name or f"Trường {code}", timezone=timezone, school_days=school_days,
-                    checkin_opens=checkin_opens, on_time_cutoff=on_time_cutoff, absence_cutoff=absence_cutoff)
+                    on_time_cutoff=on_time_cutoff, absence_cutoff=absence_cutoff)
     session.add(school)
     session.flush()
     if holidays:

@@ -22,8 +22,9 @@ from attendance.faces.arcface import (
     alignment_template,
     similarity_transform,
 )
+from attendance.faces.dlib_models import Dlib68ArcfaceLandmarker
 from attendance.faces.image import load_image
-from attendance.faces.landmarks import ARCFACE_TEMPLATE_112, Dlib68ArcfaceLandmarker
+from attendance.faces.landmarks import ARCFACE_TEMPLATE_112
 from models.manifest import load_manifest
 from tests.conftest import SHARED_FACES, SHARED_MODELS, require_shared
 

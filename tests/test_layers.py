@@ -1,28 +1,21 @@
-"""The import rule of attendance/LAYERS.md, checked by parsing every module's imports."""
+"""The import rule of attendance/LAYERS.md, checked by parsing every module's imports (dynamic ones too)."""
 
-import ast
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO_ROOT
+from import_graph import imported_names
 
 FACE_ENGINE_LIBS = {"cv2", "dlib", "onnxruntime"}
 WEB_LIBS = {"flask", "flask_login", "flask_wtf", "flask_babel", "werkzeug", "waitress", "wtforms", "jinja2"}
 
 
 def imported_roots(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__" and node.args:
-            if isinstance(node.args[0], ast.Constant):
-                roots.add(str(node.args[0].value).split(".")[0])
-    return roots
+    """The top-level names ``path`` imports: statements anywhere (lazy ones too), ``importlib.import_module``
+    and ``__import__`` with constant names (see ``import_graph.imported_names``)."""
+    module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+    return {name.split(".")[0] for name in imported_names(path, module) if name}
 
 
 def modules(package: str) -> list[Path]:
@@ -64,3 +57,20 @@ def test_only_face_engine_modules_import_cv2_dlib_onnxruntime(path):
         return
     bad = imported_roots(path) & FACE_ENGINE_LIBS
     assert not bad, f"{relative} imports {sorted(bad)}: move that code into attendance/faces/"
+
+
+@pytest.mark.parametrize("path", modules("models"), ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_models_is_the_bottom_layer_and_converts_with_onnx_only(path):
+    """``models/`` reads and converts model files: it imports no other package of the project (the core
+    calls it, never the reverse) and no runtime or web library; ``onnx`` (the converter's) is allowed."""
+    bad = imported_roots(path) & ({"attendance", "camera_agent", "dashboard"} | FACE_ENGINE_LIBS | WEB_LIBS)
+    assert not bad, f"{path.relative_to(REPO_ROOT)} imports {sorted(bad)}"
+
+
+def test_dynamic_imports_are_seen(tmp_path):
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text("import importlib\n"
+                      "def load():\n"
+                      "    importlib.import_module('flask')\n"
+                      "    return __import__('cv2')\n")
+    assert {"flask", "cv2", "importlib"} <= {name.split(".")[0] for name in imported_names(sneaky, "sneaky")}

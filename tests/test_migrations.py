@@ -106,3 +106,31 @@ def test_upgrading_keeps_every_student_on_the_rolls_of_their_days(empty_url):
     assert rows == {(1, 1, None, None), (2, 1, None, dt.date(2026, 9, 8))}  # HS3 left with no record: no roll
     assert sources == {"camera"}
     engine.dispose()
+
+
+def test_0011_drops_checkin_opens_and_its_downgrade_puts_it_back_with_the_old_default(empty_url):
+    from alembic import command
+
+    from attendance.db.migrate import make_alembic_config
+
+    engine = create_db_engine(empty_url)
+    upgrade_database(engine, "0009")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO schools (id, code, name, timezone, school_days, checkin_opens, on_time_cutoff, absence_cutoff,"
+            " created_at) VALUES (1, 'S', 'S', 'Asia/Ho_Chi_Minh', '1,2,3,4,5', '04:00:00', '07:00:00', '09:00:00',"
+            " '2026-08-01 00:00:00')"))
+        connection.execute(text("INSERT INTO school_classes (id, school_id, code, school_year) VALUES (1, 1, '6A1', '')"))
+    upgrade_database(engine, "0011")
+    assert "checkin_opens" not in {c["name"] for c in inspect(engine).get_columns("schools")}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT code FROM schools")).scalar_one() == "S"
+        # the rows below a school survive (a table copy on SQLite would have cascaded a delete to them)
+        assert connection.execute(text("SELECT code FROM school_classes")).scalar_one() == "6A1"
+    command.downgrade(make_alembic_config(engine), "0009")
+    with engine.connect() as connection:
+        opens = connection.execute(text("SELECT checkin_opens FROM schools WHERE id = 1")).scalar_one()
+    assert str(opens).startswith("05:30")
+    upgrade_database(engine)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()

@@ -21,6 +21,7 @@ from attendance.errors import ModelError
 from attendance.faces.image import load_image
 from attendance.faces.liveness import LivenessChecker, MinifasnetNetwork, crop_for_liveness, crop_window
 from bench.minifasnet_fixture import synthetic_crop
+from models.errors import ModelFileError
 from models.minifasnet_onnx import convert_minifasnet
 from models.torch_legacy import LEGACY_MAGIC, LEGACY_PROTOCOL, TorchFormatError, read_legacy_state_dict
 from conftest import SHARED_FACES, SHARED_MODELS, require_shared
@@ -80,7 +81,7 @@ def test_reader_refuses_a_truncated_file():
 def test_converter_refuses_a_file_that_is_not_a_minifasnet(tmp_path):
     foreign = tmp_path / "foreign.pth"
     foreign.write_bytes(_legacy_header() + pickle.dumps({}, 2) + pickle.dumps([], 2))
-    with pytest.raises(ModelError, match="has no conv1"):
+    with pytest.raises(ModelFileError, match="has no conv1"):
         convert_minifasnet(foreign, tmp_path / "out.onnx")
 
 

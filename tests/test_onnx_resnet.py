@@ -13,6 +13,7 @@ from attendance.errors import ModelError
 from attendance.faces.onnx_resnet import OnnxResnetEmbedder
 from attendance.faces.onnx_runtime import PROVIDER_PREFERENCE, choose_providers, create_session
 from models.dlib_onnx import convert_dlib_resnet, default_dat_path
+from models.errors import ModelFileError
 
 PARITY_MAX_ABS_DIFF = 1e-4
 LFW_SAMPLE_SIZE = 40
@@ -45,11 +46,11 @@ def test_conversion_is_deterministic(converted, tmp_path):
 
 
 def test_converter_rejects_a_file_that_is_not_the_face_resnet(tmp_path):
-    with pytest.raises(ModelError):
+    with pytest.raises(ModelFileError):
         convert_dlib_resnet(tmp_path / "missing.dat", tmp_path / "out.onnx")
     truncated = tmp_path / "truncated.dat"
     truncated.write_bytes(default_dat_path().read_bytes()[:5000])
-    with pytest.raises(ModelError):
+    with pytest.raises(ModelFileError):
         convert_dlib_resnet(truncated, tmp_path / "out.onnx")
     assert not (tmp_path / "out.onnx").exists()
 

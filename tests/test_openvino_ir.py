@@ -22,6 +22,7 @@ from attendance.errors import ImageError, ModelError
 from attendance.faces.onnx_runtime import create_session
 from attendance.settings import Settings, load_settings
 from conftest import SHARED_FACES, SHARED_MODELS, require_shared
+from models.errors import ModelFileError
 from models.manifest import load_manifest
 from models.openvino_ir import parse_ir, read_ir
 from models.openvino_onnx import build_onnx_model, convert_openvino
@@ -133,19 +134,19 @@ def test_an_unknown_operation_type_is_refused_by_name():
     gelu = ('<layer id="11" name="g" type="Gelu" version="opset7"><input><port id="0"><dim>1</dim></port></input>'
             '<output><port id="1"><dim>1</dim></port></output></layer>')
     xml, blob = tiny_ir(gelu)
-    with pytest.raises(ModelError, match=r"operation type.*Gelu.*cannot be converted"):
+    with pytest.raises(ModelFileError, match=r"operation type.*Gelu.*cannot be converted"):
         build_onnx_model(parse_ir(xml, blob), "tiny")
 
 
 def test_malformed_irs_are_refused(tmp_path):
     xml, blob = tiny_ir()
-    with pytest.raises(ModelError, match="outside the weights"):
+    with pytest.raises(ModelFileError, match="outside the weights"):
         build_onnx_model(parse_ir(xml, blob[:100]), "tiny")
-    with pytest.raises(ModelError, match="not well-formed"):
+    with pytest.raises(ModelFileError, match="not well-formed"):
         parse_ir(xml[:200], blob)
-    with pytest.raises(ModelError, match="version"):
+    with pytest.raises(ModelFileError, match="version"):
         parse_ir(xml.replace(b'version="11"', b'version="7"', 1), blob)
-    with pytest.raises(ModelError, match="cannot read"):
+    with pytest.raises(ModelFileError, match="cannot read"):
         read_ir(tmp_path / "missing.xml")
 
 

@@ -181,3 +181,40 @@ def test_add_teacher_with_classes(web_cli, password_file, db):
         assert teacher.role == "teacher" and sorted(c.code for c in teacher.classes) == ["6A1", "6A2"]
     status, _, err = web_cli("users", "add-teacher", "co.mai", "--class", "9Z9", "--password-file", password_file)
     assert status != 0 and "9Z9" in err
+
+
+IMPORT_COUNTING_HASHES = """
+import argon2
+calls = []
+original = argon2.PasswordHasher.hash
+argon2.PasswordHasher.hash = lambda self, *args, **kwargs: calls.append(1) or original(self, *args, **kwargs)
+import attendance.users as users
+print(len(calls))
+"""
+
+
+def test_importing_users_hashes_nothing():
+    """The dummy hash that evens out a login's timing costs ~0.3 s and 64 MiB: made on first need, not at import."""
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    result = subprocess.run([sys.executable, "-c", IMPORT_COUNTING_HASHES], capture_output=True, text=True,
+                            cwd=REPO_ROOT, env={"PYTHONPATH": str(REPO_ROOT), "PATH": ""}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
+
+
+def test_an_unknown_username_is_checked_against_one_dummy_hash_made_once(session, monkeypatch):
+    from argon2 import PasswordHasher
+
+    import attendance.users as users
+
+    users._dummy_hash.cache_clear()
+    made = []
+    real_hash = PasswordHasher.hash
+    monkeypatch.setattr(PasswordHasher, "hash", lambda self, password: made.append(1) or real_hash(self, password))
+    assert users.authenticate(session, "nobody", "some password") is None
+    assert users.authenticate(session, "nobody-else", "another password") is None
+    assert len(made) == 1

@@ -608,16 +608,6 @@ def test_admin_changes_school_settings_and_holidays(admin, world, db):
         assert (school.name, school.on_time_cutoff) == ("THCS Lê Lợi Q3", dt.time(7, 15))
 
 
-def test_school_settings_do_not_offer_the_unused_check_in_opening_time(admin, world, db):
-    # nothing reads School.checkin_opens (the roll counts a check-in at any hour): the form must not offer it
-    assert 'name="checkin_opens"' not in admin.get("/admin/school").get_data(as_text=True)
-    admin.post("/admin/school", data={
-        "name": "THCS Lê Lợi", "timezone": "Asia/Ho_Chi_Minh", "school_days": ["1", "2", "3", "4", "5"],
-        "checkin_opens": "04:00", "on_time_cutoff": "07:00", "absence_cutoff": "09:00"})
-    with db.session() as s:
-        assert s.get(School, world["school"]).checkin_opens == dt.time(5, 30)
-
-
 def test_admin_adds_edits_and_deactivates_students(admin, world, db):
     response = admin.post("/admin/students", data={
         "student_code": "HS010", "full_name": "  Đỗ   Minh Khang ", "class_id": str(world["a1"]),
@@ -730,7 +720,7 @@ def test_no_error_handler_commits_the_changes_of_a_failed_request(app, world, db
     from flask_wtf.csrf import CSRFError
 
     from attendance.errors import InvalidInput
-    from dashboard.app import get_db_session
+    from dashboard.db import get_db_session
 
     def change_then_fail():
         get_db_session().get(SchoolClass, world["a1"]).code = "HACKED"

@@ -146,7 +146,7 @@ def print_summary(students: int, outcomes: Counter[str], dry_run: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python enroll_faces.py DIR [--db URL] ...``: the same as ``attendance enroll``."""
-    from attendance.cli.main import load_cli_settings
+    from attendance.cli.common import load_cli_settings
     from attendance.crypto import install_keyring, load_keyring
 
     parser = argparse.ArgumentParser(

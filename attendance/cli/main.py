@@ -13,10 +13,10 @@ import logging
 import sys
 from importlib.metadata import entry_points
 
+from attendance.cli.common import load_cli_settings
 from attendance.crypto import install_keyring, load_keyring
 from attendance.errors import AttendanceError, SettingsError
 from attendance.logsafe import install_safe_log_records
-from attendance.settings import Settings, load_settings
 
 CORE_COMMAND_MODULES = (
     "attendance.cli.db_cmd", "attendance.cli.faces_cmd", "attendance.cli.enroll_cmd", "attendance.cli.models_cmd",
@@ -46,12 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         register(subparsers, common)
     return parser
-
-
-def load_cli_settings(args: argparse.Namespace) -> Settings:
-    """Settings from the file and environment, with ``--db`` on top."""
-    overrides = {"database_url": args.db} if getattr(args, "db", None) else {}
-    return load_settings(Settings, config_file=getattr(args, "config", None), overrides=overrides)
 
 
 def main(argv: list[str] | None = None) -> int:

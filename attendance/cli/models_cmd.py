@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from attendance import models_manager
+from attendance.model_files import as_model_error
 from attendance.errors import ModelError
 from attendance.settings import Settings
 
@@ -113,7 +114,8 @@ def run_convert_dlib(args: argparse.Namespace, settings: Settings) -> int:
     from models.dlib_onnx import ONNX_FILENAME, convert_dlib_resnet
 
     out = models_manager.models_dir(settings) / ONNX_FILENAME
-    digest = convert_dlib_resnet(Path(args.dat) if args.dat else None, out)
+    with as_model_error():
+        digest = convert_dlib_resnet(Path(args.dat) if args.dat else None, out)
     print(f"wrote {out} (sha256 {digest}); use it with face_backend = \"onnx\" or --backend onnx")
     return 0
 

@@ -95,7 +95,6 @@ class School(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
     # ISO weekday numbers (1 = Monday) on which the roll is taken, e.g. "1,2,3,4,5".
     school_days: Mapped[str] = mapped_column(String(20), default="1,2,3,4,5")
-    checkin_opens: Mapped[dt.time] = mapped_column(Time, default=dt.time(5, 30))
     on_time_cutoff: Mapped[dt.time] = mapped_column(Time, default=dt.time(7, 0))
     absence_cutoff: Mapped[dt.time] = mapped_column(Time, default=dt.time(9, 0))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

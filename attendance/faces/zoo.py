@@ -80,7 +80,7 @@ def build_landmarker(detector: Detector, embedder: Embedder, yunet_path: Path | 
         return YunetLandmarker(detector)
     if yunet_path is not None:
         return YunetLandmarker(YunetDetector(yunet_path))
-    from attendance.faces.landmarks import Dlib68ArcfaceLandmarker
+    from attendance.faces.dlib_models import Dlib68ArcfaceLandmarker
 
     return Dlib68ArcfaceLandmarker()
 

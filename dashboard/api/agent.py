@@ -15,11 +15,12 @@ from attendance.contract.queries import GalleryQuery
 from attendance.crypto import derive_key, key_id
 from attendance.db.models import School
 from attendance.gallery_export import export_gallery, gallery_version
-from dashboard.api import api_bp
-from dashboard.api.auth import camera_required, now_at
+from dashboard.api.blueprint import api_bp
+from dashboard.api.auth import camera_required
 from dashboard.api.errors import ApiError
 from dashboard.api.query import read_query
-from dashboard.app import get_db_session
+from dashboard.clock import now_at
+from dashboard.db import get_db_session
 
 GALLERY_CACHE_KEY = "api_gallery_cache"
 
@@ -101,7 +102,7 @@ def get_gallery_key():
 def get_gallery():
     model_id = read_query(GalleryQuery, "/api/v1/gallery?model=dlib_resnet_v1").model
     session = get_db_session()
-    school = session.get(School, g.api_camera.school_id)
+    school = session.get_one(School, g.api_camera.school_id)
     version = gallery_version(session, school, model_id)
     if version in request.if_none_match:
         response = make_response("", 304)

@@ -7,24 +7,16 @@ integration cannot post check-ins.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, request
+from flask import g, request
 
 from attendance.cameras import API_TOKEN_PREFIX, CAMERA_TOKEN_PREFIX, authenticate_api_token, authenticate_camera
-from attendance.db.models import utcnow
 from attendance.errors import PermissionDenied
 from dashboard.api.errors import ApiError, Unauthorized
-from dashboard.app import get_db_session
-
-
-def now_at() -> dt.datetime:
-    """The current aware UTC time (``app.config["CLOCK"]`` replaces it in tests)."""
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else utcnow()
+from dashboard.db import get_db_session
 
 
 def _bearer_token() -> str:

@@ -10,11 +10,12 @@ from attendance.contract import roll_entry_json
 from attendance.contract.queries import CheckinsQuery, RollQuery
 from attendance.db.models import School, SchoolClass
 from attendance.roll import compute_class_roll, school_local_date
-from dashboard.api import api_bp
-from dashboard.api.auth import integration_required, now_at
+from dashboard.api.blueprint import api_bp
+from dashboard.api.auth import integration_required
 from dashboard.api.errors import ApiError
 from dashboard.api.query import read_query
-from dashboard.app import get_db_session
+from dashboard.clock import now_at
+from dashboard.db import get_db_session
 
 
 def _token_school(session, code: str | None) -> School:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from attendance.contract.openapi import build_document
-from dashboard.api import api_bp
+from dashboard.api.blueprint import api_bp
 
 
 @api_bp.get("/openapi.json")

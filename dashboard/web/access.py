@@ -7,26 +7,20 @@ a district admin every school, working in one at a time (``?school=ID``, remembe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any, overload
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from attendance.db.models import School, SchoolClass, Student, utcnow
-from dashboard.app import get_db_session
+from attendance.db.models import School, SchoolClass, Student
+from dashboard.clock import now_at
+from dashboard.db import get_db_session
 from dashboard.forms import parse_id
 
 # Dates on pages and in forms: a school's records span these years; others fall back to the default day.
 FIRST_YEAR, LAST_YEAR = 1900, 2999
-
-
-def now_at() -> dt.datetime:
-    """The current aware UTC time (``app.config["CLOCK"]`` replaces it in tests)."""
-    clock: Callable[[], dt.datetime] | None = current_app.config.get("CLOCK")
-    return clock() if clock else utcnow()
 
 
 def school_today(school: School) -> dt.date:

@@ -17,7 +17,7 @@ from attendance.db.models import AuditEntry, Camera, Holiday, SchoolClass, Stude
 from attendance.errors import Conflict, InvalidInput
 from attendance.school_rules import check_holiday_change
 from attendance.users import record_audit
-from dashboard.app import get_db_session, get_settings
+from dashboard.db import get_db_session, get_settings
 from dashboard.auth import admin_required
 from dashboard.forms import parse_id, parse_ids
 from dashboard.web.access import class_sort_key, now_at, require_class, require_school
@@ -188,7 +188,6 @@ def school_settings():
         days = sorted({int(d) for d in form.getlist("school_days") if d in ("1", "2", "3", "4", "5", "6", "7")})
         if not days:
             raise InvalidInput("choose at least one school day")
-        # School.checkin_opens is not on the form: the roll counts a check-in at any hour, and no agent reads it
         on_time, absent = _time(form.get("on_time_cutoff", "")), _time(form.get("absence_cutoff", ""))
         if not on_time <= absent:
             raise InvalidInput("the on-time cutoff must not be after the absence cutoff")

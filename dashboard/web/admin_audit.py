@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from attendance.audit import AuditFilter, count_audit, list_audit, list_audit_choices
 from attendance.db.models import Student
-from dashboard.app import get_db_session
+from dashboard.db import get_db_session
 from dashboard.auth import admin_required
 from dashboard.web.access import require_school
 from dashboard.web.paging import PAGE_SIZE, Page, page_from_count

@@ -18,7 +18,7 @@ from attendance.imports import (
     TEMPLATE_EXAMPLE, TEMPLATE_HEADER, check_table, import_roster, parse_roster_table, read_table,
 )
 from attendance.text import check_text
-from dashboard.app import get_db_session
+from dashboard.db import get_db_session
 from dashboard.auth import admin_required
 from dashboard.web.access import require_school
 from dashboard.web.admin import audit

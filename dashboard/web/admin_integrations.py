@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from attendance.cameras import find_api_token, list_api_tokens, revoke_api_token
 from attendance.webhooks import list_webhooks, remove_webhook
-from dashboard.app import get_db_session
+from dashboard.db import get_db_session
 from dashboard.auth import admin_required
 from dashboard.web.access import now_at, require_school
 from dashboard.web.admin import bp

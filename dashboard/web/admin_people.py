@@ -20,7 +20,7 @@ from attendance.names import matches_search, vietnamese_sort_key
 from attendance.text import check_text
 from attendance.notices import current_notice
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
-from dashboard.app import get_db_session, get_settings
+from dashboard.db import get_db_session, get_settings
 from dashboard.error_text import detail_for_page
 from dashboard.auth import admin_required
 from dashboard.forms import parse_id, parse_ids
@@ -80,7 +80,7 @@ def students():
     elif class_id == "none":
         query = query.where(Student.class_id.is_(None))
     classes = _school_classes(school.id)
-    codes = {c.id: c.code for c in classes}
+    codes: dict[int | None, str] = {c.id: c.code for c in classes}
     # Diacritics are folded in Python ("duc" finds "Đức"): SQLite and PostgreSQL fold them differently, and
     # a school's few thousand names filter in milliseconds.
     rows = sorted((s for s in db.scalars(query)
@@ -127,7 +127,7 @@ def edit_student(student_id: int):
     db = get_db_session()
     if request.method == "POST":
         code = check_student_code(request.form.get("student_code", ""))
-        school = db.get(School, student.school_id)  # Student has no school relationship
+        school = db.get_one(School, student.school_id)  # Student has no school relationship
         other = find_student(db, school, code) if code != student.student_code else None
         if other is not None:
             raise Conflict(f"student code {code} is already in use")

@@ -16,7 +16,7 @@ from attendance.errors import AttendanceError, InvalidInput
 from attendance.operating_points import (
     apply_calibration, calibrate_school, calibration_document, find_school_point, reset_school_point,
 )
-from dashboard.app import get_db_session, get_settings
+from dashboard.db import get_db_session, get_settings
 from dashboard.auth import admin_required
 from dashboard.web.access import require_school
 

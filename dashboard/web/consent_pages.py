@@ -15,7 +15,7 @@ from attendance.errors import InvalidInput
 from attendance.imports import parse_date
 from attendance.notices import current_notice, list_notices, publish_notice
 from attendance.subject_requests import answer_open_requests
-from dashboard.app import get_db_session, get_settings
+from dashboard.db import get_db_session, get_settings
 from dashboard.auth import admin_required
 from dashboard.forms import parse_id
 from dashboard.web.access import require_school, require_student, school_today

@@ -17,7 +17,7 @@ from attendance.db.models import LeaveRequest, Student, User
 from attendance.errors import InvalidInput
 from attendance.leave import cancel_leave, create_leave, list_leaves
 from attendance.roll import roster
-from dashboard.app import get_db_session
+from dashboard.db import get_db_session
 from dashboard.auth import login_required
 from dashboard.forms import parse_id
 from dashboard.i18n import format_date
@@ -50,7 +50,7 @@ def class_leaves(class_id: int):
     students = [student for student, _spans in roster(db, school_class, today)]
     class_students = {student.id: student for student, _spans in roster(db, school_class, first, last)}
     leaves = list_leaves(db, list(class_students), first, last, include_cancelled=True)
-    users = {u.id: u for u in db.scalars(select(User).where(
+    users: dict[int | None, User] = {u.id: u for u in db.scalars(select(User).where(
         User.id.in_({leave.created_by_id for leave in leaves} | {leave.cancelled_by_id for leave in leaves})))}
     rows = [{"leave": leave, "student": class_students[leave.student_id],
              "created_by": _user_label(users.get(leave.created_by_id), leave.created_by),
@@ -98,7 +98,7 @@ def cancel(class_id: int, leave_id: int):
     if leave.student_id not in {s.id for s, _spans in roster(db, school_class, leave.first_date, leave.last_date)}:
         abort(404)
     cancel_leave(db, leave_id, current_user.id, school_id=school_class.school_id)
-    student = db.get(Student, leave.student_id)
+    student = db.get_one(Student, leave.student_id)
     db.commit()
     flash(_("Leave of %(name)s cancelled.", name=student.full_name), "success")
     return redirect(url_for("leave.class_leaves", class_id=class_id))

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, jsonify, request, session
 from attendance.db.changes import LiveState, read_live_state, read_version
 from attendance.db.models import School
-from dashboard.app import get_db_session
+from dashboard.db import get_db_session
 from dashboard.auth import login_required
 from dashboard.web.access import now_at, require_class, require_school
 

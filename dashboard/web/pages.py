@@ -21,7 +21,7 @@ from attendance.roll import (
     COUNTED_STATUSES, PRESENT_STATUSES, Arrival, compute_school_counts, list_arrivals, load_day_rules,
 )
 from attendance.users import record_audit
-from dashboard.app import get_db_session, get_settings
+from dashboard.db import get_db_session, get_settings
 from dashboard.auth import login_required, require_role
 from dashboard.forms import parse_id
 from dashboard.i18n import STATUS_LABELS, format_time

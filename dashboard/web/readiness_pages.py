@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from attendance.readiness import REASONS, list_unrecognisable
-from dashboard.app import get_db_session
+from dashboard.db import get_db_session
 from dashboard.auth import require_role
 from dashboard.web.access import require_school, school_today
 from dashboard.web.roll_pages import model_in_use_id

@@ -19,7 +19,7 @@ from attendance.photos import list_photos
 from attendance.roll import DECIDED_STATUSES, PRESENT_STATUSES, compute_student_month
 from attendance.subject_requests import answer_open_requests
 from attendance.users import record_audit
-from dashboard.app import get_db_session, get_settings
+from dashboard.db import get_db_session, get_settings
 from dashboard.error_text import detail_for_page
 from dashboard.i18n import format_date
 from dashboard.auth import admin_required, login_required
@@ -41,7 +41,7 @@ UNKNOWN_LOAD_LIMIT = 2000  # open sightings grouped at once (newest first)
 @login_required
 def student(student_id: int):
     student = require_student(student_id)
-    school = student.school_class.school if student.school_class else get_db_session().get(School, student.school_id)
+    school = student.school_class.school if student.school_class else get_db_session().get_one(School, student.school_id)
     db = get_db_session()
     today = school_today(school)
     year, month = parse_month(request.args.get("month"), today)
@@ -107,7 +107,7 @@ def unknown_faces():
                       .where(UnknownFace.school_id == school.id, UnknownFace.status == "open"))
     page = page_of(group_sightings(faces), size=UNKNOWN_PAGE_SIZE)
     classes = visible_classes(school)
-    codes = {c.id: c.code for c in classes}
+    codes: dict[int | None, str] = {c.id: c.code for c in classes}
     students = sorted(db.scalars(select(Student).where(Student.school_id == school.id, Student.active.is_(True))),
                       key=lambda s: (codes.get(s.class_id, "~"), vietnamese_sort_key(s.full_name)))
     cameras = dict(db.execute(select(Camera.id, Camera.name).where(Camera.school_id == school.id)).all())
@@ -131,7 +131,7 @@ def _student_of_form(school_id: int) -> Student | None:
     code = request.form.get("student", "").split("·", 1)[0].strip()
     if not code or len(code) > 32:
         return None
-    student = find_student(get_db_session(), get_db_session().get(School, school_id), code)
+    student = find_student(get_db_session(), get_db_session().get_one(School, school_id), code)
     return require_student(student.id) if student is not None else None
 
 

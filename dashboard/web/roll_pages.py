@@ -17,7 +17,7 @@ from attendance.liveness_review import review_checkin
 from attendance.roll import (
     clear_override, compute_class_roll, compute_month_report, load_day_rules, members_on, set_override,
 )
-from dashboard.app import discard_request_changes, get_db_session, get_settings
+from dashboard.db import discard_request_changes, get_db_session, get_settings
 from dashboard.auth import login_required
 from dashboard.forms import parse_id
 from dashboard.i18n import QUICK_REASONS, STATUS_LABELS, describe_error, format_date, format_time

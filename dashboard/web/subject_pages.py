@@ -14,7 +14,7 @@ from attendance.errors import InvalidInput
 from attendance.imports import parse_date
 from attendance.subject_export import export_student
 from attendance.subject_requests import answer_request, list_requests, log_request
-from dashboard.app import get_db_session, get_settings
+from dashboard.db import get_db_session, get_settings
 from dashboard.auth import admin_required
 from dashboard.web.access import require_school, require_student, school_today
 

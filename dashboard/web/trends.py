@@ -9,7 +9,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from attendance.trends import TREND_STATUSES, compute_month_trend
-from dashboard.app import get_db_session
+from dashboard.db import get_db_session
 from dashboard.auth import login_required
 from dashboard.forms import parse_id
 from dashboard.web.access import now_at, parse_month, require_class, require_school, school_today, visible_classes
