@@ -225,7 +225,7 @@ class Agent:
         self._spawn("heartbeat", run_heartbeats, self.client, stop, self.settings.heartbeat_s, self.heartbeat_body)
 
     def heartbeat_body(self) -> dict:
-        return build_heartbeat(self.status, self.outbox, version=__version__, backend=self.settings.backend,
+        return build_heartbeat(self.status, self.outbox, version=__version__, backend=self.settings.face_backend,
                                model_id=self.model_id)
 
     def load_gallery(self, wait_s: float) -> bool:
