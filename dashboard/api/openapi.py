@@ -201,6 +201,8 @@ DOCUMENT: dict[str, Any] = {
                 "properties": {
                     "model_id": {"type": "string"}, "metric": {"enum": ["euclidean", "cosine"]},
                     "dim": {"type": ["integer", "null"]}, "version": {"type": "string"},
+                    "timezone": {"type": "string", "description": "The school's IANA time zone: agents decide "
+                                                                  "a check-in's school day in it."},
                     "operating_point": {
                         "type": ["object", "null"], "required": ["threshold", "margin"],
                         "description": "The school's calibrated point (`attendance calibrate --apply`); agents use "
