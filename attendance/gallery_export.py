@@ -3,8 +3,9 @@
 Only active students who have consent on record and at least one template of the model are included.
 The version is a SHA-256 over the small columns that define the content (student ids, codes, names, class
 codes; template ids; the school's calibrated operating point and time zone), never the vectors: templates
-are immutable (a new embedding is a new row), so the ids stand for them. Computing it reads ~12k small rows for a school of 3,000 students (milliseconds), so
-an agent's poll with ``If-None-Match`` costs little; the full export also reads the vectors.
+are immutable (a new embedding is a new row), so the ids stand for them. Computing it reads ~12k small
+rows for a school of 3,000 students (milliseconds), so an agent's poll with ``If-None-Match`` costs little;
+the full export also reads the vectors.
 """
 
 from __future__ import annotations
