@@ -44,8 +44,12 @@ def find_school(session: Session, code: str | None = None) -> School:
     raise NotFound(f"several schools: choose one with --school ({', '.join(all_codes)})")
 
 
-def get_or_create_school(session: Session, code: str | None, *, name: str = "", timezone: str = "Asia/Ho_Chi_Minh") -> School:
-    """The school to work in: the one named, the only one, or (in an empty database) a new one."""
+def get_or_create_school(session: Session, code: str | None, *, name: str = "",
+                         timezone: str = "Asia/Ho_Chi_Minh") -> School:
+    """The school to work in, for the CLI and scripts: the one with ``code`` (created with ``name`` and
+    ``timezone`` when missing), else the only one, else (in an empty database) a new one with the code
+    ``school``. Raises ``NotFound`` without a code when there are several schools (naming their codes)."""
+    code = (code or "").strip()
     if code:
         school = session.scalar(select(School).where(School.code == code))
     else:
@@ -53,7 +57,7 @@ def get_or_create_school(session: Session, code: str | None, *, name: str = "", 
         school = find_school(session) if count else None
         code = DEFAULT_SCHOOL_CODE
     if school is None:
-        school = School(code=code, name=name or code, timezone=timezone)
+        school = School(code=code, name=(name or code).strip(), timezone=timezone)
         session.add(school)
         session.flush()
     return school

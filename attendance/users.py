@@ -135,27 +135,6 @@ def list_users(session: Session, school_id: int | None) -> list[User]:
     return list(session.scalars(query))
 
 
-def find_or_create_school(session: Session, code: str | None, name: str | None, timezone: str) -> School:
-    """The school named by ``code`` (created with ``name`` if missing), or the only school when no code.
-
-    Raises ``InvalidInput`` when no code is given and the database holds no school or several.
-    """
-    if code:
-        code = code.strip()
-        school = session.scalars(select(School).where(School.code == code)).first()
-        if school is None:
-            school = School(code=code, name=(name or code).strip(), timezone=timezone)
-            session.add(school)
-            session.flush()
-        return school
-    schools = list(session.scalars(select(School).limit(2)))
-    if len(schools) == 1:
-        return schools[0]
-    if not schools:
-        raise InvalidInput("no school yet: give --school CODE --school-name NAME")
-    raise InvalidInput("several schools: say which with --school CODE")
-
-
 def actor_of(session: Session, user_id: int | None) -> str:
     """The audit actor of ``user_id``: "user:<username>" (its id when the user is gone), "cli" for None."""
     if user_id is None:
