@@ -85,24 +85,3 @@ def find_student(session: Session, school: School, student_code: str) -> Student
     return session.scalar(
         select(Student).where(Student.school_id == school.id, Student.student_code == student_code)
     )
-
-
-def get_or_create_student(session: Session, school: School, student_code: str, full_name: str,
-                          school_class: SchoolClass | None) -> tuple[Student, bool]:
-    """(student, created). An existing student keeps their code; a new name or class updates them."""
-    student_code = check_student_code(student_code)
-    full_name = normalise_name(full_name)
-    if not full_name:
-        raise InvalidInput(f"student {student_code}: the name is empty")
-    student = find_student(session, school, student_code)
-    if student is not None:
-        student.full_name = full_name
-        if school_class is not None:
-            student.class_id = school_class.id
-        return student, False
-    student = Student(school_id=school.id, student_code=student_code, full_name=full_name,
-                      class_id=school_class.id if school_class else None, active=True)
-    session.add(student)
-    session.flush()
-    return student, True
-

@@ -188,7 +188,8 @@ WEB_REACHABLE = ["dashboard/web/admin.py", "dashboard/web/admin_people.py", "das
                  "dashboard/web/records.py", "dashboard/web/roll_pages.py", "attendance/users.py",
                  "attendance/cameras.py", "attendance/imports.py", "attendance/overrides.py", "attendance/consent.py",
                  "attendance/review.py", "attendance/photos.py", "attendance/liveness_review.py",
-                 "attendance/school_rules.py", "attendance/trends.py", "attendance/audit.py"]
+                 "attendance/school_rules.py", "attendance/trends.py", "attendance/audit.py",
+                 "attendance/students.py"]
 CLI_ONLY = {"a naive datetime has no school date; give an aware one", "a heartbeat must be a JSON object",
             "heartbeat field X1 must be a number or a string", "school X1 has no camera named X1"}
 
