@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from attendance.consent import (
-    ConsentAnswer, consent_history, current_record, find_notice, needs_child_agreement, record_consent, scopes_of, withdraw_consent,
+    ConsentAnswer, consent_history, current_record, find_notice, needs_child_agreement, record_consent, scopes_of,
+    withdraw_consent,
 )
 from attendance.errors import InvalidInput
 from attendance.imports import parse_date
