@@ -28,6 +28,7 @@ from attendance.db.models import (
     AuditEntry, CheckIn, ConsentNotice, ConsentRecord, DataRequest, EnrollmentPhoto, FaceTemplate, RollOverride,
     School, SchoolClass, Student, UnknownFace, utcnow,
 )
+from attendance.instance import find_instance_file
 from attendance.users import record_audit
 
 FORMAT = "attendance-subject-export/1"
@@ -49,8 +50,8 @@ def export_student(session: Session, instance_path: str | Path, student: Student
         files.append((name, json.dumps(value, ensure_ascii=False, indent=2, default=_jsonable).encode("utf-8"), what))
 
     def add_image(name: str, what: str, relative: str, purpose: str = "snapshot") -> bool:
-        path = (instance / relative).resolve()
-        if not path.is_relative_to(instance) or not path.is_file():
+        path = find_instance_file(instance, relative)
+        if path is None:
             missing.append({"path": name, "what": what})
             return False
         files.append((name, read_sealed_file(path, purpose), what))  # decrypted: the export is for the person
