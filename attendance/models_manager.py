@@ -181,8 +181,16 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
     return InstallResult(entry, target, digest)
 
 
+def require_converter() -> None:
+    """Raise ``ModelError`` when the model converters cannot run here: they build ONNX graphs with the
+    ``onnx`` package, which ``pip install 'school-attendance[convert]'`` adds (a gate PC's install has none)."""
+    if importlib.util.find_spec("onnx") is None:
+        raise ModelError("converting a model needs the onnx package: pip install 'school-attendance[convert]'")
+
+
 def _install_converted(entry: ModelEntry, source: Path, target: Path) -> InstallResult:
     """Convert a checked source file (a MiniFASNet .pth) into ``target`` and record the result's sha256 beside it."""
+    require_converter()
     from models.minifasnet_onnx import convert_minifasnet  # onnx is needed only while installing
 
     digest = convert_minifasnet(source, target, entry.id)

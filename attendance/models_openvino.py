@@ -120,6 +120,7 @@ def check_ir_file(entry: ModelEntry, part: str, path: Path, what: str) -> None:
 
 def convert_checked_ir(entry: ModelEntry, xml: Path, weights: Path, target: Path) -> str:
     """Convert the checked IR to ``target`` (and ``target.sha256``); returns the ONNX file's sha256."""
+    models_manager.require_converter()
     from models.openvino_onnx import convert_openvino
 
     return convert_openvino(xml, target, entry.model_id, bin_path=weights)

@@ -214,6 +214,8 @@ class GallerySync:
             return False
 
     def _swap(self, snapshot: GallerySnapshot) -> None:
+        if snapshot.timezone and (self.current is None or self.current.timezone != snapshot.timezone):
+            logger.info("school days are decided in the school's time zone, %s", snapshot.timezone)
         if self.resolve_point is not None and snapshot.point is not None:
             snapshot = replace(snapshot, point=self.resolve_point(snapshot.point))
         if self.current is None or self.current.point != snapshot.point:

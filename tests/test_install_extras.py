@@ -7,6 +7,8 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
+
 from conftest import REPO_ROOT
 
 SERVER_ONLY = {"flask", "flask_login", "flask_wtf", "flask_babel", "waitress", "psycopg", "openpyxl", "onnx",
@@ -55,3 +57,17 @@ def test_dev_and_all_install_the_server_and_the_converter():
     for name in ("dev", "all"):
         assert "school-attendance[server,convert]" in extras[name], name
     assert {"pytest", "hypothesis"} <= {_requirement_name(r) for r in extras["dev"]}
+
+
+def test_a_converter_without_onnx_says_which_extra_installs_it(monkeypatch):
+    import importlib.util
+
+    from attendance import models_manager
+    from attendance.errors import ModelError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    with pytest.raises(ModelError, match=r"school-attendance\[convert\]"):
+        models_manager.require_converter()
+    monkeypatch.undo()
+    models_manager.require_converter()  # the dev install has it
