@@ -18,7 +18,7 @@ def find_zone(timezone: str) -> ZoneInfo:
     (Windows has no zone database of its own: the ``tzdata`` package supplies it)."""
     try:
         return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # tzdata opens a file named by the text
         raise InvalidInput(f"unknown time zone {timezone!r}") from err
 
 

@@ -266,6 +266,6 @@ def _check_value(name: str, value: Any, hint: Any, f: dataclasses.Field) -> Any:
     if name == "timezone" or name.endswith("_timezone"):
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as err:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # tzdata opens a file named by the value
             raise SettingsError(name, f"is not a known time zone: {value!r}") from err
     return value

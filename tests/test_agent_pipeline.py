@@ -485,3 +485,12 @@ def test_a_gallery_without_a_time_zone_or_with_an_unknown_one_keeps_the_setting(
     assert parse_gallery(gallery_document(), "fake_v1", DIM).timezone is None
     unknown = parse_gallery(dict(gallery_document(), timezone="Mars/Olympus"), "fake_v1", DIM)
     assert unknown.timezone is None and unknown.student_count == 2
+
+
+def test_a_zone_name_no_file_system_accepts_is_unknown_not_a_crash():
+    from attendance.errors import InvalidInput
+    from attendance.school_day import find_zone
+
+    with pytest.raises(InvalidInput, match="unknown time zone"):
+        find_zone("Nguyễn " * 300)
+    assert parse_gallery(dict(gallery_document(), timezone="Nguyễn " * 300), "fake_v1", DIM).timezone is None

@@ -83,3 +83,8 @@ def test_an_old_name_with_a_bad_value_is_still_refused():
 def test_the_core_has_no_old_names():
     with pytest.raises(settings_module.SettingsError, match="backend"):
         load_settings(Settings, environ={}, overrides={"backend": "onnx"})
+
+
+def test_a_time_zone_name_too_long_for_a_file_is_a_bad_setting_not_a_crash():
+    with pytest.raises(settings_module.SettingsError, match="timezone"):
+        load_settings(Settings, environ={"ATTENDANCE_TIMEZONE": "Nguyễn " * 300})
