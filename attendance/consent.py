@@ -70,6 +70,23 @@ class Removal:
                 "snapshot_files": self.snapshot_files}
 
 
+@dataclass(frozen=True)
+class ConsentAnswer:
+    """What one guardian's consent form says, before it is recorded (``record_consent``'s form fields):
+    the add-student page, the consent page and bulk enrollment each fill one in."""
+
+    guardian_name: str
+    given_on: dt.date
+    recognition: bool
+    snapshots: bool
+    photos: bool
+    guardian_relation: str = ""
+    child_agreed: bool | None = None
+    notice: ConsentNotice | None = None
+    note: str = ""
+    require_child_agreement: bool = True
+
+
 def where_recognition_consented():
     """The one rule, as a SQL condition on ``Student``: the current consent covers recognition at the gate.
 

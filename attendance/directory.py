@@ -44,8 +44,12 @@ def find_school(session: Session, code: str | None = None) -> School:
     raise NotFound(f"several schools: choose one with --school ({', '.join(all_codes)})")
 
 
-def get_or_create_school(session: Session, code: str | None, *, name: str = "", timezone: str = "Asia/Ho_Chi_Minh") -> School:
-    """The school to work in: the one named, the only one, or (in an empty database) a new one."""
+def get_or_create_school(session: Session, code: str | None, *, name: str = "",
+                         timezone: str = "Asia/Ho_Chi_Minh") -> School:
+    """The school to work in, for the CLI and scripts: the one with ``code`` (created with ``name`` and
+    ``timezone`` when missing), else the only one, else (in an empty database) a new one with the code
+    ``school``. Raises ``NotFound`` without a code when there are several schools (naming their codes)."""
+    code = (code or "").strip()
     if code:
         school = session.scalar(select(School).where(School.code == code))
     else:
@@ -53,7 +57,7 @@ def get_or_create_school(session: Session, code: str | None, *, name: str = "", 
         school = find_school(session) if count else None
         code = DEFAULT_SCHOOL_CODE
     if school is None:
-        school = School(code=code, name=name or code, timezone=timezone)
+        school = School(code=code, name=(name or code).strip(), timezone=timezone)
         session.add(school)
         session.flush()
     return school
@@ -81,24 +85,3 @@ def find_student(session: Session, school: School, student_code: str) -> Student
     return session.scalar(
         select(Student).where(Student.school_id == school.id, Student.student_code == student_code)
     )
-
-
-def get_or_create_student(session: Session, school: School, student_code: str, full_name: str,
-                          school_class: SchoolClass | None) -> tuple[Student, bool]:
-    """(student, created). An existing student keeps their code; a new name or class updates them."""
-    student_code = check_student_code(student_code)
-    full_name = normalise_name(full_name)
-    if not full_name:
-        raise InvalidInput(f"student {student_code}: the name is empty")
-    student = find_student(session, school, student_code)
-    if student is not None:
-        student.full_name = full_name
-        if school_class is not None:
-            student.class_id = school_class.id
-        return student, False
-    student = Student(school_id=school.id, student_code=student_code, full_name=full_name,
-                      class_id=school_class.id if school_class else None, active=True)
-    session.add(student)
-    session.flush()
-    return student, True
-

@@ -18,6 +18,7 @@ from sqlalchemy import delete, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from attendance.db.models import AuditEntry, CheckIn, EnrollmentPhoto, Student, UnknownFace, Webhook, WebhookDelivery
+from attendance.instance import find_instance_file
 
 logger = logging.getLogger(__name__)
 
@@ -191,8 +192,8 @@ def _empty_snapshot_folders_before(instance: Path, before: dt.date) -> int:
 
 def remove_instance_file(instance: Path, relative: str) -> int:
     """Remove one file given relative to the instance folder (never outside it); 1 if removed, else 0."""
-    path = (instance / relative).resolve()
-    if not path.is_relative_to(instance) or not path.is_file():
+    path = find_instance_file(instance, relative)
+    if path is None:
         return 0
     try:
         path.unlink()

@@ -2,9 +2,10 @@
 
 Only active students who have consent on record and at least one template of the model are included.
 The version is a SHA-256 over the small columns that define the content (student ids, codes, names, class
-codes; template ids; the school's calibrated operating point), never the vectors: templates are immutable
-(a new embedding is a new row), so the ids stand for them. Computing it reads ~12k small rows for a school of
-3,000 students (milliseconds), so an agent's poll with ``If-None-Match`` costs little; the full export also reads the vectors.
+codes; template ids; the school's calibrated operating point and time zone), never the vectors: templates
+are immutable (a new embedding is a new row), so the ids stand for them. Computing it reads ~12k small
+rows for a school of 3,000 students (milliseconds), so an agent's poll with ``If-None-Match`` costs little;
+the full export also reads the vectors.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ def _point(session, school: School, model_id: str) -> dict[str, Any] | None:
 
 
 def _version(model_id: str, students: list[tuple], template_ids: list[tuple[int, int]],
-             point: dict[str, Any] | None) -> str:
+             point: dict[str, Any] | None, timezone: str) -> str:
     digest = hashlib.sha256(model_id.encode("utf-8"))
+    digest.update(timezone.encode("utf-8"))
     digest.update(repr(sorted(point.items()) if point else None).encode("utf-8"))
     for row in students:
         digest.update(repr(tuple(row)).encode("utf-8"))
@@ -69,20 +71,23 @@ def _version(model_id: str, students: list[tuple], template_ids: list[tuple[int,
 
 def gallery_version(session, school: School, model_id: str) -> str:
     """The version (an ETag value) of ``school``'s gallery for ``model_id``; changes with any template or
-    student (added, removed, renamed, moved class, deactivated, consent withdrawn)."""
+    student (added, removed, renamed, moved class, deactivated, consent withdrawn), the calibrated point or
+    the school's time zone."""
     students = session.execute(_students_query(school)).all()
     templates = session.execute(_templates_query(school, model_id)).all()
-    return _version(model_id, students, [(t, s) for t, s in templates], _point(session, school, model_id))
+    return _version(model_id, students, [(t, s) for t, s in templates], _point(session, school, model_id),
+                    school.timezone)
 
 
 def export_gallery(session, school: School, model_id: str) -> dict[str, Any]:
-    """The gallery document: ``{model_id, metric, dim, version, operating_point, students: [{student_code,
-    full_name, class_code, templates: [[float, ...], ...]}]}``; ``dim`` is None when there are no templates;
-    ``operating_point`` is the school's calibrated ``{threshold, margin, set_at}`` or None."""
+    """The gallery document: ``{model_id, metric, dim, version, operating_point, timezone, students:
+    [{student_code, full_name, class_code, templates: [[float, ...], ...]}]}``; ``dim`` is None when there are
+    no templates; ``operating_point`` is the school's calibrated ``{threshold, margin, set_at}`` or None;
+    ``timezone`` the school's IANA zone, in which the agents decide a check-in's school day."""
     students = session.execute(_students_query(school)).all()
     templates = session.execute(_templates_query(school, model_id, FaceTemplate.vector)).all()
     point = _point(session, school, model_id)
-    version = _version(model_id, students, [(t, s) for t, s, _ in templates], point)
+    version = _version(model_id, students, [(t, s) for t, s, _ in templates], point, school.timezone)
     by_student: dict[int, list[bytes]] = {}
     for _, student_id, vector in templates:
         by_student.setdefault(student_id, []).append(vector)
@@ -97,4 +102,4 @@ def export_gallery(session, school: School, model_id: str) -> dict[str, Any]:
         entries.append({"student_code": code, "full_name": full_name, "class_code": class_code,
                         "templates": np.round(matrix.astype(np.float64), DECIMALS).tolist()})
     return {"model_id": model_id, "metric": model_metric(model_id), "dim": dim, "version": version,
-            "operating_point": point, "students": entries}
+            "operating_point": point, "timezone": school.timezone, "students": entries}

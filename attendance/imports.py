@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from attendance.db.models import School, SchoolClass, Student
 from attendance.directory import check_student_code, get_or_create_class, normalise_name
 from attendance.errors import InvalidInput
+from attendance.students import build_student
 from attendance.text import text_problem
 
 MAX_ROWS = 10_000
@@ -163,8 +164,8 @@ def import_roster(session: Session, school: School, rows: list[RosterRow], schoo
                 report.classes_created.append(row.class_code)
         student = existing.get(row.student_code)
         if student is None:
-            student = Student(school_id=school.id, student_code=row.student_code, full_name=row.full_name,
-                              class_id=school_class.id, date_of_birth=row.date_of_birth, active=True)
+            student = build_student(school, row.student_code, row.full_name, school_class=school_class,
+                                    date_of_birth=row.date_of_birth)
             session.add(student)
             existing[row.student_code] = student
             report.created += 1

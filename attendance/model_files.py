@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,3 +99,10 @@ def sidecar_hashes(path: Path) -> tuple[str, ...]:
         return ()
     text = sidecar.read_text().split()
     return (text[0].lower(),) if text else ()
+
+
+def require_converter() -> None:
+    """Raise ``ModelError`` when the model converters cannot run here: they build ONNX graphs with the
+    ``onnx`` package, which ``pip install 'school-attendance[convert]'`` adds (a gate PC's install has none)."""
+    if importlib.util.find_spec("onnx") is None:
+        raise ModelError("converting a model needs the onnx package: pip install 'school-attendance[convert]'")

@@ -20,7 +20,7 @@ from pathlib import Path
 from attendance.errors import ModelError
 from attendance.model_files import (
     CHUNK_BYTES, SIDECAR_SUFFIX, Fetch, InstallResult, Progress, as_model_error, copy_local, download_url, file_sha256,
-    models_dir, sidecar_hashes,
+    models_dir, require_converter, sidecar_hashes,
 )
 from models.manifest import ManifestError, ModelEntry, load_manifest
 
@@ -166,6 +166,7 @@ def install_model(settings, model_id: str, path: Path | str | None = None, *, ac
 
 def _install_converted(entry: ModelEntry, source: Path, target: Path) -> InstallResult:
     """Convert a checked source file (a MiniFASNet .pth) into ``target`` and record the result's sha256 beside it."""
+    require_converter()
     from models.minifasnet_onnx import convert_minifasnet  # onnx is needed only while installing
 
     with as_model_error():

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from attendance.errors import ModelError
 from attendance.model_files import (
-    InstallResult, Progress, as_model_error, copy_local, download_url, file_sha256, models_dir, sidecar_hashes,
+    InstallResult, Progress, as_model_error, copy_local, download_url, file_sha256, models_dir, require_converter,
+    sidecar_hashes,
 )
 from models.manifest import ModelEntry
 
@@ -119,6 +120,7 @@ def check_ir_file(entry: ModelEntry, part: str, path: Path, what: str) -> None:
 
 def convert_checked_ir(entry: ModelEntry, xml: Path, weights: Path, target: Path) -> str:
     """Convert the checked IR to ``target`` (and ``target.sha256``); returns the ONNX file's sha256."""
+    require_converter()
     from models.openvino_onnx import convert_openvino
 
     with as_model_error():

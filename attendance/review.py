@@ -18,16 +18,17 @@ from sqlalchemy import select
 from attendance.consent import current_scopes
 from attendance.db.models import CheckIn, Student, UnknownFace
 from attendance.errors import InvalidInput
+from attendance.instance import find_instance_file
 from attendance.users import record_audit
 
 
 def _copy_snapshot(instance_path: str | Path | None, unknown: UnknownFace) -> str | None:
     if instance_path is None or not unknown.snapshot_path:
         return None
-    instance = Path(instance_path).resolve()
-    source = (instance / unknown.snapshot_path).resolve()
-    if not source.is_relative_to(instance) or not source.is_file():
+    source = find_instance_file(instance_path, unknown.snapshot_path)
+    if source is None:
         return None
+    instance = Path(instance_path).resolve()
     relative = (Path("snapshots") / str(unknown.school_id) / unknown.school_date.isoformat()
                 / f"{uuid.uuid4().hex}.jpg")
     (instance / relative).parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from attendance.db.models import Holiday, School, SchoolRuleChange
 from attendance.errors import InvalidInput
+from attendance.school_day import school_date_at
 
 _OVERRIDE_TO_STATUS = {"excused": "excused", "present": "present_manual"}
 
@@ -100,10 +101,9 @@ def school_zone(school: School) -> ZoneInfo:
 
 
 def school_local_date(school: School, at: dt.datetime) -> dt.date:
-    """The school-local date of the aware instant ``at`` (00:30 UTC is 07:30 the same day in Ho Chi Minh)."""
-    if at.tzinfo is None:
-        raise InvalidInput("a naive datetime has no school date; give an aware one")
-    return at.astimezone(school_zone(school)).date()
+    """The school-local date of the aware instant ``at`` (00:30 UTC is 07:30 the same day in Ho Chi Minh);
+    the rule the agents apply too (``attendance.school_day``)."""
+    return school_date_at(at, school.timezone)
 
 
 def school_weekdays(school: School) -> frozenset[int]:

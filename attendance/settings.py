@@ -8,18 +8,20 @@ down; nothing else in the product reads the environment.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attendance.errors import SettingsError
+from attendance.recognition_config import RecognitionConfig, setting
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -28,20 +30,13 @@ T = TypeVar("T", bound="DataclassInstance")
 
 CONFIG_FILE_ENV = "ATTENDANCE_CONFIG"
 
-
-def setting(default: Any, help: str, choices: tuple[str, ...] | None = None,
-            low: float | None = None, high: float | None = None) -> Any:
-    """Declare one setting: its default, a one-line help text, (for strings) the allowed values and (for
-    numbers) the smallest and largest accepted, ``low`` and ``high``: every numeric setting has both."""
-    metadata = {"help": help, "choices": choices, "low": low, "high": high}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
+logger = logging.getLogger(__name__)
+_warned_renames: set[str] = set()
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything the core, the dashboard and the CLI can be configured with."""
+class Settings(RecognitionConfig):
+    """Everything the core, the dashboard and the CLI can be configured with (the recognition fields first)."""
 
     instance_path: str = setting(
         "instance", "Folder for the SQLite database, kept enrollment photos and snapshots."
@@ -51,49 +46,13 @@ class Settings:
         "PostgreSQL: `postgresql+psycopg://user@host/dbname`."
     )
     timezone: str = setting("Asia/Ho_Chi_Minh", "Default time zone of a new school (IANA name).")
-    face_backend: str = setting(
-        "dlib", "Face embedder backend: `dlib` (the installed ResNet) or `onnx` (the same network in ONNX Runtime).",
-        choices=("dlib", "onnx"),
-    )
-    onnx_providers: tuple = setting(
-        (), "ONNX Runtime execution providers to use, best first (e.g. `CUDAExecutionProvider,CPUExecutionProvider`); "
-        "empty means the best available in the order TensorRT, CUDA, OpenVINO, CoreML, DirectML, CPU."
-    )
-    onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.", low=0, high=256)
-    recognition_model: str = setting(
-        "auto", "Face embedder: `auto` (the most accurate installed model, by the manifest's rank, among those whose "
-        "terms need no --accept-terms) or a model id from `attendance models list` (name a research-only model "
-        "here to use it); after installing one, run `attendance gallery rebuild`."
-    )
-    detector_model: str = setting(
-        "auto", "Face detector: `auto` (YuNet when installed, else dlib's HOG) or `dlib_hog` / `yunet_2023mar`."
-    )
-    match_threshold: float = setting(
-        0.0, "Largest distance at which a face may be named; 0 means the school's calibrated point (`attendance "
-        "calibrate --apply`), else the model's measured default (0.388 for dlib ResNet 128-D). Applies to the model "
-        "`recognition_model` names (with `auto`, to dlib's only).", low=0.0, high=4.0
-    )
-    match_margin: float = setting(
-        -1.0, "Smallest gap between the best student's distance and the next student's; negative means the "
-        "school's calibrated point, else the model's measured default (0.01 for dlib ResNet 128-D).", low=-1.0, high=2.0
-    )
     detect_max_side_px: int = setting(
         1280, "Large photos are detected on a copy scaled down to this longest side; embedding uses full size.",
         low=64, high=20_000
     )
-    detect_upsample: int = setting(
-        1, "Times dlib's HOG detector upsamples the (scaled) image; 1 finds faces down to about 40 px.", low=0, high=4
-    )
     max_image_pixels: int = setting(
         60_000_000, "Refuse images with more pixels than this (decompression bombs).", low=10_000, high=500_000_000
     )
-    min_face_px: int = setting(80, "Enrollment: smallest accepted face (side of the detected face box) in pixels.",
-                               low=8, high=4096)
-    min_sharpness: float = setting(
-        100.0, "Enrollment: smallest accepted sharpness (variance of the Laplacian of the aligned face at 64x64); "
-        "clean photos score 140-1300.", low=0.0, high=100_000.0
-    )
-    max_yaw_deg: float = setting(35.0, "Enrollment: largest accepted head turn (yaw), in degrees.", low=0.0, high=90.0)
     duplicate_warn_distance: float = setting(
         0.40, "Enrollment refuses a new face this close to another student's template (the same photo twice would "
               "make both unrecognisable), unless an admin confirms it: twins, siblings.",
@@ -150,11 +109,6 @@ class Settings:
         "the system (`fonts-dejavu-core`)."
     )
 
-    liveness_threshold: float = setting(
-        0.05, "Liveness (MiniFASNet, when installed): a face whose live score (0-1, both networks averaged) is "
-        "below this counts as a suspected photo or screen. Chosen on NUAA subjects 0001-0004 "
-        "(python -m bench.bench_liveness).", low=0.0, high=1.0
-    )
     liveness_action: str = setting(
         "flag", "What a suspected presentation attack does: `flag` stores the check-in marked for a teacher's "
         "review; `refuse` stores it as a flagged unknown face, with no check-in.", choices=("flag", "refuse"),
@@ -202,17 +156,25 @@ def load_settings(
     """Build ``cls`` from its defaults, then a TOML file, then environment variables, then ``overrides``.
 
     The TOML file is ``config_file`` or the path in ``ATTENDANCE_CONFIG``; ``toml_table`` picks a table of it
-    (the agent reads ``[agent]``). Raises ``SettingsError`` naming the bad key for an unknown key, a value of
-    the wrong type, a value outside its choices or a number outside its bounds.
+    (the agent reads ``[agent]``). A setting's former name (``cls.RENAMED_SETTINGS``: old -> new) is still
+    read, from the file or the environment, with one warning logged; the new name wins when both are set.
+    Raises ``SettingsError`` naming the bad key for an unknown key, a value of the wrong type, a value outside
+    its choices or a number outside its bounds.
     """
     environ = os.environ if environ is None else environ
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
 
+    renamed: Mapping[str, str] = getattr(cls, "RENAMED_SETTINGS", {})
     path = config_file or environ.get(CONFIG_FILE_ENV)
     if path:
-        values.update(_read_toml(Path(path), toml_table, fields))
+        values.update(_read_toml(Path(path), toml_table, fields, renamed))
+    for old, new in renamed.items():
+        raw = environ.get(env_name(prefix, old))
+        if raw is not None:
+            _warn_renamed(env_name(prefix, old), env_name(prefix, new))
+            values[new] = _parse_env(env_name(prefix, old), raw, hints[new])
     for name in fields:
         raw = environ.get(env_name(prefix, name))
         if raw is not None:
@@ -226,7 +188,14 @@ def load_settings(
     return cls(**checked)
 
 
-def _read_toml(path: Path, table: str | None, fields: Mapping[str, dataclasses.Field]) -> dict[str, Any]:
+def _warn_renamed(old: str, new: str) -> None:
+    if old not in _warned_renames:
+        _warned_renames.add(old)
+        logger.warning("setting %s is deprecated and will be removed: use %s", old, new)
+
+
+def _read_toml(path: Path, table: str | None, fields: Mapping[str, dataclasses.Field],
+               renamed: Mapping[str, str]) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -236,6 +205,10 @@ def _read_toml(path: Path, table: str | None, fields: Mapping[str, dataclasses.F
         raise SettingsError(str(path), f"is not valid TOML: {err}") from err
     if table:
         data = data.get(table, {})
+    for old, new in renamed.items():
+        if old in data:
+            _warn_renamed(f"{old} (in {path})", new)
+            data.setdefault(new, data.pop(old))
     unknown = [key for key in data if key not in fields and not isinstance(data[key], dict)]
     if unknown:
         raise SettingsError(unknown[0], f"is not a setting (in {path})")
@@ -301,6 +274,6 @@ def _check_value(name: str, value: Any, hint: Any, f: dataclasses.Field) -> Any:
     if name == "timezone" or name.endswith("_timezone"):
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as err:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # tzdata opens a file named by the value
             raise SettingsError(name, f"is not a known time zone: {value!r}") from err
     return value

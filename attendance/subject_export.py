@@ -28,6 +28,7 @@ from attendance.db.models import (
     AuditEntry, CheckIn, ConsentNotice, ConsentRecord, DataRequest, EnrollmentPhoto, FaceTemplate, RollOverride,
     School, SchoolClass, Student, UnknownFace, utcnow,
 )
+from attendance.instance import find_instance_file
 from attendance.users import record_audit
 
 FORMAT = "attendance-subject-export/1"
@@ -49,10 +50,8 @@ def export_student(session: Session, instance_path: str | Path, student: Student
         files.append((name, json.dumps(value, ensure_ascii=False, indent=2, default=_jsonable).encode("utf-8"), what))
 
     def add_image(name: str, what: str, relative: str | None, purpose: str = "snapshot") -> bool:
-        if relative is None:  # no file was kept
-            return False
-        path = (instance / relative).resolve()
-        if not path.is_relative_to(instance) or not path.is_file():
+        path = find_instance_file(instance, relative)  # None: no file kept, or not a file of the instance
+        if path is None:
             missing.append({"path": name, "what": what})
             return False
         files.append((name, read_sealed_file(path, purpose), what))  # decrypted: the export is for the person
@@ -90,7 +89,7 @@ def export_student(session: Session, instance_path: str | Path, student: Student
         for r in session.scalars(select(DataRequest).where(DataRequest.student_id == student.id).order_by(DataRequest.id))])
     add_json("audit.json", "audit-log entries about the student (who did what, when)", _audit(session, student))
     manifest = {
-        "format": FORMAT, "generated_at": utcnow(), "school": session.scalar(select(School.code).where(School.id == student.school_id)),
+        "format": FORMAT, "generated_at": utcnow(), "school": session.get_one(School, student.school_id).code,
         "student_code": student.student_code,
         "files": [{"path": name, "what": what, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                   for name, data, what in files],

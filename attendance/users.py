@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from attendance.db.models import ROLES, AuditEntry, School, SchoolClass, User
+from attendance.db.models import ROLES, AuditEntry, SchoolClass, User
 from attendance.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from attendance.passwords import MAX_PASSWORD_LENGTH, check_password_strength
 from attendance.text import check_text
@@ -139,27 +139,6 @@ def list_users(session: Session, school_id: int | None) -> list[User]:
     if school_id is not None:
         query = query.where(User.school_id == school_id)
     return list(session.scalars(query))
-
-
-def find_or_create_school(session: Session, code: str | None, name: str | None, timezone: str) -> School:
-    """The school named by ``code`` (created with ``name`` if missing), or the only school when no code.
-
-    Raises ``InvalidInput`` when no code is given and the database holds no school or several.
-    """
-    if code:
-        code = code.strip()
-        school = session.scalars(select(School).where(School.code == code)).first()
-        if school is None:
-            school = School(code=code, name=(name or code).strip(), timezone=timezone)
-            session.add(school)
-            session.flush()
-        return school
-    schools = list(session.scalars(select(School).limit(2)))
-    if len(schools) == 1:
-        return schools[0]
-    if not schools:
-        raise InvalidInput("no school yet: give --school CODE --school-name NAME")
-    raise InvalidInput("several schools: say which with --school CODE")
 
 
 def actor_of(session: Session, user_id: int | None) -> str:

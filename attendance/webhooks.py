@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from attendance.backoff import backoff_delay_s
 from attendance.db.models import (
     Camera, School, SchoolClass, Student, Webhook, WebhookDelivery,
 )
@@ -225,7 +226,7 @@ def enqueue_absences(session, school: School, school_date: dt.date, now_at: dt.d
 
 def retry_delay_s(attempts: int) -> float:
     """Seconds to wait after the ``attempts``-th failure: 30, 60, 120... capped at 6 hours."""
-    return min(FIRST_RETRY_S * 2 ** max(attempts - 1, 0), MAX_RETRY_S)
+    return backoff_delay_s(attempts, FIRST_RETRY_S, MAX_RETRY_S)
 
 
 def _default_post(url: str, *, data: bytes, headers: dict[str, str], timeout: float) -> Any:

@@ -156,7 +156,7 @@ def run_ours(engine: FaceEngine, gallery: Gallery, frames: list[Frame], settings
 
 def _store(outbox: Outbox, decisions, result: LoopResult) -> None:
     for decision in decisions:
-        stored = record_decision(outbox, decision, source_identity="bench", model_id="bench", zone=ZONE)
+        stored = record_decision(outbox, decision, source_identity="bench", model_id="bench", timezone=ZONE.key)
         if stored is None:
             continue
         if decision.kind == "unknown":

@@ -44,7 +44,8 @@ from attendance.cameras import create_camera
 from attendance.db import Database
 from attendance.db.models import SchoolClass, Student
 from attendance.db.session import normalise_url
-from attendance.users import create_user, find_or_create_school, set_teacher_classes
+from attendance.directory import get_or_create_school
+from attendance.users import create_user, set_teacher_classes
 
 MAX_VIEWERS = 2000
 MAX_DURATION_S = 300
@@ -73,7 +74,7 @@ def free_port() -> int:
 def seed(url: str) -> str:
     """One school, a class of ``STUDENTS``, teacher "lan" and a camera; returns the camera's token."""
     with Database.open(url) as database, database.session() as session:
-        school = find_or_create_school(session, "BENCH", "THCS Bench", "Asia/Ho_Chi_Minh")
+        school = get_or_create_school(session, "BENCH", name="THCS Bench", timezone="Asia/Ho_Chi_Minh")
         klass = SchoolClass(school_id=school.id, code="6A1", grade=6)
         session.add(klass)
         session.flush()

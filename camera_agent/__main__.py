@@ -32,7 +32,7 @@ FLAGS: dict[str, tuple[str, type, str]] = {
     "--source": ("source", str, "camera index, RTSP/HTTP URL, video file or image folder"),
     "--server": ("server_url", str, "dashboard base URL"),
     "--token": ("token", str, "camera token (prefer ATTENDANCE_AGENT_TOKEN: flags show in `ps`)"),
-    "--backend": ("backend", str, "dlib or onnx"),
+    "--backend": ("face_backend", str, "face embedder backend: dlib or onnx"),
     "--camera-name": ("camera_name", str, "name of this camera in logs"),
     "--threshold": ("match_threshold", float, "largest matching distance (0: model default)"),
     "--margin": ("match_margin", float, "smallest margin to the next student (<0: model default)"),

@@ -16,10 +16,10 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from attendance.faces.engine import FaceEngine
 from attendance.faces.video import encode_jpeg_rgb
+from attendance.school_day import school_date_at
 from camera_agent import __version__
 from camera_agent.cards import CardLedger, CardReader, CardSighting
 from camera_agent.client import DashboardClient, DeliveryError
@@ -57,16 +57,16 @@ def pipeline_config(settings: AgentSettings, point) -> PipelineConfig:
     )
 
 
-def school_date_of(captured_at: dt.datetime, zone: ZoneInfo) -> str:
-    """The school day (ISO date) of a moment, in the agent's time zone."""
-    return captured_at.astimezone(zone).date().isoformat()
+def school_date_of(captured_at: dt.datetime, timezone: str) -> str:
+    """The school day (ISO date) of a moment in the school's zone ``timezone``: the dashboard's own rule."""
+    return school_date_at(captured_at, timezone).isoformat()
 
 
 def record_decision(outbox: Outbox, decision: Decision, *, source_identity: str, model_id: str,
-                    zone: ZoneInfo) -> StoredEvent | None:
+                    timezone: str) -> StoredEvent | None:
     """Store one decision as an event; None when its student is already checked in today (or it was decided
     before, e.g. a file processed again after a crash)."""
-    school_date = school_date_of(decision.captured_at, zone)
+    school_date = school_date_of(decision.captured_at, timezone)
     verdict = decision.verdict
     body: dict = {"captured_at": decision.captured_at.isoformat(), "liveness": decision.liveness}
     if decision.snapshot_jpeg is not None:
@@ -97,7 +97,6 @@ class Agent:
         self.outbox = outbox
         self.client = client
         self.status = status or AgentStatus()
-        self.zone = ZoneInfo(settings.timezone)
         self.model_id = engine.embedder.model_id
         self.pipeline = Pipeline(engine, pipeline_config(settings, point), liveness)
         self.cards = CardReader(settings.qr_every_frames, settings.qr_scale)
@@ -114,6 +113,13 @@ class Agent:
         self._threads_stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pruned_for: str | None = None
+
+    @property
+    def school_timezone(self) -> str:
+        """The zone that decides the school day: the school's, sent with the gallery (also with its copy on
+        disk, so it holds offline after the first contact); before any gallery, the ``timezone`` setting."""
+        current = self.gallery.current
+        return current.timezone if current is not None and current.timezone else self.settings.timezone
 
     # -- the frame loop ------------------------------------------------------------------------------------
 
@@ -154,7 +160,7 @@ class Agent:
         for decision in decisions:
             self.prune_old_decisions(decision.captured_at)
             stored = record_decision(self.outbox, decision, source_identity=self.source.identity,
-                                     model_id=self.model_id, zone=self.zone)
+                                     model_id=self.model_id, timezone=self.school_timezone)
             if self.on_decision is not None:
                 self.on_decision(decision, stored)
             if stored is None:
@@ -169,7 +175,8 @@ class Agent:
     def record_cards(self, sightings: list[CardSighting]) -> None:
         """Queue a ``qr`` check-in for each card not queued today (the dashboard verifies its signature)."""
         for sighting in sightings:
-            stored = self.card_ledger.record(self.outbox, sighting, school_date_of(sighting.captured_at, self.zone))
+            school_date = school_date_of(sighting.captured_at, self.school_timezone)
+            stored = self.card_ledger.record(self.outbox, sighting, school_date)
             if stored is None:
                 continue
             logger.info("qr card seq=%d", stored.seq)
@@ -208,7 +215,7 @@ class Agent:
         (folder / name).write_bytes(encode_jpeg_rgb(annotate(frame.image, boxes), 85))
 
     def prune_old_decisions(self, now: dt.datetime) -> None:
-        today = school_date_of(now, self.zone)
+        today = school_date_of(now, self.school_timezone)
         if self._pruned_for == today:
             return
         cutoff = (dt.date.fromisoformat(today) - dt.timedelta(days=self.settings.keep_days)).isoformat()
@@ -225,7 +232,7 @@ class Agent:
         self._spawn("heartbeat", run_heartbeats, self.client, stop, self.settings.heartbeat_s, self.heartbeat_body)
 
     def heartbeat_body(self) -> dict:
-        return build_heartbeat(self.status, self.outbox, version=__version__, backend=self.settings.backend,
+        return build_heartbeat(self.status, self.outbox, version=__version__, backend=self.settings.face_backend,
                                model_id=self.model_id)
 
     def load_gallery(self, wait_s: float) -> bool:

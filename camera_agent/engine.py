@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from attendance.faces.engine import FaceEngine
 from attendance.faces.factory import build_face_engine, build_liveness_checker
 from attendance.gallery import OperatingPoint
 from attendance.recognition import resolve_operating_point
+from attendance.recognition_config import RecognitionConfig
 from attendance.settings import Settings, load_settings
 from camera_agent.settings import AgentSettings
 from camera_agent.spoof import TrackLiveness
 
 
 def core_settings(settings: AgentSettings) -> Settings:
-    """The core settings the factory and the recognition profile read, filled from the agent's own."""
-    return load_settings(Settings, environ={}, overrides={
-        "instance_path": settings.instance_path, "face_backend": settings.backend,
-        "detect_upsample": settings.detect_upsample, "match_threshold": settings.match_threshold,
-        "match_margin": settings.match_margin, "recognition_model": settings.recognition_model,
-        "detector_model": settings.detector_model, "onnx_providers": settings.onnx_providers,
-        "onnx_threads": settings.onnx_threads, "liveness_threshold": settings.liveness_threshold,
-    })
+    """The core settings the factory and the recognition profile read: the agent's recognition config (the
+    same fields, one definition) and its instance folder; the rest at their defaults."""
+    recognition = {f.name: getattr(settings, f.name) for f in dataclasses.fields(RecognitionConfig)}
+    return load_settings(Settings, environ={}, overrides={**recognition, "instance_path": settings.instance_path})
 
 
 def build_engine(settings: AgentSettings) -> FaceEngine:
     """dlib's HOG detector and landmarks with the chosen embedder (``dlib`` or ``onnx``). Raises ModelError."""
-    return build_face_engine(core_settings(settings), settings.backend)
+    return build_face_engine(core_settings(settings))
 
 
 def build_liveness(settings: AgentSettings) -> TrackLiveness | None:

@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 
 from attendance.crypto import DataKeyError, Keyring, is_sealed
+from attendance.errors import InvalidInput
 from attendance.gallery import Gallery, OperatingPoint
 from attendance.recognition import combine_rule_for
+from attendance.school_day import find_zone
 from camera_agent.client import DashboardClient, DeliveryError
 from camera_agent.status import AgentStatus
 
@@ -53,6 +55,7 @@ class GallerySnapshot:
     etag: str | None
     names: dict[str, str] = field(default_factory=dict)
     point: OperatingPoint | None = None
+    timezone: str | None = None  # the school's IANA zone (None: an older dashboard's gallery, or a zone unknown here)
 
     @property
     def student_count(self) -> int:
@@ -80,11 +83,12 @@ def parse_gallery(document: dict[str, Any], model_id: str, dim: int, etag: str |
         gallery = Gallery(model_id, str(document.get("metric", "euclidean")), matrix, keys,
                           combine=combine_rule_for(model_id))
         point = parse_point(document.get("operating_point"))
+        timezone = parse_timezone(document.get("timezone"))
     except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, GalleryFormatError):
             raise
         raise GalleryFormatError(f"the gallery document is malformed: {type(err).__name__} {err}") from err
-    return GallerySnapshot(gallery, str(document.get("version", "")), etag, names, point)
+    return GallerySnapshot(gallery, str(document.get("version", "")), etag, names, point, timezone)
 
 
 def parse_point(value: Any) -> OperatingPoint | None:
@@ -95,6 +99,19 @@ def parse_point(value: Any) -> OperatingPoint | None:
     if not (0.0 < threshold < 10.0 and 0.0 <= margin < 10.0):
         raise GalleryFormatError(f"the gallery's operating point ({threshold}, {margin}) is out of range")
     return OperatingPoint(threshold, margin)
+
+
+def parse_timezone(value: Any) -> str | None:
+    """The school's time zone of a gallery document, or None when it has none or this PC does not know it
+    (then the agent keeps the zone it had: the gallery itself is still good)."""
+    if value is None:
+        return None
+    try:
+        find_zone(str(value))
+    except InvalidInput:
+        logger.warning("the dashboard's time zone %r is unknown on this PC (update the tzdata package)", value)
+        return None
+    return str(value)
 
 
 def thin_gallery_problem(model_id: str, student_count: int, previous_count: int) -> str | None:
@@ -201,6 +218,8 @@ class GallerySync:
             return False
 
     def _swap(self, snapshot: GallerySnapshot) -> None:
+        if snapshot.timezone and (self.current is None or self.current.timezone != snapshot.timezone):
+            logger.info("school days are decided in the school's time zone, %s", snapshot.timezone)
         if self.resolve_point is not None and snapshot.point is not None:
             snapshot = replace(snapshot, point=self.resolve_point(snapshot.point))
         if self.current is None or self.current.point != snapshot.point:

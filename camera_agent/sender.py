@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from attendance.backoff import Backoff as CoreBackoff
 from camera_agent.client import RETRY_STATUSES, DashboardClient, DeliveryError
 from camera_agent.outbox import Outbox
 from camera_agent.status import AgentStatus
@@ -26,25 +27,19 @@ MAX_BATCH = 500  # the API's limit
 MAX_RETRY_AFTER_S = 600.0
 
 
-class Backoff:
-    """Exponential backoff with jitter: ``base_s``, 2x, 4x... up to ``max_s``, each times a random 0.5-1."""
+class Backoff(CoreBackoff):
+    """The uploads' backoff: 1 s, 2 s, 4 s... up to ``max_s``, each times a random 0.5-1 (the cameras of a
+    school do not retry in step); the server's ``Retry-After`` wins when it sends one."""
 
     def __init__(self, base_s: float = 1.0, max_s: float = 60.0, rng: Callable[[], float] = random.random) -> None:
-        self.base_s = base_s
-        self.max_s = max_s
-        self.failures = 0
-        self._rng = rng
+        super().__init__(base_s, max_s, jitter=0.5, rng=rng)
 
     def next_delay(self, retry_after_s: float | None = None) -> float:
         """Seconds to wait after one more failure; the server's Retry-After (capped at 10 min) when given."""
-        ceiling = min(self.max_s, self.base_s * (2 ** self.failures))
-        self.failures += 1
+        delay_s = self.next_delay_s()
         if retry_after_s is not None:
             return min(max(retry_after_s, 0.0), MAX_RETRY_AFTER_S)
-        return ceiling * (0.5 + 0.5 * self._rng())
-
-    def reset(self) -> None:
-        self.failures = 0
+        return delay_s
 
 
 @dataclass

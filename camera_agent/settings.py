@@ -1,19 +1,34 @@
-"""The camera agent's typed settings: ``[agent]`` in the TOML file, ``ATTENDANCE_AGENT_*`` variables, CLI flags."""
+"""The camera agent's typed settings: ``[agent]`` in the TOML file, ``ATTENDANCE_AGENT_*`` variables, CLI flags.
+
+The recognition fields (embedder, detector, runtime, operating point, quality gates, liveness) are the core's
+``RecognitionConfig``, embedded here with the defaults of video frames.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from attendance.settings import setting
+from attendance.recognition_config import RecognitionConfig, setting, with_default
 
 AGENT_ENV_PREFIX = "ATTENDANCE_AGENT_"
 AGENT_TOML_TABLE = "agent"
 
 
 @dataclass(frozen=True)
-class AgentSettings:
-    """Everything one gate agent can be configured with (one agent per camera)."""
+class AgentSettings(RecognitionConfig):
+    """Everything one gate agent can be configured with (one agent per camera): the recognition fields first."""
+
+    # Former names still read (with a warning): `backend` is the core's `face_backend` since the shared config.
+    RENAMED_SETTINGS: ClassVar[Mapping[str, str]] = {"backend": "face_backend"}
+
+    # Video frames: HOG without upsampling (4x faster), smaller and softer faces than an enrollment photo.
+    detect_upsample: int = with_default(RecognitionConfig, "detect_upsample", 0)
+    min_face_px: int = with_default(RecognitionConfig, "min_face_px", 60)
+    min_sharpness: float = with_default(RecognitionConfig, "min_sharpness", 0.0)
+    max_yaw_deg: float = with_default(RecognitionConfig, "max_yaw_deg", 45.0)
 
     source: str = setting("0", "What to watch: a USB camera index (`0`), an RTSP/HTTP URL, a video file or a "
                           "folder of images.")
@@ -21,45 +36,16 @@ class AgentSettings:
                               "`/api/v1/...` under it).")
     token: str = setting("", "This camera's bearer token (`cam_...`), made with `attendance cameras add`.")
     camera_name: str = setting("gate", "A name for this camera in logs and the preview.")
-    backend: str = setting("dlib", "Face embedder backend: `dlib` or `onnx` (the same ResNet in ONNX Runtime).",
-                           choices=("dlib", "onnx"))
     instance_path: str = setting("instance", "Instance folder whose `models/` holds the models installed on this PC "
                                  "(`attendance models download`, `attendance models convert-dlib`).")
-    recognition_model: str = setting("auto", "Face embedder: `auto` (the most accurate model installed in "
-                                     "`instance_path` whose terms need no --accept-terms) or a model id; the "
-                                     "dashboard must have its templates.")
-    detector_model: str = setting("auto", "Face detector: `auto` (YuNet when installed, else dlib's HOG), "
-                                  "`dlib_hog` or `yunet_2023mar`.")
-    onnx_providers: tuple = setting((), "ONNX Runtime execution providers for the ONNX models, best first and "
-                                    "comma-separated (e.g. `OpenVINOExecutionProvider,CPUExecutionProvider`); "
-                                    "empty means the best available.")
-    onnx_threads: int = setting(0, "Threads per ONNX Runtime session; 0 lets ONNX Runtime choose.", low=0, high=256)
-    match_threshold: float = setting(0.0, "Largest distance at which one embedding votes for a student; 0 "
-                                     "means the school's calibrated point sent with the gallery, else the "
-                                     "model's measured default (0.388 for dlib).", low=0.0, high=4.0)
-    match_margin: float = setting(-1.0, "Smallest gap to the next student for a vote; negative means the "
-                                  "school's calibrated point sent with the gallery, else the model's measured "
-                                  "default (0.01 for dlib).", low=-1.0, high=2.0)
     scale: float = setting(1.0, "Processing scale: frames are shrunk by this factor before detection. HOG "
                            "(upsample 0) finds faces from about 70 px, so use 1.0 for 640x360 and 0.5 for 1280x720.",
                            low=0.05, high=4.0)
-    detect_upsample: int = setting(0, "Times dlib's HOG upsamples the scaled frame: 0 is four times faster "
-                                   "than 1 and enough when faces are 70 px or more after scaling.", low=0, high=4)
     detect_every_frames: int = setting(4, "Scan the whole frame for new faces every N frames; in between, "
                                        "only the regions around known tracks are searched (much cheaper).",
                                        low=1, high=1000)
     fps: float = setting(0.0, "Process at most this many frames per second (0: every frame of a file, "
                          "as fast as possible for a live camera).", low=0.0, high=240.0)
-    min_face_px: int = setting(60, "Smallest face (box side, full-resolution pixels) that is embedded.",
-                               low=8, high=4096)
-    min_sharpness: float = setting(0.0, "Smallest sharpness (Laplacian variance of the chip) that is "
-                                   "embedded; 0 turns the gate off. Video chips measure 2-13 out of focus, "
-                                   "500-1300 sharp.",
-                                   low=0.0, high=100_000.0)
-    max_yaw_deg: float = setting(45.0, "Largest head turn that is embedded, in degrees.", low=0.0, high=90.0)
-    liveness_threshold: float = setting(0.05, "Live score (MiniFASNet, when installed in `instance_path`) under "
-                                        "which a track's frames look like a photo or screen; see the dashboard's "
-                                        "`liveness_threshold`.", low=0.0, high=1.0)
     embed_every_frames: int = setting(6, "At most one embedding per track every N processed frames.", low=1, high=1000)
     max_embeddings_per_track: int = setting(20, "Stop embedding a track after this many embeddings.",
                                             low=1, high=10_000)
@@ -83,8 +69,8 @@ class AgentSettings:
                           "next to it.")
     snapshots: bool = setting(True, "Send a small JPEG crop of the face with each event.")
     snapshot_max_px: int = setting(160, "Longest side of a snapshot crop, in pixels.", low=16, high=4096)
-    timezone: str = setting("Asia/Ho_Chi_Minh", "Time zone that decides the school day (one check-in per "
-                            "student per day).")
+    timezone: str = setting("Asia/Ho_Chi_Minh", "The school's time zone until the dashboard first sends it "
+                            "(with the gallery): the school's own, set on the dashboard, decides the school day.")
     batch_size: int = setting(100, "Events per POST (the API takes up to 500).", low=1, high=500)
     request_timeout_s: float = setting(10.0, "Timeout of one HTTP request to the dashboard.", low=0.1, high=600.0)
     retry_max_s: float = setting(60.0, "Longest wait between delivery retries.", low=0.1, high=86_400.0)

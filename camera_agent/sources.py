@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from attendance.backoff import Backoff
 from attendance.errors import AttendanceError, ImageError
 from attendance.faces.image import load_image
 from attendance.faces.video import VideoReader, open_camera, open_video_file
@@ -196,7 +197,7 @@ class LiveSource:
         self._thread.join(timeout=self._read_timeout_s + 1.0)
 
     def _grab_loop(self) -> None:
-        delay_s = self._reconnect_min_s
+        backoff = Backoff(base_s=self._reconnect_min_s, max_s=self._reconnect_max_s)
         first = True
         while not self._stop.is_set():
             if not first:
@@ -206,17 +207,15 @@ class LiveSource:
                 reader = self._opener(self.spec)
             except ImageError as err:
                 self._report(str(err))
-                self._stop.wait(delay_s)
-                delay_s = min(delay_s * 2.0, self._reconnect_max_s)
+                self._stop.wait(backoff.next_delay_s())
                 continue
             got_frames = self._pump(reader)
             reader.release()
             if got_frames:
-                delay_s = self._reconnect_min_s
+                backoff.reset()
             if not self._stop.is_set():
                 self._report("the camera stopped giving frames; reconnecting")
-                self._stop.wait(delay_s)
-                delay_s = min(delay_s * 2.0, self._reconnect_max_s)
+                self._stop.wait(backoff.next_delay_s())
 
     def _pump(self, reader: VideoReader) -> bool:
         got = False

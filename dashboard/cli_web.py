@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     admin.add_argument("--full-name", default="", help="the person's name, shown in the dashboard")
     admin.add_argument("--password-file", metavar="FILE", help="read the password from the first line of FILE "
                        "(default: prompt twice)")
-    admin.add_argument("--school", metavar="CODE", help="school code (created if missing; default: the only school)")
+    admin.add_argument("--school", metavar="CODE", help="school code (created if missing; default: the only school, or a new one `school`)")
     admin.add_argument("--school-name", metavar="NAME", help="name of a school created by --school")
     admin.add_argument("--district", action="store_true", help="a district admin, who sees every school")
     admin.set_defaults(handler=run_create_admin)
@@ -69,13 +69,15 @@ def read_password(password_file: str | None) -> str:
 
 
 def run_create_admin(args: argparse.Namespace, settings: Settings) -> int:
-    from attendance.users import create_user, find_or_create_school, record_audit
+    from attendance.directory import get_or_create_school
+    from attendance.users import create_user, record_audit
 
     password = read_password(args.password_file)
     with Database.open(settings.resolved_database_url) as database, database.session() as session:
         school = None
         if not args.district:
-            school = find_or_create_school(session, args.school, args.school_name, settings.timezone)
+            school = get_or_create_school(session, args.school, name=args.school_name or "",
+                                          timezone=settings.timezone)
         role = "district_admin" if args.district else "school_admin"
         user = create_user(session, args.username, password, role, school.id if school else None,
                            full_name=args.full_name, language=settings.default_language)

@@ -55,7 +55,7 @@ def test_an_unknown_setting_or_a_bad_value_is_a_one_line_error(tmp_path, capsys,
     config.write_text('[agent]\nsorce = "0"\n')
     assert main(["--config", str(config)]) == 2
     assert "sorce" in capsys.readouterr().err
-    monkeypatch.setenv("ATTENDANCE_AGENT_BACKEND", "tensorflow")
+    monkeypatch.setenv("ATTENDANCE_AGENT_FACE_BACKEND", "tensorflow")
     monkeypatch.setenv("ATTENDANCE_AGENT_TOKEN", "cam_x")
     assert main([]) == 2
     assert "backend" in capsys.readouterr().err

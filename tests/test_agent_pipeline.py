@@ -9,6 +9,7 @@ import datetime as dt
 import gc
 import json
 import pickle
+import sqlite3
 import threading
 import time
 from zoneinfo import ZoneInfo
@@ -19,12 +20,14 @@ import pytest
 from agent_fakes import TOKEN, FakeDashboard
 
 from attendance.crypto import Keyring
+from attendance.db.models import School
 from attendance.faces.engine import FaceEngine
 from attendance.faces.types import Detection
 from attendance.gallery import Gallery, OperatingPoint
+from attendance.school_rules import school_local_date
 from camera_agent.agent import Agent, record_decision, school_date_of
 from camera_agent.client import DashboardClient
-from camera_agent.gallery_sync import GallerySnapshot
+from camera_agent.gallery_sync import GallerySnapshot, parse_gallery
 from camera_agent.outbox import Outbox
 from camera_agent.pipeline import Pipeline, PipelineConfig
 from camera_agent.settings import AgentSettings
@@ -95,7 +98,7 @@ def gallery_document():
     ]}
 
 
-def scene(people, frames, size=(320, 240)):
+def scene(people, frames, size=(320, 240), start=START):
     """Frames where each (level, first_frame, last_frame) person is a 70 px square walking right and growing."""
     out = []
     for n in range(frames):
@@ -104,7 +107,7 @@ def scene(people, frames, size=(320, 240)):
             if first <= n <= last:
                 x, y, side = 10 + 2 * (n - first) + 150 * k, 40, 70 + (n - first) // 4
                 image[y:y + side, x:x + side] = level
-        out.append(Frame(n, image, START + dt.timedelta(seconds=n / 10), n / 10))
+        out.append(Frame(n, image, start + dt.timedelta(seconds=n / 10), n / 10))
     return out
 
 
@@ -266,16 +269,16 @@ def test_a_tracks_state_is_dropped_when_it_ends():
 
 
 def test_the_school_day_is_local_to_ho_chi_minh_city():
-    assert school_date_of(START, ZoneInfo("Asia/Ho_Chi_Minh")) == "2026-09-07"
-    assert school_date_of(START, ZoneInfo("UTC")) == "2026-09-06"
+    assert school_date_of(START, "Asia/Ho_Chi_Minh") == "2026-09-07"
+    assert school_date_of(START, "UTC") == "2026-09-06"
 
 
 def test_a_decision_becomes_one_event_and_a_second_sighting_the_same_day_none(tmp_path):
     outbox = Outbox(tmp_path / "o.sqlite3")
-    zone = ZoneInfo("Asia/Ho_Chi_Minh")
     decisions = run(Pipeline(fake_engine(), config()), scene([(STUDENT_LEVEL, 0, 10)], 15))
     decisions += run(Pipeline(fake_engine(), config()), scene([(STUDENT_LEVEL, 0, 10)], 15))
-    stored = [record_decision(outbox, d, source_identity="src", model_id="fake_v1", zone=zone) for _, d in decisions]
+    stored = [record_decision(outbox, d, source_identity="src", model_id="fake_v1", timezone="Asia/Ho_Chi_Minh")
+              for _, d in decisions]
     assert stored[0] is not None and stored[1] is None
     payload = stored[0].payload
     assert set(payload) == {"event_id", "seq", "student_code", "captured_at", "distance", "margin", "votes",
@@ -450,3 +453,44 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("captured_at, agent_zone", [
+    # each scene lasts 1.5 s from its start; the agent PC's zone puts every one on another day than the school's
+    (dt.datetime(2026, 9, 6, 16, 59, 58, tzinfo=dt.UTC), "Asia/Tokyo"),  # 23:59:58 on the 6th in HCMC, 7th in Tokyo
+    (dt.datetime(2026, 9, 6, 17, 0, 0, tzinfo=dt.UTC), "UTC"),  # 00:00 on the 7th in HCMC, still the 6th in UTC
+    (dt.datetime(2026, 9, 7, 6, 59, 58, tzinfo=dt.UTC), "America/Los_Angeles"),  # 23:59:58 on the 6th there
+])
+def test_an_agent_in_another_zone_decides_the_schools_day_as_the_server_does(tmp_path, captured_at, agent_zone):
+    server = FakeDashboard(dict(gallery_document(), timezone="Asia/Ho_Chi_Minh")).start()
+    try:
+        agent = make_agent(tmp_path, server, scene([(STUDENT_LEVEL, 0, 10)], 15, start=captured_at),
+                           timezone=agent_zone)
+        assert agent.school_timezone == agent_zone  # no gallery yet: the setting
+        assert run_agent(agent) == 0
+    finally:
+        server.stop()
+    assert agent.school_timezone == "Asia/Ho_Chi_Minh"
+    db = sqlite3.connect(agent.settings.outbox_path)
+    try:
+        [(agent_date,)] = db.execute("SELECT school_date FROM decisions").fetchall()
+    finally:
+        db.close()
+    server_date = school_local_date(School(timezone="Asia/Ho_Chi_Minh"), captured_at)
+    assert agent_date == server_date.isoformat()
+    assert server_date != captured_at.astimezone(ZoneInfo(agent_zone)).date()  # the old rule would have split them
+
+
+def test_a_gallery_without_a_time_zone_or_with_an_unknown_one_keeps_the_setting():
+    assert parse_gallery(gallery_document(), "fake_v1", DIM).timezone is None
+    unknown = parse_gallery(dict(gallery_document(), timezone="Mars/Olympus"), "fake_v1", DIM)
+    assert unknown.timezone is None and unknown.student_count == 2
+
+
+def test_a_zone_name_no_file_system_accepts_is_unknown_not_a_crash():
+    from attendance.errors import InvalidInput
+    from attendance.school_day import find_zone
+
+    with pytest.raises(InvalidInput, match="unknown time zone"):
+        find_zone("Nguyễn " * 300)
+    assert parse_gallery(dict(gallery_document(), timezone="Nguyễn " * 300), "fake_v1", DIM).timezone is None

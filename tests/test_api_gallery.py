@@ -93,3 +93,13 @@ def test_another_model_and_an_empty_gallery(client, gallery):
 def test_the_model_is_required(client, gallery):
     assert client.get("/api/v1/gallery", headers=gallery["headers"]).status_code == 422
     assert client.get("/api/v1/gallery?model=" + "x" * 65, headers=gallery["headers"]).status_code == 422
+
+
+def test_the_gallery_carries_the_schools_time_zone_and_a_new_version_when_it_changes(client, db, gallery):
+    first = fetch(client, gallery)
+    assert first.get_json()["timezone"] == "Asia/Ho_Chi_Minh"
+    with db.session() as s:
+        school = s.scalar(select(School).join(Student).where(Student.student_code == "HS001"))
+        school.timezone = "Asia/Bangkok"
+    changed = fetch(client, gallery, etag=first.headers["ETag"])
+    assert changed.status_code == 200 and changed.get_json()["timezone"] == "Asia/Bangkok"

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from attendance.db.models import AuditEntry, School, User
-from attendance.errors import Conflict, InvalidInput
+from attendance.directory import get_or_create_school
+from attendance.errors import Conflict, InvalidInput, NotFound
 from attendance.users import (
-    authenticate, create_user, find_or_create_school, hash_password, rotate_session_token, set_password,
+    authenticate, create_user, hash_password, rotate_session_token, set_password,
     set_teacher_classes,
 )
 from factories import make_class, make_school, make_user
@@ -83,15 +84,19 @@ def test_teacher_classes_must_be_of_the_teachers_school(session):
         set_teacher_classes(session, teacher, [theirs.id])
 
 
-def test_find_or_create_school(session):
-    with pytest.raises(InvalidInput):
-        find_or_create_school(session, None, None, "Asia/Ho_Chi_Minh")
-    made = find_or_create_school(session, "LL", "THCS Lê Lợi", "Asia/Ho_Chi_Minh")
-    assert (made.code, made.name) == ("LL", "THCS Lê Lợi")
-    assert find_or_create_school(session, None, None, "UTC") is made
+def test_get_or_create_school_is_the_named_the_only_or_a_new_one(session):
+    made = get_or_create_school(session, " LL ", name="THCS Lê Lợi", timezone="Asia/Ho_Chi_Minh")
+    assert (made.code, made.name, made.timezone) == ("LL", "THCS Lê Lợi", "Asia/Ho_Chi_Minh")
+    assert get_or_create_school(session, None, timezone="UTC") is made
+    assert get_or_create_school(session, "LL") is made
     make_school(session, "OTHER")
-    with pytest.raises(InvalidInput):
-        find_or_create_school(session, None, None, "UTC")
+    with pytest.raises(NotFound, match="LL, OTHER"):
+        get_or_create_school(session, None)
+
+
+def test_an_empty_database_gets_the_default_school(session):
+    school = get_or_create_school(session, None, timezone="Asia/Bangkok")
+    assert (school.code, school.timezone) == ("school", "Asia/Bangkok")
 
 
 # --- the commands ------------------------------------------------------------------------------------------

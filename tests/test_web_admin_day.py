@@ -188,9 +188,9 @@ WEB_REACHABLE = ["dashboard/web/admin.py", "dashboard/web/admin_people.py", "das
                  "dashboard/web/records.py", "dashboard/web/roll_pages.py", "attendance/users.py",
                  "attendance/cameras.py", "attendance/imports.py", "attendance/overrides.py", "attendance/consent.py",
                  "attendance/review.py", "attendance/photos.py", "attendance/liveness_review.py",
-                 "attendance/school_rules.py", "attendance/trends.py", "attendance/audit.py"]
-CLI_ONLY = {"no school yet: give --school CODE --school-name NAME", "several schools: say which with --school CODE",
-            "a naive datetime has no school date; give an aware one", "a heartbeat must be a JSON object",
+                 "attendance/school_rules.py", "attendance/trends.py", "attendance/audit.py",
+                 "attendance/students.py"]
+CLI_ONLY = {"a naive datetime has no school date; give an aware one", "a heartbeat must be a JSON object",
             "heartbeat field X1 must be a number or a string", "school X1 has no camera named X1"}
 
 

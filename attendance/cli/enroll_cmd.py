@@ -11,14 +11,15 @@ from tqdm import tqdm
 
 from attendance.db import Database
 from attendance.db.models import utcnow
-from attendance.consent import record_consent
-from attendance.directory import get_or_create_class, get_or_create_school, get_or_create_student
+from attendance.consent import ConsentAnswer
+from attendance.directory import get_or_create_class, get_or_create_school
 from attendance.enrollment import REJECT_REASONS, DuplicateChecker, enroll_photo
 from attendance.errors import AttendanceError, ImageError, InvalidInput, LookalikeRejected, PhotoRejected
 from attendance.faces.factory import BACKENDS, build_enrollment_engines
 from attendance.faces.image import read_image_bytes
 from attendance.roster import RosterEntry, read_photo_folder, read_roster_csv
 from attendance.settings import Settings
+from attendance.students import get_or_create_student
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -81,14 +82,14 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
             with database.session() as session:
                 school = get_or_create_school(session, args.school, timezone=settings.timezone)
                 school_class = get_or_create_class(session, school, entry.class_code, args.school_year) if entry.class_code else None
-                student, created = get_or_create_student(session, school, entry.student_code, entry.full_name,
-                                                         school_class)
                 # Only for a new student: an existing one's consent (given or withdrawn) is the school's record.
-                if created and not args.no_consent:
-                    record_consent(session, student, guardian_name="bulk enrollment", given_on=utcnow().date(),
-                                   recognition=True, snapshots=True, photos=True, actor="cli",
-                                   instance_path=settings.instance_path,
-                                   require_child_agreement=False, note=BULK_CONSENT_NOTE)
+                consent = None if args.no_consent else ConsentAnswer(
+                    guardian_name="bulk enrollment", given_on=utcnow().date(), recognition=True, snapshots=True,
+                    photos=True, require_child_agreement=False, note=BULK_CONSENT_NOTE)
+                student, created = get_or_create_student(session, school, entry.student_code, entry.full_name,
+                                                         school_class, consent=consent, actor="cli",
+                                                         instance_path=settings.instance_path)
+                if created and consent is not None:
                     outcomes["consent_recorded"] += 1
                 if not entry.photos:
                     bar.write(f"warning: {entry.student_code} {entry.full_name}: no photos")

@@ -111,6 +111,7 @@ SUBCOMMANDS = [add_list, add_download, add_verify, add_remove, add_convert_dlib,
 
 
 def run_convert_dlib(args: argparse.Namespace, settings: Settings) -> int:
+    models_manager.require_converter()
     from models.dlib_onnx import ONNX_FILENAME, convert_dlib_resnet
 
     out = models_manager.models_dir(settings) / ONNX_FILENAME

@@ -95,6 +95,7 @@ class Gallery(_Answer):
     metric: Literal["euclidean", "cosine"]
     dim: int | None = Field(description="null when no student has a template")
     version: str
+    timezone: str = Field(description="The school's IANA time zone: agents decide a check-in's school day in it.")
     operating_point: OperatingPoint | None = Field(description="null: none applied")
     students: list[GalleryStudent]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,6 +15,7 @@ from attendance.cameras import create_camera, revoke_camera
 from attendance.card_print import class_card_faces, find_card_font, render_sheet_pdf
 from attendance.db.models import AuditEntry, Camera, Holiday, SchoolClass, Student, User
 from attendance.errors import Conflict, InvalidInput
+from attendance.school_day import find_zone
 from attendance.school_rules import check_holiday_change
 from attendance.users import record_audit
 from dashboard.db import get_db_session, get_settings
@@ -181,10 +182,7 @@ def school_settings():
         if not name or len(name) > 200:
             raise InvalidInput("the school name must be 1 to 200 characters")
         timezone = form.get("timezone", "").strip()
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise InvalidInput(f"unknown time zone {timezone!r}") from err
+        find_zone(timezone)
         days = sorted({int(d) for d in form.getlist("school_days") if d in ("1", "2", "3", "4", "5", "6", "7")})
         if not days:
             raise InvalidInput("choose at least one school day")

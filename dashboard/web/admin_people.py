@@ -11,14 +11,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from attendance.db.models import ROLES, EnrollmentPhoto, School, SchoolClass, Student, User
-from attendance.directory import check_student_code, find_student, normalise_name
-from attendance.errors import Conflict, ImageError, InvalidInput, LookalikeRejected, PhotoRejected
+from attendance.db.models import ROLES, EnrollmentPhoto, SchoolClass, Student, User
+from attendance.directory import normalise_name
+from attendance.errors import ImageError, InvalidInput, LookalikeRejected, PhotoRejected
 from attendance.imports import parse_date
 from attendance.consent import record_consent_for
 from attendance.names import matches_search, vietnamese_sort_key
 from attendance.text import check_text
 from attendance.notices import current_notice
+from attendance.students import add_student, update_student
 from attendance.users import create_user, rotate_session_token, set_password, set_teacher_classes
 from dashboard.db import get_db_session, get_settings
 from dashboard.error_text import detail_for_page
@@ -27,7 +28,7 @@ from dashboard.forms import parse_id, parse_ids
 from dashboard.i18n import describe_error
 from dashboard.web.access import class_sort_key, require_school, require_student, school_today
 from dashboard.web.admin import audit
-from dashboard.web.consent_pages import record_consent_from_form
+from dashboard.web.consent_pages import consent_from_form
 from dashboard.web.paging import page_of
 
 bp = Blueprint("admin_people", __name__, url_prefix="/admin")
@@ -56,21 +57,16 @@ def students():
     school = require_school()
     db = get_db_session()
     if request.method == "POST":
-        code = check_student_code(request.form.get("student_code", ""))
-        name = check_text(normalise_name(request.form.get("full_name", "")), "the name", 200, min_chars=1)
-        if find_student(db, school, code) is not None:
-            raise Conflict(f"student code {code} is already in use")
-        school_class = _class_of_form(school.id)
-        student = Student(school_id=school.id, student_code=code, full_name=name,
-                          class_id=school_class.id if school_class else None,
-                          date_of_birth=parse_date(request.form.get("date_of_birth", "")), active=True)
-        db.add(student)
-        db.flush()
-        audit("student.create", f"student:{code}", school_id=school.id)
-        if request.form.get("guardian_name", "").strip():  # the form came back with the student's details
-            record_consent_from_form(db, student, request.form)
+        # The guardian's details come with the student when the form came back with them.
+        consent = consent_from_form(db, school.id, request.form) if request.form.get("guardian_name", "").strip() \
+            else None
+        student = add_student(db, school, request.form.get("student_code", ""), request.form.get("full_name", ""),
+                              school_class=_class_of_form(school.id),
+                              date_of_birth=parse_date(request.form.get("date_of_birth", "")), consent=consent,
+                              actor=f"user:{current_user.username}", user_id=current_user.id,
+                              instance_path=get_settings().instance_path)
         db.commit()
-        flash(_("%(name)s added. Now upload a few photos of their face.", name=name), "success")
+        flash(_("%(name)s added. Now upload a few photos of their face.", name=student.full_name), "success")
         return redirect(url_for("records.student", student_id=student.id))
     class_id = request.args.get("class_id", "")
     query_text = unicodedata.normalize("NFC", request.args.get("q", "")).strip()[:100]
@@ -126,19 +122,11 @@ def edit_student(student_id: int):
     student = require_student(student_id)
     db = get_db_session()
     if request.method == "POST":
-        code = check_student_code(request.form.get("student_code", ""))
-        school = db.get_one(School, student.school_id)  # Student has no school relationship
-        other = find_student(db, school, code) if code != student.student_code else None
-        if other is not None:
-            raise Conflict(f"student code {code} is already in use")
-        name = check_text(normalise_name(request.form.get("full_name", "")), "the name", 200, min_chars=1)
-        school_class = _class_of_form(student.school_id)
-        student.student_code, student.full_name = code, name
-        student.class_id = school_class.id if school_class else None
-        student.date_of_birth = parse_date(request.form.get("date_of_birth", ""))
-        student.active = request.form.get("active") == "on"
-        audit("student.update", f"student:{code}", school_id=student.school_id,
-              detail={"active": student.active, "class": school_class.code if school_class else None})
+        update_student(db, student, request.form.get("student_code", ""), request.form.get("full_name", ""),
+                       school_class=_class_of_form(student.school_id),
+                       date_of_birth=parse_date(request.form.get("date_of_birth", "")),
+                       active=request.form.get("active") == "on", actor=f"user:{current_user.username}",
+                       user_id=current_user.id)
         db.commit()
         flash(_("Saved."), "success")
         return redirect(url_for("records.student", student_id=student.id))

@@ -4,12 +4,15 @@ school's privacy notice (the current version shown, a new version published). Ru
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from attendance.consent import (
-    consent_history, current_record, find_notice, needs_child_agreement, record_consent, scopes_of, withdraw_consent,
+    ConsentAnswer, consent_history, current_record, find_notice, needs_child_agreement, record_consent, scopes_of,
+    withdraw_consent,
 )
 from attendance.errors import InvalidInput
 from attendance.imports import parse_date
@@ -27,20 +30,26 @@ def _actor() -> str:
     return f"user:{current_user.username}"
 
 
-def record_consent_from_form(db, student, form) -> None:
-    """Record the consent the form describes (the add-student form and the consent page share its fields)."""
+def consent_from_form(db, school_id: int, form) -> ConsentAnswer:
+    """The consent answer the form describes (the add-student form and the consent page share its fields)."""
     notice_id = parse_id(form.get("notice_id"))
-    notice = find_notice(db, student.school_id, notice_id) if notice_id else None
+    notice = find_notice(db, school_id, notice_id) if notice_id else None
     given_on = parse_date(form.get("given_on", ""))
     if given_on is None:
         raise InvalidInput("give the date on the consent form")
-    record_consent(db, student, guardian_name=form.get("guardian_name", ""),
-                   guardian_relation=form.get("guardian_relation", ""), given_on=given_on,
-                   recognition=form.get("scope_recognition") == "on", snapshots=form.get("scope_snapshots") == "on",
-                   photos=form.get("scope_photos") == "on",
-                   child_agreed=True if form.get("child_agreed") == "on" else None, notice=notice,
-                   note=form.get("note", "")[:2000], actor=_actor(), user_id=current_user.id,
-                   instance_path=get_settings().instance_path)
+    return ConsentAnswer(guardian_name=form.get("guardian_name", ""),
+                         guardian_relation=form.get("guardian_relation", ""), given_on=given_on,
+                         recognition=form.get("scope_recognition") == "on",
+                         snapshots=form.get("scope_snapshots") == "on", photos=form.get("scope_photos") == "on",
+                         child_agreed=True if form.get("child_agreed") == "on" else None, notice=notice,
+                         note=form.get("note", "")[:2000])
+
+
+def record_consent_from_form(db, student, form) -> None:
+    """Record the consent the form describes for ``student``."""
+    answer = consent_from_form(db, student.school_id, form)
+    record_consent(db, student, **{f.name: getattr(answer, f.name) for f in dataclasses.fields(answer)},
+                   actor=_actor(), user_id=current_user.id, instance_path=get_settings().instance_path)
 
 
 @bp.route("/students/<int:student_id>/consent", methods=["GET", "POST"])

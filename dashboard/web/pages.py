@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from attendance.crypto import read_sealed_file
 from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, Student, UnknownFace
+from attendance.instance import find_instance_file
 from attendance.liveness_review import count_flagged
 from attendance.roll import (
     COUNTED_STATUSES, PRESENT_STATUSES, Arrival, compute_school_counts, list_arrivals, load_day_rules,
@@ -198,9 +199,8 @@ def _audit_view(action: str, student: Student, detail: dict) -> None:
 
 def _send_instance_file(relative: str):
     """A file under the instance folder; anything resolving outside it (``..``, a link) is a 404."""
-    instance = Path(current_app.instance_path).resolve()
-    path = (instance / relative).resolve()
-    if not path.is_relative_to(instance) or not path.is_file():
+    path = find_instance_file(current_app.instance_path, relative)
+    if path is None:
         abort(404)
     # read whole (snapshots and photos are tens of KB): no file handle outlives the request; sealed at rest
     purpose = "photo" if Path(relative).parts[:1] == ("photos",) else "snapshot"

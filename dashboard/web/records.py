@@ -15,6 +15,7 @@ from attendance.crypto import read_sealed_file
 from attendance.db.models import FaceTemplate, School, Student, UnknownFace
 from attendance.erasure import erase_student, remove_instance_file
 from attendance.errors import InvalidInput
+from attendance.instance import find_instance_file
 from attendance.photos import list_photos
 from attendance.roll import DECIDED_STATUSES, PRESENT_STATUSES, compute_student_month
 from attendance.subject_requests import answer_open_requests
@@ -186,8 +187,8 @@ def assign_unknown(unknown_id: int):
         flash(_("Choose a student of this school."), "error")
         return redirect(url_for("records.unknown_faces"))
     instance = Path(get_settings().instance_path).resolve()
-    path = (instance / (unknown.snapshot_path or "")).resolve()
-    if not unknown.snapshot_path or not path.is_relative_to(instance) or not path.is_file():
+    path = find_instance_file(instance, unknown.snapshot_path)
+    if path is None:
         flash(_("The snapshot of this face is missing."), "error")
         return redirect(url_for("records.unknown_faces"))
     db = get_db_session()
