@@ -241,9 +241,9 @@ def test_the_agents_events_and_heartbeat_fit_the_contract(tmp_path):
                         liveness={"motion": 0.41, "frames": 12, "verdict": "live"}, snapshot_jpeg=JPEG)
 
     named = record_decision(outbox, decision("checkin", Verdict("HS001", 4, 6, 0.312345, 12.0), 1),
-                            source_identity="cam", model_id="dlib_resnet_v1", zone=zone)
+                            source_identity="cam", model_id="dlib_resnet_v1", timezone="Asia/Ho_Chi_Minh")
     unknown = record_decision(outbox, decision("unknown", Verdict(None, 0, 5, 0.7, 0.01, "HS002"), 2),
-                              source_identity="cam", model_id="dlib_resnet_v1", zone=zone)
+                              source_identity="cam", model_id="dlib_resnet_v1", timezone="Asia/Ho_Chi_Minh")
     card = CardLedger().record(outbox, CardSighting("ATT1.THCS1.HS001.1.sig", "HS001", at), "2026-09-07")
     parsed = contract.CheckinEvent.model_validate(json.loads(json.dumps(named.payload)))
     assert parsed.snapshot_jpeg_b64 == JPEG and parsed.captured_at == at
