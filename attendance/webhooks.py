@@ -311,7 +311,6 @@ def record_delivery_outcomes(session, sent: list[tuple[ClaimedDelivery, str]],
     backoff); returns ``{"delivered", "failed"}``. A row claimed again since (its lease ran out) is left to
     that claim. The caller commits."""
     outcome = {"delivered": 0, "failed": 0}
-    table = WebhookDelivery.__table__
     for claim, error in sent:
         values: dict[str, Any] = {"delivered_at": now_at, "last_error": ""}
         if error:
@@ -326,9 +325,9 @@ def record_delivery_outcomes(session, sent: list[tuple[ClaimedDelivery, str]],
                             claim.attempts)
         else:
             outcome["delivered"] += 1
-        stored = session.execute(update(table).where(
-            table.c.id == claim.id, table.c.attempts == claim.attempts, table.c.delivered_at.is_(None))
-            .values(**values))
+        stored = session.execute(update(WebhookDelivery).where(
+            WebhookDelivery.id == claim.id, WebhookDelivery.attempts == claim.attempts,
+            WebhookDelivery.delivered_at.is_(None)).values(**values).execution_options(synchronize_session=False))
         if stored.rowcount == 0:
             logger.warning("webhook delivery %s was claimed again before its outcome was stored", claim.id)
     session.expire_all()  # the ORM objects of the claimed rows are stale now

@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from attendance.db import Database
 from attendance.errors import InvalidInput, NotFound
@@ -24,7 +25,7 @@ SERVER_THREADS = 8
 # Every open page keeps a connection (keep-alive between its polls of /live): waitress's default of 100
 # would leave the 101st viewer waiting. poll() rather than select(), which stops at 1024 descriptors.
 SERVER_CONNECTION_LIMIT = 2000
-SERVER_OPTIONS = {"threads": SERVER_THREADS, "ident": "attendance", "connection_limit": SERVER_CONNECTION_LIMIT,
+SERVER_OPTIONS: dict[str, Any] = {"threads": SERVER_THREADS, "ident": "attendance", "connection_limit": SERVER_CONNECTION_LIMIT,
                   "asyncore_use_poll": True}
 MAX_WORKERS = 64
 
@@ -184,13 +185,7 @@ def serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     from dashboard.app import _load_or_create_secret, create_app
     from dashboard.prefork import bind_socket, serve_forked
 
-    instance = Path(settings.instance_path).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
-    if not settings.secret_key:
-        _load_or_create_secret(instance)
-    with Database.open(settings.resolved_database_url) as database:  # a new database gets its schema
-        create_app(settings, test_config={"TESTING": True}, database=database)
-    try:
+    try:  # bound first: connections made while the processes start wait in the backlog, none is refused
         sock = bind_socket(args.host, args.port)
     except OSError as err:
         raise InvalidInput(f"cannot listen on {args.host}:{args.port}: {err.strerror}") from err
@@ -198,6 +193,12 @@ def serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     def run_child(listening: socket.socket) -> None:
         create_server(create_app(settings), sockets=[listening], **SERVER_OPTIONS).run()
 
-    announce(args, settings)
     with sock:
+        instance = Path(settings.instance_path).resolve()
+        instance.mkdir(parents=True, exist_ok=True)
+        if not settings.secret_key:
+            _load_or_create_secret(instance)
+        with Database.open(settings.resolved_database_url) as database:  # a new database gets its schema
+            create_app(settings, test_config={"TESTING": True}, database=database)
+        announce(args, settings)
         return serve_forked(sock, args.workers, run_child)

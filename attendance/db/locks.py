@@ -17,6 +17,7 @@ is always "taken" and the SELECT is left as it is. The choice is made from the s
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -40,7 +41,7 @@ def try_advisory_lock(session: Session, name: str) -> bool:
     return bool(session.scalar(select(func.pg_try_advisory_xact_lock(advisory_key(name)))))
 
 
-def skip_locked(session: Session, statement: Select, *of: object) -> Select:
+def skip_locked(session: Session, statement: Select, *of: Any) -> Select:
     """``statement`` with ``FOR UPDATE [OF ...] SKIP LOCKED`` on PostgreSQL (rows another transaction has
     locked are left out, not waited for); unchanged on SQLite. ``of`` names the tables whose rows to lock."""
     if not is_postgresql(session):
