@@ -6,8 +6,10 @@ sightings that day send nothing) and ``absence:<student>:<date>`` after the abse
 ``absence_notice_delay_min`` past the cutoff, and longer while a camera of the school still reports unsent
 check-ins: agents hold check-ins in their outbox during an outage, and a child at school must not be
 reported absent because the gate's check-in is still on its way. A worker
-(``deliver_pending_webhooks``, run every few seconds by the dashboard) POSTs each body as JSON signed with
-the webhook's secret over the time of sending and the body, as Stripe does:
+(``attendance.jobs.deliver_due_webhooks``, run every few seconds by each dashboard process) claims due
+deliveries (``claim_due_deliveries``: each by one process, with no transaction open while it sends) and
+POSTs each body as JSON signed with the webhook's secret over the time of sending and the body, as Stripe
+does:
 
     X-Attendance-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + the raw body>
     X-Attendance-Event: checkin | absence
