@@ -73,7 +73,7 @@ class Supervisor:
 
     def _supervise(self) -> int:
         while not self.stopping:
-            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            pid, wait_status = _reap_one()
             if pid == 0 or pid not in self.children:
                 time.sleep(SUPERVISE_TICK_S)
                 continue
@@ -96,7 +96,7 @@ class Supervisor:
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
         while self.children and time.monotonic() < deadline:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, _ = _reap_one()
             if pid:
                 self.children.pop(pid, None)
             else:
@@ -106,6 +106,14 @@ class Supervisor:
             _signal(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         self.children.clear()
+
+
+def _reap_one() -> tuple[int, int]:
+    """(pid, wait status) of a child that ended, or (0, 0) when none has (or there is none)."""
+    try:
+        return os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return 0, 0
 
 
 def _signal(pid: int, signum: int) -> None:
