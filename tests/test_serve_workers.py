@@ -138,3 +138,60 @@ def test_two_workers_serve_one_port_and_stop_together(database_url, tmp_path):
     output, errors = server.communicate()
     assert f"http://127.0.0.1:{port}/ in 2 processes" in output
     assert f"dashboard process {other} ended" in errors
+
+
+SUPERVISED_APP = """
+import os, sys
+from waitress.server import create_server
+from dashboard.prefork import bind_socket, serve_forked
+
+def app(environ, start_response):  # the test's own app: answers with the PID that served it
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+
+sock = bind_socket("127.0.0.1", int(sys.argv[1]))
+print("ready", flush=True)
+sys.exit(serve_forked(sock, 2, lambda s: create_server(app, sockets=[s], threads=2).run()))
+"""
+
+
+def get_pid(port: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/")
+    pid = int(connection.getresponse().read())
+    connection.close()
+    return pid
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not LINUX_PROC, reason="forks; reads children from /proc")
+def test_the_supervisor_keeps_its_processes_and_stops_them(tmp_path):
+    """``dashboard.prefork`` alone, on any database (none): N children answer, a dead one is replaced, SIGTERM
+    stops all with status 0."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", SUPERVISED_APP, str(port)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        children = wait_for_children(server.pid, 2, 10)
+        one = get_pid(port)
+        assert one in children
+        os.kill(one, signal.SIGSTOP)
+        try:
+            other = get_pid(port)
+        finally:
+            os.kill(one, signal.SIGCONT)
+        assert other in children and other != one
+        os.kill(other, signal.SIGTERM)  # a child that ends on its own is replaced too
+        children = wait_for_children(server.pid, 2, 10, not_in={other})
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=15) == 0
+        for pid in children:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert f"dashboard process {other} ended (exit status 0)" in server.communicate()[1]
