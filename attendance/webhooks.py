@@ -6,8 +6,10 @@ sightings that day send nothing) and ``absence:<student>:<date>`` after the abse
 ``absence_notice_delay_min`` past the cutoff, and longer while a camera of the school still reports unsent
 check-ins: agents hold check-ins in their outbox during an outage, and a child at school must not be
 reported absent because the gate's check-in is still on its way. A worker
-(``deliver_pending_webhooks``, run every few seconds by the dashboard) POSTs each body as JSON signed with
-the webhook's secret over the time of sending and the body, as Stripe does:
+(``attendance.jobs.deliver_due_webhooks``, run every few seconds by each dashboard process) claims due
+deliveries (``claim_due_deliveries``: each by one process, with no transaction open while it sends) and
+POSTs each body as JSON signed with the webhook's secret over the time of sending and the body, as Stripe
+does:
 
     X-Attendance-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + the raw body>
     X-Attendance-Event: checkin | absence
@@ -30,16 +32,18 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from attendance.backoff import backoff_delay_s
 from attendance.db.models import (
     Camera, School, SchoolClass, Student, Webhook, WebhookDelivery,
 )
+from attendance.db.locks import skip_locked
 from attendance.errors import InvalidInput, NotFound
 from attendance.roll import DayRules, compute_school_statuses, load_day_rules, school_zone
 from attendance.users import record_audit
@@ -51,6 +55,7 @@ MAX_ATTEMPTS = 10
 FIRST_RETRY_S = 30.0
 MAX_RETRY_S = 6 * 3600.0
 BATCH_SIZE = 50
+LEASE_MARGIN_S = 60.0
 SIGNATURE_HEADER = "X-Attendance-Signature"
 SIGNATURE_TOLERANCE_S = 300.0
 
@@ -235,48 +240,116 @@ def _default_post(url: str, *, data: bytes, headers: dict[str, str], timeout: fl
     return requests.post(url, data=data, headers=headers, timeout=timeout, allow_redirects=False)
 
 
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A delivery this process has claimed (``claim_due_deliveries``): what it needs to send it, with no
+    database object (it is sent after the claim's transaction ended)."""
+
+    id: int
+    attempts: int  # counting this one: the claim's token (a later claim of the row has a higher count)
+    webhook_id: int
+    url: str
+    secret: str
+    event_type: str
+    payload: dict[str, Any]
+
+
+def claim_lease_s(count: int, timeout_s: float) -> float:
+    """How long ``count`` claimed deliveries stay hidden from other processes: long enough to send them one
+    after another (``requests`` may spend ``timeout_s`` connecting and again reading), plus a minute."""
+    return LEASE_MARGIN_S + count * 2 * timeout_s
+
+
+def claim_due_deliveries(session, now_at: dt.datetime, *, timeout_s: float = 5.0,
+                         limit: int = BATCH_SIZE) -> list[ClaimedDelivery]:
+    """Claim up to ``limit`` deliveries due at ``now_at`` for this process; the caller commits at once.
+
+    The rows are selected ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has one writer) and leased: their
+    attempt count goes up and ``next_attempt_at`` moves ``claim_lease_s`` ahead, so once committed no other
+    process sees them due while this one sends them, and no transaction stays open during the HTTP calls.
+    A process that dies mid-way leaves the rows to be claimed again when the lease ends (at least once:
+    receivers drop a delivery id they already have, as for any retry).
+    """
+    rows = session.execute(skip_locked(
+        session,
+        select(WebhookDelivery, Webhook).join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(WebhookDelivery.delivered_at.is_(None), WebhookDelivery.next_attempt_at <= now_at,
+               WebhookDelivery.attempts < MAX_ATTEMPTS, Webhook.active.is_(True))
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit),
+        WebhookDelivery)).all()
+    lease_ends_at = now_at + dt.timedelta(seconds=claim_lease_s(len(rows), timeout_s))
+    claims = []
+    for delivery, hook in rows:
+        delivery.attempts += 1
+        delivery.next_attempt_at = lease_ends_at
+        claims.append(ClaimedDelivery(id=delivery.id, attempts=delivery.attempts, webhook_id=hook.id, url=hook.url,
+                                      secret=hook.secret, event_type=delivery.event_type,
+                                      payload=dict(delivery.payload)))
+    session.flush()
+    return claims
+
+
+def send_delivery(claim: ClaimedDelivery, now_at: dt.datetime, post: Callable[..., Any] | None = None,
+                  timeout_s: float = 5.0) -> str:
+    """POST one claimed delivery, signed at ``now_at``; "" when the receiver answered 2xx, else the error
+    (``"HTTP 500"``, ``"ConnectionError"``). Touches no database."""
+    post = post or _default_post
+    body = json.dumps({"event": claim.event_type, "delivery_id": claim.id, "data": claim.payload},
+                      ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "school-attendance-webhooks",
+               SIGNATURE_HEADER: sign_body(claim.secret, body, int(now_at.timestamp())),
+               "X-Attendance-Event": claim.event_type,
+               "X-Attendance-Delivery": str(claim.id)}
+    try:
+        response = post(claim.url, data=body, headers=headers, timeout=timeout_s)
+    except Exception as err:  # any transport failure is one failed attempt, retried later
+        return type(err).__name__
+    return "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+
+
+def record_delivery_outcomes(session, sent: list[tuple[ClaimedDelivery, str]],
+                             now_at: dt.datetime) -> dict[str, int]:
+    """Store what ``send_delivery`` answered for each claim (delivered, or the error and the next try with
+    backoff); returns ``{"delivered", "failed"}``. A row claimed again since (its lease ran out) is left to
+    that claim. The caller commits."""
+    outcome = {"delivered": 0, "failed": 0}
+    for claim, error in sent:
+        values: dict[str, Any] = {"delivered_at": now_at, "last_error": ""}
+        if error:
+            outcome["failed"] += 1
+            if claim.attempts >= MAX_ATTEMPTS:
+                values = {"last_error": f"gave up after {claim.attempts} attempts: {error}"}
+                logger.warning("webhook %s delivery %s given up: %s", claim.webhook_id, claim.id, error)
+            else:
+                values = {"last_error": error,
+                          "next_attempt_at": now_at + dt.timedelta(seconds=retry_delay_s(claim.attempts))}
+                logger.info("webhook %s delivery %s failed (%s), attempt %s", claim.webhook_id, claim.id, error,
+                            claim.attempts)
+        else:
+            outcome["delivered"] += 1
+        stored = session.execute(update(WebhookDelivery).where(
+            WebhookDelivery.id == claim.id, WebhookDelivery.attempts == claim.attempts,
+            WebhookDelivery.delivered_at.is_(None)).values(**values).execution_options(synchronize_session=False))
+        if stored.rowcount == 0:
+            logger.warning("webhook delivery %s was claimed again before its outcome was stored", claim.id)
+    session.expire_all()  # the ORM objects of the claimed rows are stale now
+    return outcome
+
+
 def deliver_pending_webhooks(session, now_at: dt.datetime, post: Callable[..., Any] | None = None,
                              timeout_s: float = 5.0, limit: int = BATCH_SIZE) -> dict[str, int]:
     """POST up to ``limit`` deliveries that are due at ``now_at``; returns ``{"delivered", "failed"}``.
 
     ``post(url, data=bytes, headers=dict, timeout=seconds)`` returns an object with ``status_code``
-    (``requests.post`` by default; tests pass their own). On PostgreSQL the rows are locked with SKIP LOCKED
-    so two dashboard processes never send the same delivery at once. The caller commits.
+    (``requests.post`` by default; tests pass their own). The claim (``claim_due_deliveries``) is committed
+    before the first call, so any number of dashboard processes share the queue, each delivery sent by one,
+    and no transaction is held open while a receiver is slow. The caller commits the outcomes.
     """
-    post = post or _default_post
-    due = session.execute(
-        select(WebhookDelivery, Webhook).join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(WebhookDelivery.delivered_at.is_(None), WebhookDelivery.next_attempt_at <= now_at,
-               WebhookDelivery.attempts < MAX_ATTEMPTS, Webhook.active.is_(True))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)
-        .with_for_update(skip_locked=True, of=WebhookDelivery)).all()
-    outcome = {"delivered": 0, "failed": 0}
-    for delivery, hook in due:
-        body = json.dumps({"event": delivery.event_type, "delivery_id": delivery.id, "data": delivery.payload},
-                          ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "school-attendance-webhooks",
-                   SIGNATURE_HEADER: sign_body(hook.secret, body, int(now_at.timestamp())),
-                   "X-Attendance-Event": delivery.event_type,
-                   "X-Attendance-Delivery": str(delivery.id)}
-        delivery.attempts += 1
-        try:
-            response = post(hook.url, data=body, headers=headers, timeout=timeout_s)
-            error = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-        except Exception as err:  # any transport failure is one failed attempt, retried later
-            error = type(err).__name__
-        if not error:
-            delivery.delivered_at = now_at
-            delivery.last_error = ""
-            outcome["delivered"] += 1
-            continue
-        outcome["failed"] += 1
-        if delivery.attempts >= MAX_ATTEMPTS:
-            delivery.last_error = f"gave up after {delivery.attempts} attempts: {error}"
-            logger.warning("webhook %s delivery %s given up: %s", hook.id, delivery.id, error)
-        else:
-            delivery.last_error = error
-            delivery.next_attempt_at = now_at + dt.timedelta(seconds=retry_delay_s(delivery.attempts))
-            logger.info("webhook %s delivery %s failed (%s), attempt %s", hook.id, delivery.id, error,
-                        delivery.attempts)
+    claims = claim_due_deliveries(session, now_at, timeout_s=timeout_s, limit=limit)
+    session.commit()
+    if not claims:
+        return {"delivered": 0, "failed": 0}
+    sent = [(claim, send_delivery(claim, now_at, post, timeout_s)) for claim in claims]
+    outcome = record_delivery_outcomes(session, sent, now_at)
     session.flush()
     return outcome

@@ -1,4 +1,5 @@
-"""``attendance users ...`` and ``attendance serve``: the dashboard's commands (an ``attendance.commands`` plugin).
+"""``attendance users ...`` and ``attendance serve [--workers N]``: the dashboard's commands (an
+``attendance.commands`` plugin).
 
 There is no default password anywhere: passwords come from a file (``--password-file``, first line) or are
 typed twice at a prompt, and are never printed or logged.
@@ -8,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from attendance.db import Database
 from attendance.errors import InvalidInput, NotFound
@@ -21,6 +25,9 @@ SERVER_THREADS = 8
 # Every open page keeps a connection (keep-alive between its polls of /live): waitress's default of 100
 # would leave the 101st viewer waiting. poll() rather than select(), which stops at 1024 descriptors.
 SERVER_CONNECTION_LIMIT = 2000
+SERVER_OPTIONS: dict[str, Any] = {"threads": SERVER_THREADS, "ident": "attendance", "connection_limit": SERVER_CONNECTION_LIMIT,
+                  "asyncore_use_poll": True}
+MAX_WORKERS = 64
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -49,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     serve = subparsers.add_parser("serve", parents=[common], help="run the dashboard with waitress")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
+    serve.add_argument("--workers", type=parse_workers, default=1, metavar="N",
+                       help="dashboard processes sharing the port (default: 1; more need PostgreSQL and Linux "
+                       "or macOS)")
     serve.set_defaults(handler=run_serve)
 
 
@@ -116,20 +126,81 @@ def run_add_teacher(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def parse_workers(text: str) -> int:
+    """``--workers``: a whole number of processes from 1 to MAX_WORKERS."""
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"a number of processes from 1 to {MAX_WORKERS}, got {text!r}")
+    return int(text)
+
+
+def check_workers(workers: int, database_url: str) -> None:
+    """Refuse several processes where they cannot work: InvalidInput on SQLite (a school PC runs one
+    process; its database lets one writer at a time) or without ``os.fork`` (Windows)."""
+    if workers == 1:
+        return
+    if database_url.startswith("sqlite"):
+        raise InvalidInput(f"--workers {workers} needs PostgreSQL (ATTENDANCE_DATABASE_URL): a school PC on "
+                           "SQLite runs one dashboard process")
+    if not hasattr(os, "fork"):
+        raise InvalidInput(f"--workers {workers} needs Linux or macOS: on Windows run one dashboard process "
+                           "per service, each on its own port, behind the proxy")
+
+
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    check_workers(args.workers, settings.resolved_database_url)
+    if args.workers > 1:
+        return serve_workers(args, settings)
     from waitress import serve
 
     from dashboard.app import create_app
 
     app = create_app(settings)
+    announce(args, settings)
+    serve(app, host=args.host, port=args.port, **SERVER_OPTIONS)
+    return 0
+
+
+def announce(args: argparse.Namespace, settings: Settings) -> None:
     url_host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"dashboard running at http://{url_host}:{args.port}/ (Ctrl+C to stop)", flush=True)
+    processes = f" in {args.workers} processes" if args.workers > 1 else ""
+    print(f"dashboard running at http://{url_host}:{args.port}/{processes} (Ctrl+C to stop)", flush=True)
     local = args.host in ("127.0.0.1", "localhost", "::1")
     if not settings.session_cookie_secure and not local:
         print("warning: session_cookie_secure is off: put HTTPS in front of the dashboard", file=sys.stderr)
     if settings.session_cookie_secure and not local:
         print("note: the session cookie is HTTPS-only; browse through your HTTPS proxy, or set "
               "ATTENDANCE_SESSION_COOKIE_SECURE=0 for a demo on a trusted network", file=sys.stderr)
-    serve(app, host=args.host, port=args.port, threads=SERVER_THREADS, ident="attendance",
-          connection_limit=SERVER_CONNECTION_LIMIT, asyncore_use_poll=True)
-    return 0
+
+
+def serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    """``--workers N``: bind once, then N forked processes each build the app and serve (``dashboard.prefork``).
+
+    What the processes must share is made here first, once: the session secret (``instance/secret_key``)
+    and the schema of a new database; the data key is made by the CLI before any command. The app is built
+    once here too, without its background thread, and thrown away: a setting or database it cannot use is
+    one error now rather than children failing in turn, and the modules it imports are loaded before the
+    fork (the children start faster and share those pages). Each child then builds its own app, with its
+    own database engine, after the fork.
+    """
+    from waitress.server import create_server
+
+    from dashboard.app import _load_or_create_secret, create_app
+    from dashboard.prefork import bind_socket, serve_forked
+
+    try:  # bound first: connections made while the processes start wait in the backlog, none is refused
+        sock = bind_socket(args.host, args.port)
+    except OSError as err:
+        raise InvalidInput(f"cannot listen on {args.host}:{args.port}: {err.strerror}") from err
+
+    def run_child(listening: socket.socket) -> None:
+        create_server(create_app(settings), sockets=[listening], **SERVER_OPTIONS).run()
+
+    with sock:
+        instance = Path(settings.instance_path).resolve()
+        instance.mkdir(parents=True, exist_ok=True)
+        if not settings.secret_key:
+            _load_or_create_secret(instance)
+        with Database.open(settings.resolved_database_url) as database:  # a new database gets its schema
+            create_app(settings, test_config={"TESTING": True}, database=database)
+        announce(args, settings)
+        return serve_forked(sock, args.workers, run_child)

@@ -1,12 +1,11 @@
 """The dashboard's background thread: send due webhooks every few seconds, queue absences, expire snapshots.
 
 One daemon thread per dashboard process (``start_webhook_worker(app)``, called by the factory when not
-testing). Each tick opens its own database session, delivers what is due, and for every school whose
-absences are due today (``absence_notice_delay_min`` past the cutoff, no camera still sending) queues the
-day's absences once (the queue dedupes, so a restart re-running it sends nothing twice). About once an hour
-it deletes snapshots past their retention (``attendance.erasure.purge_expired_snapshots``) and files no row
-names (``purge_orphan_files``). An error is
-logged and the loop carries on after a pause.
+testing). Each tick runs the core's jobs (``attendance.jobs``), which are safe with any number of dashboard
+processes on one database, each job done by one of them: due webhook deliveries are claimed row by row,
+a school's absences of the day are queued once (``absence_notice_delay_min`` past the cutoff, no camera
+still sending), and about once an hour snapshots past their retention and files no row names are deleted.
+An error is logged and the loop carries on after a pause.
 """
 
 from __future__ import annotations
@@ -16,19 +15,17 @@ import logging
 import threading
 
 from flask import Flask
-from sqlalchemy import select
 
-from attendance.db.models import School, utcnow
-from attendance.erasure import purge_expired_snapshots, purge_orphan_files
-from attendance.roll import load_day_rules, school_local_date
-from attendance.webhooks import absences_due, deliver_pending_webhooks, enqueue_absences
+from attendance import jobs
+from attendance.db.models import utcnow
 
 logger = logging.getLogger(__name__)
 
 WORKER_KEY = "webhook_worker"
 INTERVAL_S = 5.0
 ERROR_PAUSE_S = 30.0
-PURGE_INTERVAL = dt.timedelta(hours=1)
+# A purge that failed here is tried again after this long, not every tick.
+PURGE_RETRY_INTERVAL = dt.timedelta(minutes=5)
 
 
 class WebhookWorker:
@@ -42,7 +39,7 @@ class WebhookWorker:
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._absences_done: set[tuple[int, dt.date]] = set()
-        self._next_purge_at: dt.datetime | None = None
+        self._purge_retry_at: dt.datetime | None = None
         self.thread = threading.Thread(target=self._run, name="webhook-worker", daemon=True)
 
     def start(self) -> WebhookWorker:
@@ -66,37 +63,23 @@ class WebhookWorker:
     def tick(self, now_at: dt.datetime) -> dict[str, int]:
         """One round: queue absences that have become due, send what is due, expire snapshots once an hour;
         returns the delivery outcome ``{"delivered", "failed"}``."""
-        delay_min = self.settings.absence_notice_delay_min
-        with self.database.session() as session:
-            for school in session.scalars(select(School)):
-                key = (school.id, school_local_date(school, now_at))
-                if key in self._absences_done:
-                    continue
-                rules = load_day_rules(session, school, key[1])
-                if rules.is_school_day:
-                    if not absences_due(session, school, rules, now_at, delay_min):
-                        continue
-                    enqueue_absences(session, school, key[1], now_at, delay_min)
-                self._absences_done.add(key)
-        with self.database.session() as session:
-            outcome = deliver_pending_webhooks(session, now_at, timeout_s=self.timeout_s)
+        jobs.queue_due_absences(self.database, now_at, self.settings.absence_notice_delay_min, self._absences_done)
+        outcome = jobs.deliver_due_webhooks(self.database, now_at, timeout_s=self.timeout_s)
         self.purge_if_due(now_at)
         return outcome
 
     def purge_if_due(self, now_at: dt.datetime) -> int | None:
-        """Delete expired snapshots when the last purge is an hour old (the first tick purges); the files
-        removed, or None when not due. A failed purge is retried an hour later, not every tick."""
-        if self._next_purge_at is not None and now_at < self._next_purge_at:
+        """Delete expired snapshots when no process has in the last hour (asking costs one primary-key read);
+        the files removed, or None when not due here."""
+        if self._purge_retry_at is not None and now_at < self._purge_retry_at:
             return None
-        self._next_purge_at = now_at + PURGE_INTERVAL
-        with self.database.session() as session:
-            removed = purge_expired_snapshots(
-                session, self.instance_path, now_at, snapshot_retention_days=self.settings.snapshot_retention_days,
-                unknown_retention_days=self.settings.unknown_retention_days)
-            removed += purge_orphan_files(session, self.instance_path, now_at)
-        if removed:
-            logger.info("expired snapshots deleted: %s files", removed)
-        return removed
+        try:
+            return jobs.purge_if_due(self.database, self.instance_path, now_at,
+                                     snapshot_retention_days=self.settings.snapshot_retention_days,
+                                     unknown_retention_days=self.settings.unknown_retention_days)
+        except Exception:
+            self._purge_retry_at = now_at + PURGE_RETRY_INTERVAL
+            raise
 
 
 def start_webhook_worker(app: Flask, interval_s: float = INTERVAL_S) -> WebhookWorker:

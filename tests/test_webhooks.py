@@ -263,3 +263,26 @@ def test_the_worker_waits_for_the_delay_and_for_cameras_still_sending(app, db, r
         heartbeat(s, s.get(Camera, camera.id), local(9, 41), queue_depth=0)
     assert worker.tick(local(9, 42)) == {"delivered": 1, "failed": 0}
     assert worker.tick(local(9, 43)) == {"delivered": 0, "failed": 0}
+
+
+def test_a_claim_is_a_lease_that_ends(session, world, receiver):
+    """A process that died after claiming (its claim committed, nothing sent) leaves the delivery to be claimed
+    again when the lease ends; the dead claim's late outcome is then ignored."""
+    from attendance.webhooks import claim_due_deliveries, claim_lease_s, record_delivery_outcomes
+
+    _, _, camera, _, _ = world
+    check_in(session, camera, "HS001", local(6, 50), 1)
+    now = local(6, 51)
+    [lost] = claim_due_deliveries(session, now, timeout_s=5)
+    session.commit()
+    lease_s = claim_lease_s(1, 5)
+    assert lease_s == 70
+    assert claim_due_deliveries(session, now + dt.timedelta(seconds=lease_s - 1), timeout_s=5) == []
+    assert deliver_pending_webhooks(session, now + dt.timedelta(seconds=lease_s), timeout_s=5) == {
+        "delivered": 1, "failed": 0}
+    assert len(receiver.requests) == 1
+    [delivery] = deliveries(session)
+    assert delivery.attempts == 2 and delivery.delivered_at == now + dt.timedelta(seconds=lease_s)
+    record_delivery_outcomes(session, [(lost, "HTTP 500")], now + dt.timedelta(minutes=5))
+    session.expire_all()
+    assert deliveries(session)[0].delivered_at is not None and deliveries(session)[0].last_error == ""

@@ -451,6 +451,17 @@ class WebhookDelivery(Base):
     )
 
 
+class JobRun(Base):
+    """When a background job shared by every dashboard process last ran: the hourly purge, a school's absence
+    notices of a day (``attendance.jobs``). Read and written under the job's lock, so it runs once."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # "retention-purge", "absences:<school id>"
+    period: Mapped[str] = mapped_column(String(32), default="")  # what the run covered: a school date, or ""
+    ran_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ConsentNotice(Base):
     """One published version of a school's privacy notice (Vietnamese and English), shown to guardians when
     consent is asked; a new text is a new version, never an edit, so each consent names what was read."""
