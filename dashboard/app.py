@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, test_config: Mapping[str, An
     app = DashboardFlask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(
-        SECRET_KEY=settings.secret_key or _load_or_create_secret(Path(app.instance_path)),
+        SECRET_KEY=settings.secret_key or load_or_create_secret(Path(app.instance_path)),
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -136,7 +136,7 @@ def _start_background_workers(app: Flask) -> None:
     start_webhook_worker(app)
 
 
-def _load_or_create_secret(instance: Path) -> str:
+def load_or_create_secret(instance: Path) -> str:
     path = instance / "secret_key"
     if path.exists():
         return path.read_text().strip()

@@ -184,7 +184,7 @@ def serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     """
     from waitress.server import create_server
 
-    from dashboard.app import _load_or_create_secret, create_app
+    from dashboard.app import load_or_create_secret, create_app
     from dashboard.prefork import bind_socket, serve_forked
 
     try:  # bound first: connections made while the processes start wait in the backlog, none is refused
@@ -199,7 +199,7 @@ def serve_workers(args: argparse.Namespace, settings: Settings) -> int:
         instance = Path(settings.instance_path).resolve()
         instance.mkdir(parents=True, exist_ok=True)
         if not settings.secret_key:
-            _load_or_create_secret(instance)
+            load_or_create_secret(instance)
         with Database.open(settings.resolved_database_url) as database:  # a new database gets its schema
             create_app(settings, test_config={"TESTING": True}, database=database)
         announce(args, settings)

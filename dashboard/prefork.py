@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from attendance.backoff import backoff_delay_s
+
 logger = logging.getLogger(__name__)
 
 STOP_GRACE_S = 10.0  # how long children get to finish their requests after SIGTERM, before SIGKILL
@@ -86,7 +88,8 @@ class Supervisor:
                 return 1
             logger.warning("dashboard process %s ended (exit status %s) after %.0f s: starting another",
                            pid, code, lived_s)
-            time.sleep(min(2 ** self.quick_exits - 1, 30))  # back off while children fail at start
+            if self.quick_exits:  # back off while children fail at start (1 s, 2 s, 4 s... up to 30 s)
+                time.sleep(backoff_delay_s(self.quick_exits, base_s=1.0, max_s=30.0))
             if not self.stopping:
                 self.start_child()
         return 0
