@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Date, Integer, and_, case, exists, func, literal, or_, select, union_all
+from sqlalchemy import Date, Integer, and_, case, func, literal, or_, select, union_all
 
 from attendance.db.models import (
     CheckIn, ClassMembership, Holiday, LeaveRequest, RollOverride, School, SchoolClass, SchoolRuleChange,
@@ -81,32 +81,47 @@ def compute_district_counts(session, schools: list[School], now_at: dt.datetime)
 
 def _grouped_roll(rules: dict[int, DayRules]):
     """SELECT (school id, the day's override status, on leave, check-in bucket, students) over every school's
-    rolls of its day; the bucket is ``on_time``/``late``/``after`` by the day's cutoffs, or None."""
+    rolls of its day; the bucket is ``on_time``/``late``/``after`` by the day's cutoffs, or None.
+
+    Each part is reduced to the day before the join (the day's first check-ins, marks and leave), and the
+    check-ins are found through their (school, date) index: a hash join of ~100,000 members with ~100,000
+    first check-ins for a district of 100,000 students."""
     day_rows = [select(literal(school_id, Integer).label("school_id"), literal(r.school_date, Date).label("school_date"),
                        literal(r.on_time_until, UTCDateTime()).label("on_time_until"),
                        literal(r.absent_from, UTCDateTime()).label("absent_from"))
                 for school_id, r in rules.items()]
     days = (union_all(*day_rows) if len(day_rows) > 1 else day_rows[0]).cte("days")
-    firsts = (select(CheckIn.school_id, CheckIn.student_id, func.min(CheckIn.captured_at).label("first_at"))
-              .join(days, and_(days.c.school_id == CheckIn.school_id, days.c.school_date == CheckIn.school_date))
-              .where(counts_on_roll())
-              .group_by(CheckIn.school_id, CheckIn.student_id)).subquery("firsts")
-    on_leave = exists().where(LeaveRequest.student_id == ClassMembership.student_id,
-                              LeaveRequest.first_date <= days.c.school_date,
-                              LeaveRequest.last_date >= days.c.school_date,
-                              LeaveRequest.cancelled_at.is_(None))
+    school_ids, dates = list(rules), sorted({r.school_date for r in rules.values()})
+    # no join with the days here: the morning's rows are not in the planner's statistics yet, and a join it
+    # believes to be of one row becomes a nested loop over every check-in of the day
+    firsts = (select(CheckIn.school_id, CheckIn.student_id, CheckIn.school_date,
+                     func.min(CheckIn.captured_at).label("first_at"))
+              .where(CheckIn.school_id.in_(school_ids), CheckIn.school_date.in_(dates), counts_on_roll())
+              .group_by(CheckIn.school_id, CheckIn.student_id, CheckIn.school_date)).subquery("firsts")
+    marks = (select(RollOverride.student_id, RollOverride.school_date, RollOverride.status)
+             .where(RollOverride.school_date.in_(dates))).subquery("marks")
+    leave = (select(LeaveRequest.student_id, days.c.school_date)
+             .join(days, and_(days.c.school_id == LeaveRequest.school_id,
+                              LeaveRequest.first_date <= days.c.school_date, LeaveRequest.last_date >= days.c.school_date))
+             .where(LeaveRequest.cancelled_at.is_(None), LeaveRequest.first_date <= dates[-1],
+                    LeaveRequest.last_date >= dates[0])
+             .group_by(LeaveRequest.student_id, days.c.school_date)).subquery("leave")
     bucket = case((firsts.c.first_at.is_(None), None),
                   (firsts.c.first_at <= days.c.on_time_until, "on_time"),
-                  (firsts.c.first_at <= days.c.absent_from, "late"), else_="after")
-    leave = on_leave.label("on_leave")
-    return (select(SchoolClass.school_id, RollOverride.status, leave, bucket.label("bucket"), func.count())
+                  (firsts.c.first_at <= days.c.absent_from, "late"), else_="after").label("bucket")
+    on_leave = leave.c.student_id.is_not(None).label("on_leave")
+    return (select(SchoolClass.school_id, marks.c.status, on_leave, bucket, func.count())
             .select_from(ClassMembership)
             .join(SchoolClass, SchoolClass.id == ClassMembership.class_id)
             .join(days, days.c.school_id == SchoolClass.school_id)
             .outerjoin(firsts, and_(firsts.c.school_id == SchoolClass.school_id,
-                                    firsts.c.student_id == ClassMembership.student_id))
-            .outerjoin(RollOverride, and_(RollOverride.student_id == ClassMembership.student_id,
-                                          RollOverride.school_date == days.c.school_date))
-            .where(or_(ClassMembership.from_date.is_(None), ClassMembership.from_date <= days.c.school_date),
+                                    firsts.c.student_id == ClassMembership.student_id,
+                                    firsts.c.school_date == days.c.school_date))
+            .outerjoin(marks, and_(marks.c.student_id == ClassMembership.student_id,
+                                   marks.c.school_date == days.c.school_date))
+            .outerjoin(leave, and_(leave.c.student_id == ClassMembership.student_id,
+                                   leave.c.school_date == days.c.school_date))
+            .where(SchoolClass.school_id.in_(school_ids),
+                   or_(ClassMembership.from_date.is_(None), ClassMembership.from_date <= days.c.school_date),
                    or_(ClassMembership.until_date.is_(None), ClassMembership.until_date > days.c.school_date))
-            .group_by(SchoolClass.school_id, RollOverride.status, leave, bucket))
+            .group_by(SchoolClass.school_id, marks.c.status, on_leave, bucket))
