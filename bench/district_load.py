@@ -83,7 +83,7 @@ def session_cookie(secret_key: str, user_id: int, session_token: str) -> str:
 
 def todays_batches(district: District, rng: random.Random, prefix: str) -> list[list[bytes]]:
     """Per camera, its bodies of ``{"events": [...]}`` for today's arrivals: ~93 % of each school's students,
-    spread over its cameras, a tenth seen twice; captured within the last hour (never in the future)."""
+    spread over its cameras, a tenth seen twice; captured this morning (never in the future)."""
     now = dt.datetime.now(dt.timezone.utc)
     cameras_of: dict[int, list[int]] = {}
     for index, (school_id, _) in enumerate(district.camera_tokens):
@@ -96,7 +96,10 @@ def todays_batches(district: District, rng: random.Random, prefix: str) -> list[
             if rng.random() >= 0.93:
                 continue
             sightings = 2 if rng.random() < 0.1 else 1
-            at = now - dt.timedelta(seconds=rng.uniform(60, 3600))
+            # this morning around 06:45 (about one in ten after 07:00), or the last hour if it is not that late yet
+            morning = dt.datetime.combine(district.today, dt.time(0), tzinfo=HCM) + dt.timedelta(
+                minutes=rng.gauss(6 * 60 + 45, 12))
+            at = min(morning, now - dt.timedelta(seconds=rng.uniform(60, 3600)))
             camera = cams[rng.randrange(len(cams))]
             for k in range(sightings):
                 n += 1
