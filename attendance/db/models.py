@@ -348,7 +348,8 @@ class SchoolRuleChange(Base):
 
 class RollOverride(Base):
     __tablename__ = "roll_overrides"
-    __table_args__ = (UniqueConstraint("student_id", "school_date", name="uq_roll_overrides_student_date"),)
+    __table_args__ = (UniqueConstraint("student_id", "school_date", name="uq_roll_overrides_student_date"),
+                      Index("ix_roll_overrides_school_date", "school_date"))  # a day's marks, district-wide
 
     id: Mapped[int] = mapped_column(primary_key=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)

@@ -1,4 +1,5 @@
-"""gallery versions: a stored version per school and model, so an agent's unchanged poll is one indexed read
+"""gallery versions: a stored version per school and model, so an agent's unchanged poll is one indexed read;
+an index on the day of roll overrides (the district page)
 
 Revision ID: 0010
 Revises: 0009
@@ -36,7 +37,10 @@ def upgrade() -> None:
              for school_id, model_id in pairs]
     if rows:
         op.bulk_insert(versions, rows)
+    # the district page reads one day's marks of every school (attendance.district)
+    op.create_index('ix_roll_overrides_school_date', 'roll_overrides', ['school_date'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_roll_overrides_school_date', table_name='roll_overrides')
     op.drop_table('gallery_versions')
