@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Date, Integer, and_, case, func, literal, or_, select, union_all
 
 from attendance.db.models import (
-    CheckIn, ClassMembership, Holiday, LeaveRequest, RollOverride, School, SchoolClass, SchoolRuleChange,
+    CheckIn, ClassMembership, Holiday, LeaveRequest, RollOverride, School, SchoolClass, SchoolRuleChange, UTCDateTime,
 )
-from attendance.db.models import UTCDateTime
 from attendance.roll import COUNTED_STATUSES, counts_on_roll
 from attendance.school_rules import DayRules, RuleSet, SchoolCalendar, parse_weekdays, school_local_date
 

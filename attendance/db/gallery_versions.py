@@ -76,7 +76,7 @@ def _old_school_ids(student: Student) -> list[int]:
 def _bump_flushed(session: Session, flush_context) -> None:  # noqa: ANN001 (SQLAlchemy's)
     school_ids: set[int] = set()
     pairs: set[tuple[int, str]] = set()
-    templates: list[FaceTemplate] = []
+    templates: list[FaceTemplate | EnrollmentPhoto] = []
     deleted = session.deleted
     for obj in (*session.new, *session.dirty, *deleted):
         if isinstance(obj, Student):
