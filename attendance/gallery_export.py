@@ -1,22 +1,21 @@
 """The gallery a gate agent downloads: its school's enrolled templates of one model, with a version tag.
 
 Only active students who have consent on record and at least one template of the model are included.
-The version is a SHA-256 over the small columns that define the content (student ids, codes, names, class
-codes; template ids; the school's calibrated operating point and time zone), never the vectors: templates
-are immutable (a new embedding is a new row), so the ids stand for them. Computing it reads ~12k small
-rows for a school of 3,000 students (milliseconds), so an agent's poll with ``If-None-Match`` costs little;
-the full export also reads the vectors.
+The version is the stored one (``attendance.db.gallery_versions``): replaced in the same transaction as any
+change to what the export sends (a template added or removed, a student added, renamed, moved, deactivated or
+withdrawn, a class renamed, the school's operating point set or its time zone changed), so an agent's poll with ``If-None-Match`` costs
+one primary-key read; the full export also reads the vectors.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
 from attendance.consent import where_recognition_consented
+from attendance.db.gallery_versions import read_gallery_version
 from attendance.db.models import FaceTemplate, School, SchoolClass, Student
 from attendance.errors import ModelError
 from attendance.operating_points import find_school_point
@@ -56,27 +55,11 @@ def _point(session, school: School, model_id: str) -> dict[str, Any] | None:
     return {"threshold": row.threshold, "margin": row.margin, "set_at": row.set_at.isoformat()}
 
 
-def _version(model_id: str, students: list[tuple], template_ids: list[tuple[int, int]],
-             point: dict[str, Any] | None, timezone: str) -> str:
-    digest = hashlib.sha256(model_id.encode("utf-8"))
-    digest.update(timezone.encode("utf-8"))
-    digest.update(repr(sorted(point.items()) if point else None).encode("utf-8"))
-    for row in students:
-        digest.update(repr(tuple(row)).encode("utf-8"))
-    digest.update(b"|")
-    for template_id, student_id in template_ids:
-        digest.update(b"%d:%d," % (template_id, student_id))
-    return digest.hexdigest()[:32]
-
-
-def gallery_version(session, school: School, model_id: str) -> str:
-    """The version (an ETag value) of ``school``'s gallery for ``model_id``; changes with any template or
-    student (added, removed, renamed, moved class, deactivated, consent withdrawn), the calibrated point or
-    the school's time zone."""
-    students = session.execute(_students_query(school)).all()
-    templates = session.execute(_templates_query(school, model_id)).all()
-    return _version(model_id, students, [(t, s) for t, s in templates], _point(session, school, model_id),
-                    school.timezone)
+def gallery_version(session, school_id: int, model_id: str) -> str:
+    """The version (an ETag value, e.g. ``"3f2a….9c1d…"``) of the school's gallery for ``model_id``; changes
+    with any template or student (added, removed, renamed, moved class, deactivated, consent withdrawn) and
+    with the school's operating point and time zone."""
+    return read_gallery_version(session, school_id, model_id)
 
 
 def export_gallery(session, school: School, model_id: str) -> dict[str, Any]:
@@ -84,10 +67,12 @@ def export_gallery(session, school: School, model_id: str) -> dict[str, Any]:
     [{student_code, full_name, class_code, templates: [[float, ...], ...]}]}``; ``dim`` is None when there are
     no templates; ``operating_point`` is the school's calibrated ``{threshold, margin, set_at}`` or None;
     ``timezone`` the school's IANA zone, in which the agents decide a check-in's school day."""
+    # the version first: a change committed between the reads then gives a newer body under an older tag,
+    # which the next poll replaces, never an older body under the newer tag
+    version = gallery_version(session, school.id, model_id)
     students = session.execute(_students_query(school)).all()
     templates = session.execute(_templates_query(school, model_id, FaceTemplate.vector)).all()
     point = _point(session, school, model_id)
-    version = _version(model_id, students, [(t, s) for t, s, _ in templates], point, school.timezone)
     by_student: dict[int, list[bytes]] = {}
     for _, student_id, vector in templates:
         by_student.setdefault(student_id, []).append(vector)

@@ -83,17 +83,17 @@ def list_unrecognisable(session, school_id: int, today: dt.date, model_id: str |
 def _manual_runs(session, school_id: int, student_ids: list[int], today: dt.date) -> dict[int, int]:
     """{student_id: school days running, back from the latest camera day, the student was marked present}."""
     since = today - dt.timedelta(days=LOOKBACK_DAYS)
+    marked: dict[int, set[dt.date]] = {}
+    for student_id, day in session.execute(select(RollOverride.student_id, RollOverride.school_date).where(
+            RollOverride.student_id.in_(student_ids), RollOverride.status == "present",
+            RollOverride.school_date >= since)):
+        marked.setdefault(student_id, set()).add(day)
+    if not marked:  # the usual case, and the camera days cost a scan of the school's three weeks
+        return {}
     camera_days = list(session.scalars(
         select(CheckIn.school_date).where(CheckIn.school_id == school_id, CheckIn.source == "camera",
                                           CheckIn.school_date >= since, CheckIn.school_date <= today)
         .group_by(CheckIn.school_date).order_by(CheckIn.school_date.desc())))
-    if not camera_days:
-        return {}
-    marked: dict[int, set[dt.date]] = {}
-    for student_id, day in session.execute(select(RollOverride.student_id, RollOverride.school_date).where(
-            RollOverride.student_id.in_(student_ids), RollOverride.status == "present",
-            RollOverride.school_date >= camera_days[-1])):
-        marked.setdefault(student_id, set()).add(day)
     runs = {}
     for student_id, days in marked.items():
         run = 0

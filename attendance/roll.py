@@ -31,8 +31,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, func, or_, select
 
 from attendance.db.history import covers
 from attendance.db.models import Camera, CheckIn, ClassMembership, RollOverride, School, SchoolClass, Student
@@ -339,23 +338,24 @@ def list_arrivals(session, school: School, school_date: dt.date, class_ids: list
         return []
     rules = load_day_rules(session, school, school_date)
     members = members_on(class_ids, school_date).subquery()
-    earlier = aliased(CheckIn)
-    is_first = ~exists().where(
-        earlier.student_id == CheckIn.student_id, earlier.school_id == CheckIn.school_id,
-        earlier.school_date == CheckIn.school_date,
-        or_(earlier.review_status.is_(None), earlier.review_status != "rejected"),
-        or_(earlier.captured_at < CheckIn.captured_at,
-            and_(earlier.captured_at == CheckIn.captured_at, earlier.id < CheckIn.id)))
-    order = (CheckIn.id.desc(),) if after_id else (CheckIn.captured_at.desc(), CheckIn.id.desc())
+    # Each student's first counted check-in, by a window over the school's day: one scan of the day's rows.
+    # (A NOT EXISTS over earlier rows reads them again per row; on a morning's fresh rows, which the planner's
+    # statistics do not know yet, PostgreSQL ran it as a nested loop over the whole day: 200 ms at 300 students.)
+    ranked = (select(CheckIn.id, CheckIn.student_id, CheckIn.captured_at, CheckIn.snapshot_path, CheckIn.source,
+                     CheckIn.camera_id,
+                     func.row_number().over(partition_by=CheckIn.student_id,
+                                            order_by=(CheckIn.captured_at, CheckIn.id)).label("rank"))
+              .where(CheckIn.school_id == school.id, CheckIn.school_date == school_date, counts_on_roll())
+              .subquery())
+    order = (ranked.c.id.desc(),) if after_id else (ranked.c.captured_at.desc(), ranked.c.id.desc())
     rows = session.execute(
-        select(CheckIn.id, CheckIn.student_id, CheckIn.captured_at, CheckIn.snapshot_path, CheckIn.source,
+        select(ranked.c.id, ranked.c.student_id, ranked.c.captured_at, ranked.c.snapshot_path, ranked.c.source,
                Student.full_name, SchoolClass.code, Camera.name)
-        .join(members, members.c.student_id == CheckIn.student_id)
-        .join(Student, Student.id == CheckIn.student_id)
+        .join(members, members.c.student_id == ranked.c.student_id)
+        .join(Student, Student.id == ranked.c.student_id)
         .join(SchoolClass, SchoolClass.id == members.c.class_id)
-        .join(Camera, Camera.id == CheckIn.camera_id)
-        .where(CheckIn.school_id == school.id, CheckIn.school_date == school_date, CheckIn.id > after_id, is_first,
-               counts_on_roll())
+        .join(Camera, Camera.id == ranked.c.camera_id)
+        .where(ranked.c.rank == 1, ranked.c.id > after_id)
         .order_by(*order).limit(limit)).all()
     overrides = _overrides(session, [row.student_id for row in rows], school_date, school_date)
     arrivals = []

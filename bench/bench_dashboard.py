@@ -169,7 +169,7 @@ def measure_today_page(world: World) -> None:
 
 
 def measure_gallery_version(world: World) -> None:
-    _in_session(world, lambda s: gallery_version(s, s.get(School, world.school_id), MODEL_ID))
+    _in_session(world, lambda s: gallery_version(s, world.school_id, MODEL_ID))
 
 
 def measure_gallery_304(world: World) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from attendance.db import changes, history  # noqa: F401 (register the flush hooks: change counter, class and rule history)
+from attendance.db import gallery_versions  # noqa: F401 (register the hooks that version the agents' galleries)
 from attendance.db.migrate import ensure_schema
 from attendance.db.session import create_db_engine, make_session_factory, session_scope
 

@@ -83,13 +83,16 @@ def bump_versions(session: Session, school_ids: Iterable[int], class_ids: Iterab
     """Add one to the counter of each school and class named (creating its row), in the session's transaction."""
     connection = session.connection()
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    # a fixed order (schools, then classes, by id): two transactions never lock the rows crosswise
+    # a fixed order (schools, then classes, by id): two transactions never lock the rows crosswise; one
+    # statement per table (a batch of 100 check-ins touches ~50 classes: 50 round trips were 40 % of its time)
     for model, key, ids in ((SchoolChange, SchoolChange.school_id, school_ids),
                             (ClassChange, ClassChange.class_id, class_ids)):
-        for row_id in sorted(set(ids)):
-            statement = dialect.insert(model).values({key.key: row_id, "version": 1})
-            connection.execute(statement.on_conflict_do_update(
-                index_elements=[key], set_={"version": model.version + 1}))
+        rows = [{key.key: row_id, "version": 1} for row_id in sorted(set(ids))]
+        if not rows:
+            continue
+        statement = dialect.insert(model).values(rows)
+        connection.execute(statement.on_conflict_do_update(
+            index_elements=[key], set_={"version": model.version + 1}))
 
 
 def bump_for_students(session: Session, school_id: int, student_ids: Iterable[int]) -> None:

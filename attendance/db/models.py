@@ -232,6 +232,18 @@ class SchoolOperatingPoint(Base):
     set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class GalleryVersion(Base):
+    """The version (ETag) of a school's gallery for one model: a random token replaced, in the same transaction,
+    by every change to what the gallery export sends (``attendance.db.gallery_versions``), so an agent's
+    unchanged poll is one primary-key read instead of a hash over every template row."""
+
+    __tablename__ = "gallery_versions"
+
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+
+
 class Camera(Base):
     __tablename__ = "cameras"
     __table_args__ = (UniqueConstraint("school_id", "name", name="uq_cameras_school_name"),)
@@ -335,7 +347,8 @@ class SchoolRuleChange(Base):
 
 class RollOverride(Base):
     __tablename__ = "roll_overrides"
-    __table_args__ = (UniqueConstraint("student_id", "school_date", name="uq_roll_overrides_student_date"),)
+    __table_args__ = (UniqueConstraint("student_id", "school_date", name="uq_roll_overrides_student_date"),
+                      Index("ix_roll_overrides_school_date", "school_date"))  # a day's marks, district-wide
 
     id: Mapped[int] = mapped_column(primary_key=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)

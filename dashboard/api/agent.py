@@ -102,12 +102,11 @@ def get_gallery_key():
 def get_gallery():
     model_id = read_query(GalleryQuery, "/api/v1/gallery?model=dlib_resnet_v1").model
     session = get_db_session()
-    school = session.get_one(School, g.api_camera.school_id)
-    version = gallery_version(session, school, model_id)
+    version = gallery_version(session, g.api_camera.school_id, model_id)  # one primary-key read
     if version in request.if_none_match:
         response = make_response("", 304)
     else:
-        version, body = _gallery_body(session, school, model_id, version)
+        version, body = _gallery_body(session, session.get_one(School, g.api_camera.school_id), model_id, version)
         response = make_response(body)
         response.content_type = "application/json"
     response.set_etag(version)

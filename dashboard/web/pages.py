@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from attendance.crypto import read_sealed_file
+from attendance.district import compute_district_counts
 from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, Student, UnknownFace
 from attendance.instance import find_instance_file
 from attendance.liveness_review import count_flagged
@@ -125,23 +126,22 @@ def feed_item(arrival: Arrival, school: School) -> dict:
 @bp.route("/district")
 @require_role("district_admin")
 def district():
+    """Every school's day at a glance: counts from one aggregate query (``attendance.district``), cameras from one."""
     db = get_db_session()
     now = now_at()
     offline_after = dt.timedelta(seconds=get_settings().camera_offline_after_s)
+    schools = all_schools()
+    cameras: dict[int, list[Camera]] = {}
+    for camera in db.scalars(select(Camera).where(Camera.school_id.in_([s.id for s in schools]),
+                                                  Camera.revoked_at.is_(None)).order_by(Camera.name)):
+        cameras.setdefault(camera.school_id, []).append(camera)
     rows = []
-    for school in all_schools():
-        day = school_today(school)
-        counts = compute_school_counts(db, school, day, now)
-        totals = dict.fromkeys(COUNTED_STATUSES, 0)
-        for class_counts in counts.values():
-            for status in COUNTED_STATUSES:
-                totals[status] += class_counts.get(status, 0)
-        cameras = list(db.scalars(select(Camera).where(Camera.school_id == school.id, Camera.revoked_at.is_(None))
-                                  .order_by(Camera.name)))
-        offline = [c for c in cameras if c.last_seen_at is None or now - c.last_seen_at > offline_after]
-        rows.append({"school": school, "day": day, "totals": totals, "size": sum(totals.values()),
-                     "cameras": cameras, "offline": offline,
-                     "is_school_day": load_day_rules(db, school, day).is_school_day})
+    for school, day in zip(schools, compute_district_counts(db, schools, now)):
+        school_cameras = cameras.get(school.id, [])
+        offline = [c for c in school_cameras if c.last_seen_at is None or now - c.last_seen_at > offline_after]
+        totals = {status: day.counts[status] for status in COUNTED_STATUSES}
+        rows.append({"school": school, "day": day.school_date, "totals": totals, "size": sum(totals.values()),
+                     "cameras": school_cameras, "offline": offline, "is_school_day": day.is_school_day})
     return render_template("district.html", rows=rows)
 
 
