@@ -91,7 +91,7 @@ def choose_port(wanted: int) -> int:
 def describe_roll(rows: list[dict]) -> list[str]:
     """The roll as lines in words: "HS004  Lin Manuel Miranda  on time, seen at 06:50 by gate-1"."""
     lines = []
-    width = max((len(r["name"]) for r in rows), default=0)
+    width = max((len(r["full_name"]) for r in rows), default=0)
     for r in rows:
         words = STATUS_WORDS.get(r["status"], r["status"])
         if r["status"] == "late" and r.get("minutes_late"):
@@ -100,7 +100,7 @@ def describe_roll(rows: list[dict]) -> list[str]:
         if r.get("first_seen_at"):
             at = dt.datetime.fromisoformat(r["first_seen_at"]).astimezone(ZoneInfo(TIMEZONE))
             seen = f", seen at {at:%H:%M}" + (f" by camera {r['camera']}" if r.get("camera") else "")
-        lines.append(f"  {r['student_code']}  {r['name']:<{width}}  {words}{seen}")
+        lines.append(f"  {r['student_code']}  {r['full_name']:<{width}}  {words}{seen}")
     return lines
 
 

@@ -99,10 +99,10 @@ def test_the_printed_roll_uses_words():
     from demo.__main__ import describe_roll
 
     lines = describe_roll([
-        {"student_code": "HS003", "name": "Lin Manuel Miranda", "status": "on_time",
+        {"student_code": "HS003", "full_name": "Lin Manuel Miranda", "status": "on_time",
          "first_seen_at": "2026-11-29T23:50:00+00:00", "camera": "gate-1", "minutes_late": None},
-        {"student_code": "HS001", "name": "Alex Lacamoire", "status": "not_yet", "first_seen_at": None},
-        {"student_code": "HS002", "name": "Barack Obama", "status": "late", "minutes_late": 4,
+        {"student_code": "HS001", "full_name": "Alex Lacamoire", "status": "not_yet", "first_seen_at": None},
+        {"student_code": "HS002", "full_name": "Barack Obama", "status": "late", "minutes_late": 4,
          "first_seen_at": "2026-11-30T00:04:00+00:00", "camera": "gate-1"},
     ])
     assert lines[0].endswith("on time, seen at 06:50 by camera gate-1")
