@@ -10,10 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import queue
-import threading
 import time
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,6 +23,7 @@ from attendance.webhooks import create_webhook
 from conftest import POSTGRES_URL, TEST_DATA_KEY
 from factories import make_camera, make_class, make_school, make_student, make_user
 from test_retention import add_checkin
+from webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.postgres,
               pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL: ATTENDANCE_TEST_DATABASE_URL")]
@@ -57,40 +55,9 @@ def run_two(target, *args) -> list[dict]:
     return reports
 
 
-class CountingReceiver:
-    """A local webhook receiver that counts the POSTs of each delivery id, answering after ``delay_s``."""
-
-    def __init__(self, delay_s: float = 0.001):
-        self.counts: Counter[str] = Counter()
-        lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                threading.Event().wait(delay_s)
-                with lock:
-                    receiver.counts[self.headers["X-Attendance-Delivery"]] += 1
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver():
-    r = CountingReceiver()
+    r = Receiver(delay_s=0.001)
     yield r
     r.close()
 

@@ -93,6 +93,15 @@ def answered_by_the_other(stopped: int, children: set[int], port: int) -> int:
     return pid
 
 
+def stop_and_check_gone(server: subprocess.Popen, children: set[int]) -> None:
+    """SIGTERM to the parent: it exits 0 and none of its processes is left."""
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=15) == 0
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 @pytest.mark.postgres
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL: ATTENDANCE_TEST_DATABASE_URL")
 @pytest.mark.skipif(not LINUX_PROC, reason="reads who answered from Linux's /proc")
@@ -126,11 +135,7 @@ def test_two_workers_serve_one_port_and_stop_together(database_url, tmp_path):
         assert answered_by_the_other(one, children, port) == replacement
         first.close()
 
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=15) == 0
-        for pid in children:
-            with pytest.raises(ProcessLookupError):
-                os.kill(pid, 0)
+        stop_and_check_gone(server, children)
     finally:
         if server.poll() is None:
             server.kill()
@@ -185,11 +190,7 @@ def test_the_supervisor_keeps_its_processes_and_stops_them(tmp_path):
         assert other in children and other != one
         os.kill(other, signal.SIGTERM)  # a child that ends on its own is replaced too
         children = wait_for_children(server.pid, 2, 10, not_in={other})
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=15) == 0
-        for pid in children:
-            with pytest.raises(ProcessLookupError):
-                os.kill(pid, 0)
+        stop_and_check_gone(server, children)
     finally:
         if server.poll() is None:
             server.kill()

@@ -3,8 +3,6 @@
 import datetime as dt
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +18,7 @@ from attendance.webhooks import (
 )
 from dashboard.webhook_worker import WebhookWorker, start_webhook_worker
 from factories import make_camera, make_class, make_school, make_student
+from webhook_receiver import Receiver
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY = dt.date(2026, 9, 7)
@@ -27,36 +26,6 @@ MONDAY = dt.date(2026, 9, 7)
 
 def local(hh, mm=0, day=MONDAY):
     return dt.datetime(day.year, day.month, day.day, hh, mm, tzinfo=HCM).astimezone(dt.timezone.utc)
-
-
-class Receiver:
-    """A tiny HTTP server on 127.0.0.1 that records each POST and answers the next queued status."""
-
-    def __init__(self):
-        self.requests = []
-        self.statuses = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
