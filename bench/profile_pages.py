@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--profile", default="", help="comma-separated: roll,today,district,post")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--dump", default="", help="write each page's body (and the POST's answer) to this folder")
     args = parser.parse_args(argv)
     state_path = Path(f"/tmp/{args.db}.pickle")
     if args.drop:
@@ -147,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, call in requests.items():
             answer = call()
             assert answer.status_code == 200, (name, answer.status_code, answer.data[:300])
+            if args.dump:
+                Path(args.dump).mkdir(parents=True, exist_ok=True)
+                (Path(args.dump) / f"{name}.html").write_bytes(answer.data)
             times, cpu = [], []
             for _ in range(args.runs if name != "district" else max(3, args.runs // 4)):
                 started, started_cpu = time.perf_counter(), time.thread_time()
