@@ -130,6 +130,8 @@ def _as_utc(value: dt.datetime | str | None) -> dt.datetime | None:
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is dt.timezone.utc:  # already converted by the column's type (2,000 rows on Today)
+        return value
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 

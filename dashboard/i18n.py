@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, session
+from flask import Flask, current_app, g, has_app_context, session
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel import gettext as _
-from flask_babel.speaklater import LazyString
+from flask_babel.speaklater import LazyString  # type: ignore[import-untyped]
 from flask_login import current_user
 
 from attendance.errors import AttendanceError, PhotoRejected
@@ -31,7 +31,7 @@ def request_translations():  # noqa: ANN201 (babel.support.Translations)
     conversion each); a roll page translates ~300 strings. Kept beside Flask-Babel's own per-request state, and
     looked up again when its locale changes (``force_locale``, ``refresh``).
     """
-    if not g:
+    if not has_app_context():  # Flask-Babel's NullTranslations
         return get_translations()
     state = g.get("_flask_babel")
     cached = getattr(state, "dashboard_translations", None)
@@ -125,7 +125,8 @@ def init_i18n(app: Flask, default_language: str) -> Babel:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = "translations"
     babel = Babel(app, locale_selector=select_language)
-    app.jinja_env.install_gettext_callables(  # Flask-Babel's, with the translations looked up once per request
+    # Flask-Babel's template gettext callables, with the translations looked up once per request
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: request_translations().ugettext(s),
         ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
         newstyle=True,
