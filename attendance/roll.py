@@ -182,13 +182,15 @@ def roster(session, school_class: SchoolClass, first: dt.date, last: dt.date | N
 
 
 def compute_class_roll(session, school_class: SchoolClass, school_date: dt.date,
-                       now_at: dt.datetime) -> list[RollEntry]:
+                       now_at: dt.datetime, *, rules: DayRules | None = None) -> list[RollEntry]:
     """The roll of ``school_class`` on ``school_date`` as seen at ``now_at`` (aware UTC), in roster order.
 
-    Three queries after the school's rules: the roster, the class's check-ins of the day, the overrides.
+    Three queries after the school's rules (``rules``: the day's, when the caller already holds them): the
+    roster, the class's check-ins of the day, the overrides.
     """
     school = session.get(School, school_class.school_id)
-    rules = load_day_rules(session, school, school_date)
+    if rules is None:
+        rules = load_day_rules(session, school, school_date)
     students = [student for student, _ in roster(session, school_class, school_date)]
     ids = [s.id for s in students]
     # Every sighting of the class that day, earliest first; the first per student wins. A few rows per
