@@ -22,7 +22,7 @@ from attendance.model_files import (
     CHUNK_BYTES, SIDECAR_SUFFIX, Fetch, InstallResult, Progress, as_model_error, copy_local, download_url, file_sha256,
     models_dir, require_converter, sidecar_hashes,
 )
-from models.manifest import ManifestError, ModelEntry, load_manifest
+from models.manifest import MANIFEST_PATH, ManifestError, ModelEntry, load_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +39,28 @@ class ModelStatus:
     problem: str = ""
 
 
+_parsed_manifest: tuple[tuple[int, int], dict[str, ModelEntry]] | None = None
+
+
 def manifest_entries() -> dict[str, ModelEntry]:
-    """The manifest's entries by id; a malformed manifest is a ``ModelError``."""
+    """The manifest's entries by id; a malformed manifest is a ``ModelError``.
+
+    Parsed again only when the file changes (its modification time or size): a class roll asks on every request.
+    """
+    global _parsed_manifest
     try:
-        return load_manifest()
+        stat = MANIFEST_PATH.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        version = (-1, -1)
+    if _parsed_manifest is not None and _parsed_manifest[0] == version:
+        return dict(_parsed_manifest[1])
+    try:
+        entries = load_manifest(MANIFEST_PATH)
     except ManifestError as err:
         raise ModelError(str(err)) from err
+    _parsed_manifest = (version, entries)
+    return dict(entries)
 
 
 def get_entry(model_id: str) -> ModelEntry:

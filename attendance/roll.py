@@ -130,6 +130,8 @@ def _as_utc(value: dt.datetime | str | None) -> dt.datetime | None:
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is dt.timezone.utc:  # already converted by the column's type (2,000 rows on Today)
+        return value
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
@@ -180,13 +182,15 @@ def roster(session, school_class: SchoolClass, first: dt.date, last: dt.date | N
 
 
 def compute_class_roll(session, school_class: SchoolClass, school_date: dt.date,
-                       now_at: dt.datetime) -> list[RollEntry]:
+                       now_at: dt.datetime, *, rules: DayRules | None = None) -> list[RollEntry]:
     """The roll of ``school_class`` on ``school_date`` as seen at ``now_at`` (aware UTC), in roster order.
 
-    Three queries after the school's rules: the roster, the class's check-ins of the day, the overrides.
+    Three queries after the school's rules (``rules``: the day's, when the caller already holds them): the
+    roster, the class's check-ins of the day, the overrides.
     """
     school = session.get(School, school_class.school_id)
-    rules = load_day_rules(session, school, school_date)
+    if rules is None:
+        rules = load_day_rules(session, school, school_date)
     students = [student for student, _ in roster(session, school_class, school_date)]
     ids = [s.id for s in students]
     # Every sighting of the class that day, earliest first; the first per student wins. A few rows per
@@ -247,11 +251,12 @@ def compute_school_statuses(session, school: School, school_date: dt.date, now_a
     return class_ids, statuses
 
 
-def compute_school_counts(session, school: School, school_date: dt.date,
-                          now_at: dt.datetime) -> dict[int, dict[str, int]]:
+def compute_school_counts(session, school: School, school_date: dt.date, now_at: dt.datetime, *,
+                          rules: DayRules | None = None) -> dict[int, dict[str, int]]:
     """Per class id, how many students of its roll of ``school_date`` are in each status (keys
-    ``COUNTED_STATUSES`` + ``no_school``). Every class of the school appears, empty ones with zeros."""
-    class_ids, statuses = compute_school_statuses(session, school, school_date, now_at)
+    ``COUNTED_STATUSES`` + ``no_school``). Every class of the school appears, empty ones with zeros.
+    ``rules``: the day's, when the caller already holds them."""
+    class_ids, statuses = compute_school_statuses(session, school, school_date, now_at, rules=rules)
     counts = {class_id: dict.fromkeys((*COUNTED_STATUSES, "no_school"), 0) for class_id in class_ids}
     for _, class_id, status in statuses:
         counts[class_id][status] += 1
@@ -328,15 +333,17 @@ def compute_student_month(session, student: Student, year: int, month: int,
 
 
 def list_arrivals(session, school: School, school_date: dt.date, class_ids: list[int], now_at: dt.datetime, *,
-                  after_id: int = 0, limit: int = 20) -> list[Arrival]:
+                  after_id: int = 0, limit: int = 20, rules: DayRules | None = None) -> list[Arrival]:
     """The first check-in of each student of ``class_ids``' rolls on ``school_date``, with the roll's status.
 
     Newest arrival first; with ``after_id``, only first check-ins stored after that id, newest stored first
-    (a batch an agent sends late still reaches a live page). At most ``limit``.
+    (a batch an agent sends late still reaches a live page). At most ``limit``. ``rules``: the day's, when the
+    caller already holds them.
     """
     if not class_ids:
         return []
-    rules = load_day_rules(session, school, school_date)
+    if rules is None:
+        rules = load_day_rules(session, school, school_date)
     members = members_on(class_ids, school_date).subquery()
     # Each student's first counted check-in, by a window over the school's day: one scan of the day's rows.
     # (A NOT EXISTS over earlier rows reads them again per row; on a morning's fresh rows, which the planner's

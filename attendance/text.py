@@ -8,11 +8,15 @@ an escape sequence) are refused in one-line fields, since they forge log lines a
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from attendance.errors import InvalidInput
 
 LINE_BREAKS = frozenset("\n\r\t")
+# every character of the categories refused below (Cc: U+0000-U+001F, U+007F-U+009F; Cs: the surrogates): text
+# without any is storable, found by one regex search instead of a category look-up per character
+_MAYBE_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def text_problem(value: str, *, multiline: bool = False) -> str | None:
@@ -20,6 +24,8 @@ def text_problem(value: str, *, multiline: bool = False) -> str | None:
 
     ``multiline`` allows tabs and line breaks (a reason, a note); one-line fields allow no control character.
     """
+    if _MAYBE_REFUSED.search(value) is None:
+        return None
     for char in value:
         if char == "\x00":
             return "contains a NUL character"

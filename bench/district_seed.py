@@ -83,8 +83,8 @@ def seed_district(conninfo: str, shape: Shape, seed: int, today: dt.date) -> Dis
     now = dt.datetime.now(dt.timezone.utc)
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
         for index in range(shape.schools):
-            cur.execute("INSERT INTO schools (code, name, timezone, school_days, checkin_opens, on_time_cutoff, "
-                        "absence_cutoff, created_at) VALUES (%s, %s, 'Asia/Ho_Chi_Minh', %s, '05:30', '07:00', "
+            cur.execute("INSERT INTO schools (code, name, timezone, school_days, on_time_cutoff, "
+                        "absence_cutoff, created_at) VALUES (%s, %s, 'Asia/Ho_Chi_Minh', %s, '07:00', "
                         "'09:00', %s) RETURNING id", (f"S{index:03d}", f"Trường THCS số {index + 1}", weekdays, now))
             district.school_ids.append(cur.fetchone()[0])
         _copy(cur, "school_classes", ["school_id", "code", "grade", "school_year"],

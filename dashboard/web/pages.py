@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from attendance.crypto import read_sealed_file
 from attendance.district import compute_district_counts
-from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, Student, UnknownFace
+from attendance.db.models import Camera, CheckIn, EnrollmentPhoto, School, SchoolClass, Student, UnknownFace
 from attendance.instance import find_instance_file
 from attendance.liveness_review import count_flagged
 from attendance.roll import (
@@ -53,12 +53,13 @@ def home():
 @login_required
 def today():
     school = require_school()
-    context = _today_counts_context(school)
     classes = visible_classes(school)
+    context = _today_counts_context(school, classes)
     db = get_db_session()
     class_ids = [c.id for c in classes]
     feed = [feed_item(arrival, school)
-            for arrival in list_arrivals(db, school, context["day"], class_ids, now_at(), limit=FEED_SIZE)]
+            for arrival in list_arrivals(db, school, context["day"], class_ids, now_at(), limit=FEED_SIZE,
+                                         rules=context["rules"])]
     # the stream starts after the newest row received, whatever order the page shows
     last_id = db.scalar(select(func.max(CheckIn.id)).where(CheckIn.school_id == school.id)) or 0
     return render_template("today.html", feed=feed, feed_size=FEED_SIZE, last_id=last_id,
@@ -88,20 +89,21 @@ def today_counts():
     return render_template("_today_counts.html", **_today_counts_context(require_school()))
 
 
-def _today_counts_context(school: School) -> dict:
+def _today_counts_context(school: School, classes: list[SchoolClass] | None = None) -> dict:
+    """The counts part of Today; ``classes``: the user's ``visible_classes``, when the caller holds them."""
     db = get_db_session()
     day = school_today(school)
-    counts = compute_school_counts(db, school, day, now_at())
+    rules = load_day_rules(db, school, day)
+    counts = compute_school_counts(db, school, day, now_at(), rules=rules)
     rows = []
     totals = dict.fromkeys(COUNTED_STATUSES, 0)
-    for school_class in visible_classes(school):
+    for school_class in (visible_classes(school) if classes is None else classes):
         class_counts = counts.get(school_class.id, {})
         size = sum(class_counts.get(status, 0) for status in (*COUNTED_STATUSES, "no_school"))
         present = sum(class_counts.get(status, 0) for status in PRESENT_STATUSES)
         rows.append({"class": school_class, "counts": class_counts, "size": size, "present": present})
         for status in COUNTED_STATUSES:
             totals[status] += class_counts.get(status, 0)
-    rules = load_day_rules(db, school, day)
     return {"day": day, "rows": rows, "totals": totals, "total_students": sum(r["size"] for r in rows),
             "is_school_day": rules.is_school_day, "rules": rules,
             "flagged": count_flagged(db, school.id, day)}

@@ -53,11 +53,11 @@ def class_roll(class_id: int):
     order = order if order in ROLL_ORDERS else "status"
     saved = parse_id(request.args.get("saved"))
     db = get_db_session()
-    entries = compute_class_roll(db, school_class, day, now_at())
+    rules = load_day_rules(db, school, day)
+    entries = compute_class_roll(db, school_class, day, now_at(), rules=rules)
     counts: dict[str, int] = {}
     for entry in entries:
         counts[entry.status] = counts.get(entry.status, 0) + 1
-    rules = load_day_rules(db, school, day)
     return render_template(
         "class_roll.html", school_class=school_class, day=day, today=today, entries=order_roll(entries, order),
         counts=counts, order=order,
