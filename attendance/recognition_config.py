@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def setting(default: Any, help: str, choices: tuple[str, ...] | None = None, secret: bool = False,
+def setting(default: Any, help: str, choices: tuple[str, ...] | None = None,
             low: float | None = None, high: float | None = None) -> Any:
     """Declare one setting: its default, a one-line help text, (for strings) the allowed values and (for
     numbers) the smallest and largest accepted, ``low`` and ``high``: every numeric setting has both."""
-    metadata = {"help": help, "choices": choices, "secret": secret, "low": low, "high": high}
+    metadata = {"help": help, "choices": choices, "low": low, "high": high}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)

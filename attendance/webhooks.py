@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 EVENT_TYPES = ("checkin", "absence")
 MAX_ATTEMPTS = 10
+GAVE_UP = "gave up after"  # how the last error of a delivery given up begins
 FIRST_RETRY_S = 30.0
 MAX_RETRY_S = 6 * 3600.0
 BATCH_SIZE = 50
@@ -268,8 +269,10 @@ def claim_due_deliveries(session, now_at: dt.datetime, *, timeout_s: float = 5.0
     attempt count goes up and ``next_attempt_at`` moves ``claim_lease_s`` ahead, so once committed no other
     process sees them due while this one sends them, and no transaction stays open during the HTTP calls.
     A process that dies mid-way leaves the rows to be claimed again when the lease ends (at least once:
-    receivers drop a delivery id they already have, as for any retry).
+    receivers drop a delivery id they already have, as for any retry). A last attempt whose process died
+    is never claimed again: once its lease has ended it is marked given up (``mark_abandoned_last_attempts``).
     """
+    mark_abandoned_last_attempts(session, now_at)
     rows = session.execute(skip_locked(
         session,
         select(WebhookDelivery, Webhook).join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
@@ -287,6 +290,19 @@ def claim_due_deliveries(session, now_at: dt.datetime, *, timeout_s: float = 5.0
                                       payload=dict(delivery.payload)))
     session.flush()
     return claims
+
+
+def mark_abandoned_last_attempts(session, now_at: dt.datetime) -> int:
+    """Mark given up the deliveries whose last allowed attempt was claimed by a process that stopped before
+    storing its outcome (the lease ended, nothing was recorded); returns how many. The caller commits."""
+    result = session.execute(update(WebhookDelivery).where(
+        WebhookDelivery.delivered_at.is_(None), WebhookDelivery.attempts >= MAX_ATTEMPTS,
+        WebhookDelivery.next_attempt_at <= now_at, WebhookDelivery.last_error.not_like(f"{GAVE_UP}%"),
+    ).values(last_error=f"{GAVE_UP} {MAX_ATTEMPTS} attempts: the last one's outcome is unknown (its process stopped)")
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        logger.warning("%s webhook deliveries given up: their last attempt's process stopped", result.rowcount)
+    return result.rowcount
 
 
 def send_delivery(claim: ClaimedDelivery, now_at: dt.datetime, post: Callable[..., Any] | None = None,
@@ -318,7 +334,7 @@ def record_delivery_outcomes(session, sent: list[tuple[ClaimedDelivery, str]],
         if error:
             outcome["failed"] += 1
             if claim.attempts >= MAX_ATTEMPTS:
-                values = {"last_error": f"gave up after {claim.attempts} attempts: {error}"}
+                values = {"last_error": f"{GAVE_UP} {claim.attempts} attempts: {error}"}
                 logger.warning("webhook %s delivery %s given up: %s", claim.webhook_id, claim.id, error)
             else:
                 values = {"last_error": error,

@@ -60,6 +60,12 @@ class Supervisor:
     def request_stop(self, signum: int, frame: object) -> None:  # a signal handler
         self.stopping = True
 
+    def _sleep_unless_stopping(self, seconds: float) -> None:
+        """Wait ``seconds``, cut short by SIGTERM/SIGINT (a stop during a crash loop does not wait it out)."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(SUPERVISE_TICK_S, deadline - time.monotonic()))
+
     def run(self) -> int:
         """Start the children and supervise them until SIGTERM/SIGINT; the exit status (0 after a stop)."""
         previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -89,7 +95,7 @@ class Supervisor:
             logger.warning("dashboard process %s ended (exit status %s) after %.0f s: starting another",
                            pid, code, lived_s)
             if self.quick_exits:  # back off while children fail at start (1 s, 2 s, 4 s... up to 30 s)
-                time.sleep(backoff_delay_s(self.quick_exits, base_s=1.0, max_s=30.0))
+                self._sleep_unless_stopping(backoff_delay_s(self.quick_exits, base_s=1.0, max_s=30.0))
             if not self.stopping:
                 self.start_child()
         return 0

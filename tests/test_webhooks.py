@@ -255,3 +255,29 @@ def test_a_claim_is_a_lease_that_ends(session, world, receiver):
     record_delivery_outcomes(session, [(lost, "HTTP 500")], now + dt.timedelta(minutes=5))
     session.expire_all()
     assert deliveries(session)[0].delivered_at is not None and deliveries(session)[0].last_error == ""
+
+
+def test_a_last_attempt_whose_process_stopped_is_marked_given_up(session, world, receiver):
+    """The tenth attempt claimed by a process that died (nothing recorded) is not left pending for ever: once its
+    lease ends the delivery is marked given up, and it is never sent again."""
+    from attendance.webhooks import GAVE_UP, claim_due_deliveries, claim_lease_s
+
+    _, _, camera, _, _ = world
+    check_in(session, camera, "HS001", local(6, 50), 1)
+    [delivery] = deliveries(session)
+    delivery.attempts = MAX_ATTEMPTS - 1
+    session.commit()
+    now = local(6, 51)
+    [last] = claim_due_deliveries(session, now, timeout_s=5)
+    session.commit()
+    assert last.attempts == MAX_ATTEMPTS
+    lease_ends_at = now + dt.timedelta(seconds=claim_lease_s(1, 5))
+    assert claim_due_deliveries(session, lease_ends_at - dt.timedelta(seconds=1), timeout_s=5) == []
+    session.commit()
+    session.expire_all()
+    assert deliveries(session)[0].last_error == ""  # still within its lease: the process may yet answer
+    assert deliver_pending_webhooks(session, lease_ends_at, timeout_s=5) == {"delivered": 0, "failed": 0}
+    session.expire_all()
+    [given_up] = deliveries(session)
+    assert given_up.last_error.startswith(GAVE_UP) and given_up.delivered_at is None
+    assert receiver.requests == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from attendance.contract.fields import (
@@ -40,9 +40,10 @@ class CheckinEvent(_Event):
     margin: FiniteNumber | None = None
     votes: SmallCount | None = None
     model_id: ModelId | None = None
-    source: Literal["camera", "qr"] = Field(
-        "camera", description="qr: a student's QR card was read; `card` must then be the student's current "
-                              "signed card (else error bad_card)")
+    # null is a camera check-in, as an older agent may send it; any other value is refused (invalid_event)
+    source: Annotated[Literal["camera", "qr"], BeforeValidator(lambda value: "camera" if value is None else value)] = \
+        Field("camera", description="camera (also when null or absent) or qr: a student's QR card was read; `card` "
+                                    "must then be the student's current signed card (else error bad_card)")
     card: CardText | None = None
     liveness: LivenessCues | None = None
     snapshot_jpeg_b64: JpegBase64 | None = None  # last: a bad snapshot is reported only when all else is well

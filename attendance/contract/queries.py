@@ -23,6 +23,22 @@ def _absent_when_blank(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _parse_query_date(value: Any) -> Any:
+    """A query's date is text in ISO form, ``2026-09-07`` (surrounding spaces ignored, blank = absent); never a
+    number (pydantic's lax mode would read ``0`` as 1970-01-01) nor a date-time."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    if len(text) != 10:
+        raise PydanticCustomError("date_format", "must be a date as YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as err:
+        raise PydanticCustomError("date_format", "must be a date as YYYY-MM-DD") from err
+
+
 def _in_calendar(day: dt.date) -> dt.date:
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
         raise PydanticCustomError("date_range", f"must be in the years {FIRST_YEAR} to {LAST_YEAR}")
@@ -41,7 +57,7 @@ class RollQuery(_Query):
     """``GET /roll?class=6A1&date=2026-09-07``."""
 
     class_code: QueryCode = Field(alias="class", description="the class code, e.g. 6A1")
-    date: Annotated[dt.date | None, BeforeValidator(_absent_when_blank), AfterValidator(
+    date: Annotated[dt.date | None, BeforeValidator(_parse_query_date), AfterValidator(
         lambda day: day if day is None else _in_calendar(day))] = Field(
         None, description="YYYY-MM-DD; default today in the school's zone")
     school: Annotated[QueryCode | None, BeforeValidator(_absent_when_blank)] = Field(

@@ -45,8 +45,9 @@ def create_db_engine(url: str) -> Engine:
 
 # The agent's batch of 100 check-ins is one multi-row INSERT of 1,600 parameters (~45 kB of SQL), and its
 # look-ups are IN lists of 100: psycopg caches its parse of a statement (placeholders to $n) only under 4 kB and
-# 50 parameters, so it split each of these again on every batch: ~12 ms of a batch's ~35 ms of CPU. A batch has
-# at most 100 events, so these statements have at most a hundred shapes; psycopg's cache stays at 128 entries.
+# 50 parameters, so it split each of these again on every batch: ~12 ms of a batch's ~35 ms of CPU. The agent sends
+# 100 events a batch (the API takes up to 500: a longer batch is parsed each time, as before), so these
+# statements have at most a hundred shapes; psycopg's cache stays at 128 entries.
 LONG_STATEMENT_BYTES = 65_536
 LONG_STATEMENT_PARAMS = 2_000
 

@@ -1,7 +1,7 @@
 """schools: drop checkin_opens (nothing read it: the roll counts a check-in at any hour, no agent used it)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30 12:40:00
 """
 from alembic import op

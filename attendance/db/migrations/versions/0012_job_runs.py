@@ -1,8 +1,8 @@
 """job runs: when each background job shared by the dashboard processes last ran (purge, absence notices)
 
 Revision ID: 0012
-Revises: 0009
-Create Date: 2026-11-30 12:30:00
+Revises: 0011
+Create Date: 2026-11-30 12:50:00
 """
 from alembic import op
 import sqlalchemy as sa
