@@ -156,3 +156,28 @@ def test_an_unchanged_poll_reads_one_indexed_row_set(client, db, world):
     assert len(gallery_reads) == 1
     # nothing reads the templates or students: the camera's token check and the version, nothing else
     assert not any("face_templates" in s or "FROM students" in s for s in statements), statements
+
+
+def test_the_versions_are_written_once_at_commit_not_at_each_flush(db, world):
+    """A transaction that flushes many times (an import) writes each gallery's token once, at commit: the rows
+    are locked only while it commits, so two transactions never wait on each other's version rows crosswise."""
+    writes = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if statement.lstrip().upper().startswith(("INSERT INTO GALLERY_VERSIONS", "UPDATE GALLERY_VERSIONS")):
+            writes.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        with db.session() as s:
+            before = read_gallery_version(s, school(s).id, "dlib_resnet_v1")
+            klass = s.scalar(select(SchoolClass).where(SchoolClass.code == "6A1"))
+            for index in range(3):
+                make_student(s, klass, f"HS10{index}", f"Mới {index}", templates=[200 + index])
+                s.flush()
+            assert writes == []  # flushed three times, nothing written yet
+            s.commit()
+            assert len(writes) == 2  # the students' token and the model's, once each
+            assert read_gallery_version(s, school(s).id, "dlib_resnet_v1") != before
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)

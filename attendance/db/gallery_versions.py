@@ -6,10 +6,12 @@ the school's operating point for it). Each holds a random token, replaced in the
 change, so a rollback leaves it alone and a restored database never repeats an old tag. A gallery's
 version (the ETag) is the pair of tokens, read with one primary-key lookup.
 
-The hooks see every ORM path: an ``after_flush`` hook reads the flushed objects (the pages, the API, the
-CLI, imports, erasure, consent), and a bulk ``update()``/``delete()`` on one of the tables the export
-reads (key rotation re-seals templates that way) replaces every token at commit, since the statement does
-not say which schools it touched. Rows written with plain SQL outside the ORM must call
+The hooks see every ORM path: an ``after_flush`` hook notes which galleries the flushed objects change (the
+pages, the API, the CLI, imports, erasure, consent), and a bulk ``update()``/``delete()`` on one of the
+tables the export reads (key rotation re-seals templates that way) marks every gallery, since the statement
+does not say which schools it touched. The tokens are replaced once, at commit, in a fixed order: the rows
+stay locked only while the transaction commits, and two transactions never wait on each other's rows
+crosswise (a bulk import flushing many times bumps each of its galleries once). Rows written with plain SQL outside the ORM must call
 ``bump_gallery_versions`` themselves.
 """
 
@@ -29,6 +31,7 @@ from attendance.db.models import (
 ALL_MODELS = "*"  # the model id of a school's row for its students (what every model's gallery lists)
 NO_VERSION = "0"  # a row never written: nothing of that kind has changed since the table was made
 _BUMP_ALL = "gallery_versions_bump_all"  # session.info flag set by a bulk statement, acted on at commit
+_PENDING = "gallery_versions_pending"  # session.info: (school ids, (school id, model id) pairs) to bump at commit
 # The student columns the export sends or filters on.
 _STUDENT_FIELDS = ("school_id", "class_id", "school_class", "student_code", "full_name", "active", "consent_given")
 _BULK_TABLES = {FaceTemplate.__table__, Student.__table__, SchoolClass.__table__, SchoolOperatingPoint.__table__,
@@ -110,7 +113,9 @@ def _bump_flushed(session: Session, flush_context) -> None:  # noqa: ANN001 (SQL
                 else:
                     school_ids.add(school_id)
     if school_ids or pairs:
-        bump_gallery_versions(session, school_ids, pairs)
+        pending_ids, pending_pairs = session.info.setdefault(_PENDING, (set(), set()))
+        pending_ids.update(school_ids)
+        pending_pairs.update(pairs)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -123,11 +128,19 @@ def _note_bulk_change(state: ORMExecuteState) -> None:
 
 
 @event.listens_for(Session, "before_commit")
-def _bump_after_bulk_change(session: Session) -> None:
+def _bump_noted_galleries(session: Session) -> None:
+    session.flush()  # commit flushes only after this hook: flush now, so that the last changes are noted too
+    school_ids, pairs = session.info.pop(_PENDING, (set(), set()))
     if session.info.pop(_BUMP_ALL, False):
         bump_every_gallery_version(session)
+    if school_ids or pairs:
+        alive = set(session.scalars(select(School.id).where(School.id.in_(school_ids | {s for s, _ in pairs}))))
+        bump_gallery_versions(session, school_ids & alive, [(s, m) for s, m in pairs if s in alive])
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_bulk_change(session: Session, previous_transaction) -> None:  # noqa: ANN001 (SQLAlchemy's)
+def _forget_noted_changes(session: Session, previous_transaction) -> None:  # noqa: ANN001 (SQLAlchemy's)
+    if previous_transaction.parent is not None:
+        return  # a savepoint rolled back: what the transaction around it noted still stands (a bump too many is harmless)
     session.info.pop(_BUMP_ALL, None)
+    session.info.pop(_PENDING, None)
