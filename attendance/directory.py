@@ -45,15 +45,19 @@ def find_school(session: Session, code: str | None = None) -> School:
 
 
 def get_or_create_school(session: Session, code: str | None, *, name: str = "",
-                         timezone: str = "Asia/Ho_Chi_Minh") -> School:
+                         timezone: str = "Asia/Ho_Chi_Minh", create_default: bool = True) -> School:
     """The school to work in, for the CLI and scripts: the one with ``code`` (created with ``name`` and
     ``timezone`` when missing), else the only one, else (in an empty database) a new one with the code
-    ``school``. Raises ``NotFound`` without a code when there are several schools (naming their codes)."""
+    ``school`` (with ``create_default=False``: ``InvalidInput`` asking for the school instead, as for a first
+    admin, who should name the real school). Raises ``NotFound`` without a code when there are several schools
+    (naming their codes)."""
     code = (code or "").strip()
     if code:
         school = session.scalar(select(School).where(School.code == code))
     else:
         count = session.scalar(select(func.count()).select_from(School))
+        if not count and not create_default:
+            raise InvalidInput("no school yet: give --school CODE --school-name NAME")
         school = find_school(session) if count else None
         code = DEFAULT_SCHOOL_CODE
     if school is None:

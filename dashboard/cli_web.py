@@ -87,7 +87,7 @@ def run_create_admin(args: argparse.Namespace, settings: Settings) -> int:
         school = None
         if not args.district:
             school = get_or_create_school(session, args.school, name=args.school_name or "",
-                                          timezone=settings.timezone)
+                                          timezone=settings.timezone, create_default=False)
         role = "district_admin" if args.district else "school_admin"
         user = create_user(session, args.username, password, role, school.id if school else None,
                            full_name=args.full_name, language=settings.default_language)

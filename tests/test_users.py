@@ -152,6 +152,14 @@ def test_create_admin_uses_the_only_school_and_district_needs_none(web_cli, pass
         assert admin.school_id is not None and district.role == "district_admin" and district.school_id is None
 
 
+def test_create_admin_in_an_empty_database_asks_for_the_school(web_cli, password_file, db):
+    """A first admin names the real school: no placeholder school is made for them."""
+    status, out, err = web_cli("users", "create-admin", "--password-file", password_file)
+    assert status != 0 and "--school CODE --school-name NAME" in err and out == ""
+    with db.session() as s:
+        assert s.scalar(select(School)) is None and s.scalar(select(User)) is None
+
+
 def test_create_admin_refuses_a_short_password_and_a_missing_terminal(web_cli, tmp_path, monkeypatch):
     short = tmp_path / "short.txt"
     short.write_text("12345", encoding="utf-8")
