@@ -33,6 +33,12 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_hex(16))
 
 
+def prepare_login_checks() -> None:
+    """Make the dummy hash now (a server calls this at start, on a background thread), so that not even the
+    first login of an unknown user in a process takes longer than a known user's."""
+    _dummy_hash()
+
+
 def hash_password(password: str, username: str = "") -> str:
     """The argon2id hash of ``password`` (checked for strength first, against ``username`` too)."""
     check_password_strength(password, username)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from attendance.db import Database
 from attendance.errors import InvalidInput
 from attendance.logsafe import install_safe_log_records
 from attendance.settings import Settings, load_settings
+from attendance.users import prepare_login_checks
 from dashboard import db
 from dashboard.api import api_bp
 from dashboard.auth import init_auth
@@ -128,6 +130,8 @@ def _add_security_headers(response):
 
 
 def _start_background_workers(app: Flask) -> None:
+    # the login's dummy hash, made off the request path (attendance.users hashes nothing at import)
+    threading.Thread(target=prepare_login_checks, name="login-dummy-hash", daemon=True).start()
     try:
         from dashboard.webhook_worker import start_webhook_worker
     except ImportError as err:
