@@ -24,7 +24,6 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -36,6 +35,7 @@ from attendance.erasure import PHOTOS_DIR, remove_instance_file, remove_instance
 from attendance.errors import InvalidInput, NotFound
 from attendance.directory import normalise_name
 from attendance.notices import current_notice
+from attendance.school_day import school_date_at
 from attendance.users import record_audit
 
 CHILD_AGREEMENT_AGE = 7  # from this age the child's own agreement is needed too
@@ -300,7 +300,7 @@ def record_consent_for(session: Session, school: School, student_ids: Iterable[i
     ids = sorted({int(i) for i in student_ids})
     if not ids:
         raise InvalidInput("choose at least one student")
-    today = today or dt.datetime.now(ZoneInfo(school.timezone)).date()
+    today = today or school_date_at(utcnow(), school.timezone)
     reference, given_on = check_consent_form(reference, given_on, today)
     students = list(session.scalars(select(Student).where(Student.id.in_(ids)).order_by(Student.id)))
     if len(students) != len(ids) or any(s.school_id != school.id for s in students):

@@ -27,9 +27,7 @@ from attendance.db.locks import try_advisory_lock
 from attendance.db.models import JobRun, School
 from attendance.erasure import purge_expired_snapshots, purge_orphan_files
 from attendance.roll import load_day_rules, school_local_date
-from attendance.webhooks import (
-    BATCH_SIZE, absences_due, claim_due_deliveries, enqueue_absences, record_delivery_outcomes, send_delivery,
-)
+from attendance.webhooks import BATCH_SIZE, absences_due, deliver_pending_webhooks, enqueue_absences
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +60,8 @@ def deliver_due_webhooks(database: Database, now_at: dt.datetime, *, post: Calla
                          timeout_s: float = 5.0, limit: int = BATCH_SIZE) -> dict[str, int]:
     """Send up to ``limit`` due webhook deliveries in three steps (claim and commit, send, store and commit);
     returns ``{"delivered", "failed"}``. ``post`` as in ``attendance.webhooks.send_delivery``."""
-    with database.session() as session:
-        claims = claim_due_deliveries(session, now_at, timeout_s=timeout_s, limit=limit)
-    if not claims:
-        return {"delivered": 0, "failed": 0}
-    sent = [(claim, send_delivery(claim, now_at, post, timeout_s)) for claim in claims]
-    with database.session() as session:
-        return record_delivery_outcomes(session, sent, now_at)
+    with database.session() as session:  # the claim is committed before the sends: no transaction open meanwhile
+        return deliver_pending_webhooks(session, now_at, post, timeout_s=timeout_s, limit=limit)
 
 
 def queue_due_absences(database: Database, now_at: dt.datetime, delay_min: int,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from attendance.db.models import Holiday, School, SchoolRuleChange
 from attendance.errors import InvalidInput
-from attendance.school_day import school_date_at
+from attendance.school_day import find_zone, school_date_at
 
 _OVERRIDE_TO_STATUS = {"excused": "excused", "present": "present_manual"}
 
@@ -69,7 +69,7 @@ class SchoolCalendar:
     """A school's rule history and its holidays of a period: ``rules_on(day)`` for any day of it."""
 
     def __init__(self, school: School, rule_sets: list[RuleSet], holidays: Collection[dt.date]) -> None:
-        self.zone = ZoneInfo(school.timezone)
+        self.zone = find_zone(school.timezone)
         self.rule_sets = sorted(rule_sets, key=lambda r: r.effective_from or dt.date.min) or [RuleSet.of_school(school)]
         self.holidays = frozenset(holidays)
 
@@ -97,7 +97,7 @@ def parse_weekdays(text: str | None) -> frozenset[int]:
 
 
 def school_zone(school: School) -> ZoneInfo:
-    return ZoneInfo(school.timezone)
+    return find_zone(school.timezone)
 
 
 def school_local_date(school: School, at: dt.datetime) -> dt.date:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from bench.district_load import run_load
 from bench.district_seed import HCM, Shape, seed_district
+from bench.processes import free_port, stop_servers
 
 GOALS = {"ingest": "≥ 2,000/s", "roll": "p95 ≤ 100 ms", "today": "p95 ≤ 200 ms", "district": "p95 ≤ 500 ms",
          "month": "—", "gallery_304": "≤ 5 ms (server)", "5xx": "0"}
@@ -70,12 +71,6 @@ def drop_database(libpq_url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_servers(count: int, env: dict[str, str], folder: Path) -> tuple[list[subprocess.Popen], list[int]]:
     """``count`` waitress processes of the dashboard on their own ports; waits until each answers."""
     processes, ports = [], []
@@ -97,16 +92,6 @@ def start_servers(count: int, env: dict[str, str], folder: Path) -> tuple[list[s
                     raise RuntimeError(f"the server on port {port} did not start: see {folder}") from None
                 time.sleep(0.2)
     return processes, ports
-
-
-def stop_servers(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def read_server_timings(folder: Path) -> dict[str, list[tuple[float, int]]]:

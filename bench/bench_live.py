@@ -40,6 +40,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from bench.processes import free_port, stop_servers
+
 from attendance.cameras import create_camera
 from attendance.db import Database
 from attendance.db.models import SchoolClass, Student
@@ -63,12 +65,6 @@ class Results:
     delays_s: list[float] = field(default_factory=list)
     posts: list[float] = field(default_factory=list)  # monotonic send times of the check-ins posted
     missed: int = 0  # (viewer, post) pairs never seen by the end of the phase
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def seed(url: str) -> str:
@@ -262,13 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             queue_warnings = (workdir / f"server-{i}.log").read_text(errors="replace").count("Task queue depth")
             print(f"server {i + 1}: {queue_warnings} waitress task-queue warnings")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_servers(processes, timeout_s=10)
         if admin_engine is not None:
             with admin_engine.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from attendance.db.models import ClassMembership, School, SchoolRuleChange, Student, utcnow
+from attendance.school_day import school_date_at
 
 RULE_FIELDS = ("school_days", "on_time_cutoff", "absence_cutoff")
 
@@ -38,7 +38,7 @@ def _school_today(session: Session, school_id: int | None, timezone: str | None 
     if timezone is None:
         school = session.get(School, school_id) if school_id is not None else None
         timezone = school.timezone if school is not None else "UTC"
-    return session_now(session).astimezone(ZoneInfo(timezone)).date()
+    return school_date_at(session_now(session), timezone)
 
 
 def covers(from_date: dt.date | None, until_date: dt.date | None, day: dt.date) -> bool:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, overload
-from zoneinfo import ZoneInfo
 
 from flask import abort, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from attendance.db.models import School, SchoolClass, Student
+from attendance.school_rules import school_local_date
 from dashboard.clock import now_at
 from dashboard.db import get_db_session
 from dashboard.forms import parse_id
@@ -25,7 +25,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 def school_today(school: School) -> dt.date:
     """Today's date where the school is."""
-    return now_at().astimezone(ZoneInfo(school.timezone)).date()
+    return school_local_date(school, now_at())
 
 
 def all_schools() -> list[School]:
